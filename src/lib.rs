@@ -1,2 +1,3 @@
 pub mod capture;
+pub mod cli;
 pub mod wire;

@@ -1,1 +1,45 @@
-fn main() {}
+//! The `turnscope` command line: a thin layer over the library (see `../shared/spec/cli.md`).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use turnscope::cli;
+
+#[derive(Parser)]
+#[command(
+    name = "turnscope",
+    version,
+    about = "STUN/TURN capture analyzer for Expressway / CMS WebRTC cases"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode every STUN / TURN / ChannelData message in the captures.
+    Decode(cli::decode::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Decode(args) => cli::decode::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("turnscope: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

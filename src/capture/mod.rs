@@ -142,7 +142,11 @@ pub enum ProblemKind {
     #[error("packet cut by snaplen: captured {captured} of {original} bytes")]
     SnaplenCut { captured: u32, original: u32 },
     #[error("truncated {layer} header: needed {needed} bytes, got {got}")]
-    Truncated { layer: &'static str, needed: usize, got: usize },
+    Truncated {
+        layer: &'static str,
+        needed: usize,
+        got: usize,
+    },
     #[error("malformed {layer}: {detail}")]
     Malformed { layer: &'static str, detail: String },
     #[error("TCP gap of {missing} bytes in {stream}, resynchronised")]

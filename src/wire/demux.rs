@@ -1,0 +1,90 @@
+//! RFC 7983 first-byte demultiplexing of what shares a STUN/TURN port, and payload decoding.
+
+use super::channel::ChannelData;
+use super::message::{Message, MAGIC_COOKIE};
+use super::WireError;
+
+/// What the first byte of a datagram says it is (RFC 7983, with RFC 9443's TURN channel range).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PayloadClass {
+    Stun,
+    Zrtp,
+    Dtls,
+    ChannelData,
+    RtpRtcp,
+    /// A TLS record on a stream (content type 20-23 followed by major version 3).
+    Tls,
+    Other,
+}
+
+impl PayloadClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayloadClass::Stun => "stun",
+            PayloadClass::Zrtp => "zrtp",
+            PayloadClass::Dtls => "dtls",
+            PayloadClass::ChannelData => "channeldata",
+            PayloadClass::RtpRtcp => "rtp",
+            PayloadClass::Tls => "tls",
+            PayloadClass::Other => "other",
+        }
+    }
+}
+
+/// Classify by the first byte (and, for TLS vs DTLS, the second).
+pub fn classify(payload: &[u8]) -> PayloadClass {
+    match payload.first() {
+        Some(0..=3) => PayloadClass::Stun,
+        Some(16..=19) => PayloadClass::Zrtp,
+        Some(20..=23) if payload.get(1) == Some(&3) => PayloadClass::Tls,
+        Some(20..=63) => PayloadClass::Dtls,
+        Some(64..=79) => PayloadClass::ChannelData,
+        Some(128..=191) => PayloadClass::RtpRtcp,
+        _ => PayloadClass::Other,
+    }
+}
+
+/// True when the payload carries the magic cookie where a STUN header has it.
+pub fn has_magic_cookie(payload: &[u8]) -> bool {
+    payload.get(4..8) == Some(&MAGIC_COOKIE.to_be_bytes()[..])
+}
+
+/// What a transport payload decodes to.
+#[derive(Debug, Clone)]
+pub enum Decoded<'a> {
+    Stun(Message<'a>),
+    ChannelData(ChannelData<'a>),
+    /// Looks like STUN (top bits zero and the magic cookie) but does not parse.
+    Malformed(WireError),
+    /// Not STUN or ChannelData: counted by class.
+    Other(PayloadClass),
+}
+
+/// Decode one transport payload. `stream` is true for payloads framed from TCP, where ChannelData
+/// is padded. Decoding never fails: what is not a message is classified.
+pub fn decode_payload(payload: &[u8], stream: bool) -> Decoded<'_> {
+    match classify(payload) {
+        PayloadClass::Stun => match Message::parse(payload) {
+            Ok(m) => Decoded::Stun(m),
+            Err(WireError::NotStun { .. }) => Decoded::Other(PayloadClass::Stun),
+            Err(e) if has_magic_cookie(payload) => Decoded::Malformed(e),
+            Err(_) => Decoded::Other(PayloadClass::Other),
+        },
+        PayloadClass::ChannelData => match ChannelData::parse(payload, stream) {
+            // On UDP the datagram may carry padding but nothing else after the data.
+            Ok(c) if stream || payload.len() - (4 + c.data.len()) < 4 => Decoded::ChannelData(c),
+            _ => Decoded::Other(PayloadClass::ChannelData),
+        },
+        class => Decoded::Other(class),
+    }
+}
+
+/// Decode a message relayed inside TURN (a DATA attribute or a ChannelData payload). Only
+/// cookie-bearing STUN counts here: legacy heuristics on arbitrary media would misfire.
+pub fn decode_carried(data: &[u8]) -> Option<Message<'_>> {
+    if data.first().is_some_and(|b| *b <= 3) && has_magic_cookie(data) {
+        Message::parse(data).ok()
+    } else {
+        None
+    }
+}
