@@ -1,3 +1,4 @@
 pub mod capture;
 pub mod cli;
+pub mod turn;
 pub mod wire;
