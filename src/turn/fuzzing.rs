@@ -67,7 +67,17 @@ pub fn config() -> Config {
     c
 }
 
+/// What a run reached, so tests can check that seeds go deep.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reached {
+    pub allocations: u32,
+    pub to_peer: u32,
+    pub to_client_data: u32,
+    pub errors: u32,
+}
+
 struct Harness {
+    reached: Reached,
     server: Server,
     now: Time,
     key: Key,
@@ -86,6 +96,7 @@ impl Harness {
             match out {
                 Output::ToClient { to, bytes } => self.check_to_client(&to, &bytes),
                 Output::ToPeer { relay, peer, bytes } => {
+                    self.reached.to_peer += 1;
                     assert!(
                         self.server.has_permission(relay, peer.ip(), self.now),
                         "relayed to {peer} from {relay} without a permission"
@@ -107,6 +118,9 @@ impl Harness {
                         .map_or(true, |a| !a.active));
                 }
                 Output::Event(e) => {
+                    if matches!(e, super::Event::Allocated { .. }) {
+                        self.reached.allocations += 1;
+                    }
                     let _ = e.to_string();
                 }
             }
@@ -116,6 +130,7 @@ impl Harness {
     fn check_to_client(&mut self, to: &FiveTuple, bytes: &[u8]) {
         match demux::classify(bytes) {
             demux::PayloadClass::ChannelData => {
+                self.reached.to_client_data += 1;
                 let cd = ChannelData::parse(bytes, to.transport == Transport::Tcp)
                     .expect("ChannelData to the client parses");
                 if to.transport == Transport::Tcp {
@@ -130,6 +145,9 @@ impl Harness {
                 }
                 match m.class() {
                     Class::Success | Class::Error => {
+                        if m.class() == Class::Error {
+                            self.reached.errors += 1;
+                        }
                         assert_eq!(
                             m.verify_fingerprint(),
                             FingerprintVerdict::Valid,
@@ -149,6 +167,7 @@ impl Harness {
                         }
                     }
                     Class::Indication => {
+                        self.reached.to_client_data += 1;
                         assert!(m.data().is_some());
                     }
                     Class::Request => panic!("the server sent a request"),
@@ -186,8 +205,9 @@ impl Harness {
 }
 
 /// Feed one fuzz input through a fresh server. Panics on an invariant violation.
-pub fn core(data: &[u8]) {
+pub fn core(data: &[u8]) -> Reached {
     let mut h = Harness {
+        reached: Reached::default(),
         server: Server::new(
             config(),
             Box::new(SequenceNonces::new(Duration::from_secs(30))),
@@ -287,6 +307,11 @@ pub fn core(data: &[u8]) {
         0,
         "allocations outlive their lifetime"
     );
+    assert!(
+        h.relays.is_empty(),
+        "relay sockets outlive their allocations"
+    );
+    h.reached
 }
 
 fn check_lifetimes(h: &Harness) {
