@@ -1,4 +1,5 @@
 pub mod capture;
 pub mod cli;
+pub mod replay;
 pub mod turn;
 pub mod wire;
