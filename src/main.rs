@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Decode every STUN / TURN / ChannelData message in the captures.
     Decode(cli::decode::Args),
+    /// A live TURN server (UDP and TCP) on the replay core.
+    Serve(cli::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Decode(args) => cli::decode::run(args),
+        Command::Serve(args) => cli::serve::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

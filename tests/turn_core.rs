@@ -755,3 +755,71 @@ fn timer_queue_tracks_the_earliest_deadline() {
     assert_eq!(s.poll_timeout(), Some(t(1700)));
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn even_port_reservations() {
+    let mut s = server(config());
+    let mut c = Client::new("192.0.2.1:40000");
+    let b = c.request(Method::ALLOCATE).requested_transport(17);
+    c.send(&mut s, t(0), &b.fingerprint());
+    // EVEN-PORT with R: an even relay port, and a token for the next one.
+    let r = c.allocate_with(&mut s, t(0), |b| {
+        b.requested_transport(17).attr(attr::EVEN_PORT, &[0x80])
+    });
+    assert_eq!(r.code(), None);
+    let relay = r.relay();
+    assert_eq!(relay.port() % 2, 0);
+    let token = r
+        .msg()
+        .raw_attribute(attr::RESERVATION_TOKEN)
+        .unwrap()
+        .value
+        .to_vec();
+    assert_eq!(token.len(), 8);
+    assert_eq!(s.reservation_count(), 1);
+    // Another 5-tuple redeems it and gets port + 1.
+    let mut c2 = Client::new("192.0.2.1:40001");
+    c2.nonce = c.nonce.clone();
+    let r = c2.allocate_with(&mut s, t(1), |b| {
+        b.requested_transport(17)
+            .attr(attr::RESERVATION_TOKEN, &token)
+    });
+    assert_eq!(r.code(), None);
+    assert_eq!(r.relay().port(), relay.port() + 1);
+    assert_eq!(s.reservation_count(), 0);
+    // A token redeemed twice, or never issued: 508.
+    let mut c3 = Client::new("192.0.2.1:40002");
+    c3.nonce = c.nonce.clone();
+    let r = c3.allocate_with(&mut s, t(1), |b| {
+        b.requested_transport(17)
+            .attr(attr::RESERVATION_TOKEN, &token)
+    });
+    assert_eq!(r.code(), Some(508));
+    // EVEN-PORT without R: even, no token.
+    let r = c3.allocate_with(&mut s, t(1), |b| {
+        b.requested_transport(17).attr(attr::EVEN_PORT, &[0])
+    });
+    assert_eq!(r.relay().port() % 2, 0);
+    assert!(!r.msg().has(attr::RESERVATION_TOKEN));
+    // An unredeemed reservation ends after 30 s and frees its port.
+    let mut c4 = Client::new("192.0.2.1:40003");
+    c4.nonce = c.nonce.clone();
+    c4.allocate_with(&mut s, t(2), |b| {
+        b.requested_transport(17).attr(attr::EVEN_PORT, &[0x80])
+    });
+    assert_eq!(s.reservation_count(), 1);
+    s.handle_timeout(t(31));
+    assert_eq!(s.reservation_count(), 1);
+    assert_eq!(s.poll_timeout(), Some(t(32)));
+    s.handle_timeout(t(32));
+    assert_eq!(s.reservation_count(), 0);
+    // Both at once is a 400.
+    let mut c5 = Client::new("192.0.2.1:40004");
+    c5.nonce = c.nonce.clone();
+    let r = c5.allocate_with(&mut s, t(40), |b| {
+        b.requested_transport(17)
+            .attr(attr::EVEN_PORT, &[0])
+            .attr(attr::RESERVATION_TOKEN, &[1; 8])
+    });
+    assert_eq!(r.code(), Some(400));
+}

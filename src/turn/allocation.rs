@@ -23,6 +23,8 @@ pub(crate) enum State {
         attempts: u8,
         /// ADDRESS-ERROR-CODE to add for an ADDITIONAL-ADDRESS-FAMILY we do not serve.
         additional_family_error: bool,
+        /// RESERVATION-TOKEN to return (EVEN-PORT with the R bit).
+        token: Option<[u8; 8]>,
     },
     Active,
 }

@@ -285,6 +285,8 @@ pub struct Config {
     pub channel_lifetime: Duration,
     /// After a channel binding expires, its number and peer stay reserved for this long.
     pub channel_quarantine: Duration,
+    /// How long a port reserved by EVEN-PORT (R bit) waits for its RESERVATION-TOKEN.
+    pub reservation_lifetime: Duration,
     /// Seed of the relay port choice (random in `serve`, fixed in tests).
     pub port_seed: u64,
 }
@@ -311,6 +313,7 @@ impl Config {
             permission_lifetime: Duration::from_secs(300),
             channel_lifetime: Duration::from_secs(600),
             channel_quarantine: Duration::from_secs(300),
+            reservation_lifetime: Duration::from_secs(30),
             port_seed: 0x7475_726e_7363_6f70,
         }
     }

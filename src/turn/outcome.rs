@@ -393,7 +393,7 @@ impl fmt::Display for Event {
                 reason,
             } => write!(
                 f,
-                "refuse client={client} method={method} code={code} why=\"{reason}\""
+                "refuse client={client} method={method} code={code} why: {reason}"
             ),
         }
     }

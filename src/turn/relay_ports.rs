@@ -114,6 +114,40 @@ impl RelayPorts {
         None
     }
 
+    /// Take an even port P with P+1 free as well (EVEN-PORT with the R bit): both are marked
+    /// in use; the caller reserves P+1.
+    pub fn acquire_pair(&mut self, family: usize, now: Time) -> Option<u16> {
+        let size = self.size();
+        if size < 2 || family > 1 {
+            return None;
+        }
+        let start = (self.next_random() % u64::from(size)) as u32;
+        for i in 0..size {
+            let off = (start + i) % size;
+            let port = self.min.checked_add(u16::try_from(off).ok()?)?;
+            if port % 2 != 0 || port >= self.max {
+                continue;
+            }
+            let next = port + 1;
+            if self.free(family, port, now) && self.free(family, next, now) {
+                for p in [port, next] {
+                    self.blocked.remove(&(family, p));
+                    self.used.get_mut(family)?.set(p, true);
+                    if let Some(n) = self.in_use.get_mut(family) {
+                        *n += 1;
+                    }
+                }
+                return Some(port);
+            }
+        }
+        None
+    }
+
+    /// 8 unpredictable-enough bytes for a RESERVATION-TOKEN (from the seeded generator).
+    pub fn token(&mut self) -> [u8; 8] {
+        self.next_random().to_be_bytes()
+    }
+
     /// Give a port back.
     pub fn release(&mut self, family: usize, port: u16) {
         if let Some(used) = self.used.get_mut(family) {
@@ -165,6 +199,16 @@ mod tests {
             assert_eq!(p.acquire(0, true, t).map(|x| x % 2), Some(0));
         }
         assert_eq!(p.acquire(0, true, t), None);
+        assert!(p.acquire(0, false, t).is_some());
+    }
+
+    #[test]
+    fn pairs() {
+        let t = Time::from_secs(0);
+        let mut p = RelayPorts::new(5001..=5004, 3);
+        assert_eq!(p.acquire_pair(0, t), Some(5002));
+        assert_eq!(p.acquire_pair(0, t), None, "5004 has no 5005 in range");
+        assert_eq!(p.in_use(0), 2);
         assert!(p.acquire(0, false, t).is_some());
     }
 

@@ -64,6 +64,14 @@ pub struct AllocationInfo {
     pub channels: Vec<(u16, SocketAddr, Time)>,
 }
 
+/// A port held for a later Allocate with RESERVATION-TOKEN.
+#[derive(Debug, Clone, Copy)]
+struct Reservation {
+    relay: SocketAddr,
+    family: usize,
+    expires: Time,
+}
+
 /// The request being answered.
 #[derive(Clone, Copy)]
 struct Ctx {
@@ -145,6 +153,8 @@ pub struct Server {
     per_user: HashMap<String, u32>,
     ports: RelayPorts,
     timers: BinaryHeap<Reverse<(Time, u64)>>,
+    reservations: HashMap<[u8; 8], Reservation>,
+    reservation_timers: BinaryHeap<Reverse<(Time, [u8; 8])>>,
     out: VecDeque<Output>,
     next_id: u64,
     indications: u64,
@@ -173,6 +183,8 @@ impl Server {
             per_user: HashMap::new(),
             ports,
             timers: BinaryHeap::new(),
+            reservations: HashMap::new(),
+            reservation_timers: BinaryHeap::new(),
             out: VecDeque::new(),
             next_id: 1,
             indications: config.port_seed,
@@ -196,7 +208,17 @@ impl Server {
 
     /// When `handle_timeout` next has work (expiries), if ever.
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.timers.peek().map(|Reverse((t, _))| *t)
+        let a = self.timers.peek().map(|Reverse((t, _))| *t);
+        let r = self.reservation_timers.peek().map(|Reverse((t, _))| *t);
+        match (a, r) {
+            (Some(a), Some(r)) => Some(a.min(r)),
+            (a, r) => a.or(r),
+        }
+    }
+
+    /// Ports held by EVEN-PORT reservations.
+    pub fn reservation_count(&self) -> usize {
+        self.reservations.len()
     }
 
     pub fn allocation_count(&self) -> usize {
@@ -333,6 +355,7 @@ impl Server {
             even,
             attempts,
             additional_family_error,
+            token,
         } = a.state
         else {
             return None;
@@ -356,6 +379,10 @@ impl Server {
                         .xor_address(attr::XOR_RELAYED_ADDRESS, relay)
                         .lifetime(lifetime)
                         .xor_address(attr::XOR_MAPPED_ADDRESS, client);
+                    let b = match token {
+                        Some(t) => b.attr(attr::RESERVATION_TOKEN, &t),
+                        None => b,
+                    };
                     if additional_family_error {
                         let mut v = vec![0x02, 0, 4, 40];
                         v.extend_from_slice(b"Address Family not Supported");
@@ -397,6 +424,7 @@ impl Server {
                         even,
                         attempts: attempts + 1,
                         additional_family_error,
+                        token,
                     };
                 }
                 self.by_relay.insert(new_relay, id);
@@ -424,6 +452,18 @@ impl Server {
 
     /// Expire what is due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
+        while let Some(Reverse((t, token))) = self.reservation_timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.reservation_timers.pop();
+            if let Some(r) = self.reservations.get(&token).copied() {
+                if r.expires <= now {
+                    self.reservations.remove(&token);
+                    self.ports.release(r.family, r.relay.port());
+                }
+            }
+        }
         let quarantine = self.config.channel_quarantine;
         while let Some(Reverse((t, id))) = self.timers.peek().copied() {
             if t > now {
@@ -771,9 +811,10 @@ impl Server {
                 Some(p) => return self.error(ctx, 442, Reason::UnsupportedTransport(p), a),
             },
         }
-        let even = match decoded(msg, attr::EVEN_PORT) {
+        let (even, reserve) = match decoded(msg, attr::EVEN_PORT) {
             Err(()) => return self.error(ctx, 400, Reason::BadAttribute("EVEN-PORT"), a),
-            Ok(v) => v.is_some(),
+            Ok(Some(Attribute::EvenPort { reserve })) => (true, reserve),
+            Ok(_) => (false, false),
         };
         let requested_family = match decoded(msg, attr::REQUESTED_ADDRESS_FAMILY) {
             Err(()) => {
@@ -799,8 +840,16 @@ impl Server {
             Ok(Some(Attribute::AdditionalAddressFamily(f))) => Some(f),
             Ok(_) => None,
         };
-        let token = msg.has(attr::RESERVATION_TOKEN);
-        if token && (even || requested_family.is_some()) {
+        let token = match msg.raw_attribute(attr::RESERVATION_TOKEN) {
+            None => None,
+            Some(raw) => match <[u8; 8]>::try_from(raw.value) {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    return self.error(ctx, 400, Reason::BadAttribute("RESERVATION-TOKEN"), a)
+                }
+            },
+        };
+        if token.is_some() && (even || requested_family.is_some()) {
             return self.error(
                 ctx,
                 400,
@@ -815,9 +864,6 @@ impl Server {
                 Reason::Conflict("both REQUESTED- and ADDITIONAL-ADDRESS-FAMILY"),
                 a,
             );
-        }
-        if token {
-            return self.error(ctx, 508, Reason::NoReservation, a);
         }
         let family = match requested_family {
             None | Some(Family::V4) => 0,
@@ -867,14 +913,46 @@ impl Server {
                 return self.error(ctx, 508, Reason::Capacity { cap }, a);
             }
         }
-        let Some(port) = self.ports.acquire(family, even, now) else {
-            let (min, max) = (
-                *self.config.relay_ports.start(),
-                *self.config.relay_ports.end(),
-            );
-            return self.error(ctx, 508, Reason::PortsExhausted { min, max }, a);
+        let exhausted = |s: &Self| Reason::PortsExhausted {
+            min: *s.config.relay_ports.start(),
+            max: *s.config.relay_ports.end(),
         };
-        let relay = SocketAddr::new(relay_ip, port);
+        let mut new_token = None;
+        let (family, relay) = if let Some(t) = token {
+            match self.reservations.remove(&t) {
+                Some(r) if now < r.expires => (r.family, r.relay),
+                Some(r) => {
+                    self.ports.release(r.family, r.relay.port());
+                    return self.error(ctx, 508, Reason::NoReservation, a);
+                }
+                None => return self.error(ctx, 508, Reason::NoReservation, a),
+            }
+        } else if reserve {
+            let Some(port) = self.ports.acquire_pair(family, now) else {
+                let reason = exhausted(self);
+                return self.error(ctx, 508, reason, a);
+            };
+            let t = self.ports.token();
+            let expires = now + self.config.reservation_lifetime;
+            let held = SocketAddr::new(relay_ip, port + 1);
+            self.reservations.insert(
+                t,
+                Reservation {
+                    relay: held,
+                    family,
+                    expires,
+                },
+            );
+            self.reservation_timers.push(Reverse((expires, t)));
+            new_token = Some(t);
+            (family, SocketAddr::new(relay_ip, port))
+        } else {
+            let Some(port) = self.ports.acquire(family, even, now) else {
+                let reason = exhausted(self);
+                return self.error(ctx, 508, reason, a);
+            };
+            (family, SocketAddr::new(relay_ip, port))
+        };
         let lifetime = self.lifetime(msg.lifetime());
         let id = self.next_id;
         self.next_id += 1;
@@ -892,6 +970,7 @@ impl Server {
                     even,
                     attempts: 1,
                     additional_family_error,
+                    token: new_token,
                 },
                 expires: now + Duration::from_secs(u64::from(lifetime)),
                 lifetime,
