@@ -1,3 +1,4 @@
 pub mod capture;
 pub mod cli;
+pub mod decode;
 pub mod wire;
