@@ -25,14 +25,32 @@ fn synth(target: usize) -> Vec<u8> {
         let udp_len = 8 + payload.len();
         let ip_len = 20 + udp_len;
         let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0];
-        f.extend_from_slice(&[0x45, 0, (ip_len >> 8) as u8, ip_len as u8, 0, 0, 0x40, 0, 64, 17, 0, 0]);
+        f.extend_from_slice(&[
+            0x45,
+            0,
+            (ip_len >> 8) as u8,
+            ip_len as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            17,
+            0,
+            0,
+        ]);
         f.extend_from_slice(&[192, 0, 2, (i % 250) as u8 + 1, 198, 51, 100, 10]);
         f.extend_from_slice(&40000u16.to_be_bytes());
         f.extend_from_slice(&3478u16.to_be_bytes());
         f.extend_from_slice(&(udp_len as u16).to_be_bytes());
         f.extend_from_slice(&[0, 0]);
         f.extend_from_slice(&payload);
-        for x in [1_700_000_000 + i / 1000, (i % 1000) * 1000, f.len() as u32, f.len() as u32] {
+        for x in [
+            1_700_000_000 + i / 1000,
+            (i % 1000) * 1000,
+            f.len() as u32,
+            f.len() as u32,
+        ] {
             v.extend_from_slice(&x.to_le_bytes());
         }
         v.extend_from_slice(&f);
@@ -62,7 +80,12 @@ fn bench(c: &mut Criterion) {
         CaptureFile::from_bytes("synth".into(), synth(32 << 20)).expect("synthetic capture")
     };
     let len = file.bytes().len() as u64;
-    eprintln!("{}: {} bytes, {} frames", file.name(), len, file.frame_count());
+    eprintln!(
+        "{}: {} bytes, {} frames",
+        file.name(),
+        len,
+        file.frame_count()
+    );
     let mut g = c.benchmark_group("capture");
     g.throughput(Throughput::Bytes(len));
     g.sample_size(10);

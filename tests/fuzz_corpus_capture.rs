@@ -4,7 +4,9 @@
 use std::path::Path;
 
 fn replay(target: &str, f: fn(&[u8])) -> usize {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let Ok(entries) = std::fs::read_dir(&dir) else {
         panic!("no corpus at {}", dir.display());
     };
@@ -30,6 +32,9 @@ fn capture_file_corpus() {
 
 #[test]
 fn tcp_reassembly_corpus() {
-    let n = replay("tcp_reassembly", turnscope::capture::fuzzing::tcp_reassembly);
+    let n = replay(
+        "tcp_reassembly",
+        turnscope::capture::fuzzing::tcp_reassembly,
+    );
     assert!(n > 0);
 }
