@@ -1,10 +1,30 @@
 //! Capture files -> timestamped transport payloads and network events.
 //!
-//! `open` memory-maps a pcap or pcapng file (or wraps bytes already in memory, e.g. from a
-//! diagnostic bundle); `CaptureFile::events` walks it in frame order, yielding batches of
-//! [`Event`]s. Within a batch the link/IP/UDP work is spread over rayon; IP defragmentation and
+//! ```no_run
+//! use turnscope::capture::{self, Event};
+//! let file = capture::open(std::path::Path::new("call.pcapng"))?;
+//! for batch in file.events() {
+//!     for ev in batch {
+//!         if let Event::Payload(p) = ev {
+//!             // p.data: one UDP datagram, or one STUN / ChannelData / RFC 4571 unit from TCP
+//!             let _ = (p.frame, p.ts, p.src, p.dst, &p.data);
+//!         }
+//!     }
+//! }
+//! # Ok::<(), capture::CaptureError>(())
+//! ```
+//!
+//! [`open`] memory-maps a pcap or pcapng file ([`CaptureFile::from_bytes`] wraps bytes already
+//! in memory, e.g. from a diagnostic bundle); the format comes from the magic number.
+//! [`CaptureFile::events`] walks it in frame order, yielding batches of [`Event`]s (about
+//! [`DEFAULT_BATCH_FRAMES`] frames each). The stateless work (link, IP, UDP, ICMP) runs on a
+//! rayon worker while the calling thread walks the next record headers; IP defragmentation and
 //! TCP reassembly carry state across batches, so memory stays bounded by the batch size and the
-//! number of live streams, not by the capture size.
+//! limits on live fragments and streams, not by the capture size. UDP payloads borrow from the
+//! capture bytes; reassembled data is owned.
+//!
+//! One file per job: `source.rs` (pcap / pcapng records), `link.rs`, `ip.rs`, `defrag.rs`,
+//! `tcp.rs` (segment ordering), `stream.rs` (framing a byte stream), `tls.rs`.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -126,6 +146,20 @@ pub enum Event<'a> {
     },
     /// A frame or stream that could not be read in full; decoding went on.
     Problem(Problem),
+}
+
+impl Event<'_> {
+    /// The frame this event belongs to (`None` for file-level problems).
+    pub fn frame(&self) -> Option<u32> {
+        match self {
+            Event::Payload(p) => Some(p.frame),
+            Event::Unreachable { frame, .. }
+            | Event::Tcp { frame, .. }
+            | Event::TlsClientHello { frame, .. }
+            | Event::TlsServer { frame, .. } => Some(*frame),
+            Event::Problem(p) => p.frame,
+        }
+    }
 }
 
 /// A reading problem with where it happened.
