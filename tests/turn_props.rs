@@ -255,7 +255,7 @@ impl World {
                         }
                     } else {
                         assert_eq!(m.error_code().unwrap().0, 437);
-                        assert!(self.m.alloc.get(c).map_or(true, |(_, t)| *t <= now));
+                        assert!(self.m.alloc.get(c).is_none_or(|(_, t)| *t <= now));
                     }
                 }
             }

@@ -115,7 +115,7 @@ impl Harness {
                     assert!(self
                         .server
                         .allocation_by_relay(relay)
-                        .map_or(true, |a| !a.active));
+                        .is_none_or(|a| !a.active));
                 }
                 Output::Event(e) => {
                     if matches!(e, super::Event::Allocated { .. }) {

@@ -64,7 +64,7 @@ impl MessageBuilder {
             .extend_from_slice(&(value.len() as u16).to_be_bytes());
         self.buf.extend_from_slice(value);
         let pad = (4 - value.len() % 4) % 4;
-        self.buf.extend(std::iter::repeat(self.pad).take(pad));
+        self.buf.extend(std::iter::repeat_n(self.pad, pad));
         self.set_length();
     }
 
@@ -211,7 +211,7 @@ pub fn channel_data(channel: u16, data: &[u8], padded: bool) -> Vec<u8> {
     v.extend_from_slice(data);
     if padded {
         let pad = (4 - data.len() % 4) % 4;
-        v.extend(std::iter::repeat(0u8).take(pad));
+        v.extend(std::iter::repeat_n(0u8, pad));
     }
     v
 }
