@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Decode every STUN / TURN / ChannelData message in the captures.
     Decode(cli::decode::Args),
+    /// Feed captured client requests to the TURN server core and compare its answers.
+    Replay(cli::replay::Args),
     /// A live TURN server (UDP and TCP) on the replay core.
     Serve(cli::serve::Args),
 }
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Decode(args) => cli::decode::run(args),
+        Command::Replay(args) => cli::replay::run(args),
         Command::Serve(args) => cli::serve::run(args),
     };
     match result {

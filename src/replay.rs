@@ -46,6 +46,8 @@ pub struct ReplayOptions {
     /// The server realm; `None`: the REALM the captured server issued, else the profile's.
     pub realm: Option<String>,
     pub profile: Profile,
+    /// A per-user allocation quota, if the captured server is known to have one (486).
+    pub user_quota: Option<u32>,
 }
 
 /// The contract's `replay --format json`.
@@ -124,11 +126,16 @@ impl NonceSource for ReplayNonces {
     }
 }
 
+/// Captured answers by transaction id: (message index, outcome, RESERVATION-TOKEN).
+type Answers = HashMap<Vec<u8>, Vec<(usize, Outcome, Option<[u8; 8]>)>>;
+
 /// A request picked for replay, with its captured answer.
 struct Picked<'a> {
     msg: &'a CapturedMessage,
     parsed: Message<'a>,
     captured: Outcome,
+    /// RESERVATION-TOKEN in the captured answer.
+    captured_token: Option<[u8; 8]>,
 }
 
 /// The result of one request, before merging across captures.
@@ -243,7 +250,7 @@ fn replay_capture(msgs: &[&CapturedMessage], options: &ReplayOptions, realm: &st
         }
     }
     // Answers by transaction id (the first one after its request).
-    let mut answers: HashMap<Vec<u8>, Vec<(usize, Outcome)>> = HashMap::new();
+    let mut answers: Answers = HashMap::new();
     for (i, p) in parsed.iter().enumerate() {
         let Some(p) = p else { continue };
         let o = match p.class() {
@@ -251,10 +258,13 @@ fn replay_capture(msgs: &[&CapturedMessage], options: &ReplayOptions, realm: &st
             Class::Error => Outcome::Error(p.error_code().map_or(0, |e| e.0)),
             _ => continue,
         };
+        let token = p
+            .raw_attribute(attr::RESERVATION_TOKEN)
+            .and_then(|a| <[u8; 8]>::try_from(a.value).ok());
         answers
             .entry(p.transaction_id().as_bytes().to_vec())
             .or_default()
-            .push((i, o));
+            .push((i, o, token));
     }
     let mut picked: Vec<Picked<'_>> = Vec::new();
     let mut seen: HashSet<Vec<u8>> = HashSet::new();
@@ -274,14 +284,14 @@ fn replay_capture(msgs: &[&CapturedMessage], options: &ReplayOptions, realm: &st
         if !seen.insert(txid.clone()) {
             continue; // a retransmission
         }
-        let captured = answers
+        let answer = answers
             .get(&txid)
-            .and_then(|v| v.iter().find(|(j, _)| *j > i).or_else(|| v.first()))
-            .map_or(Outcome::None, |(_, o)| *o);
+            .and_then(|v| v.iter().find(|(j, _, _)| *j > i).or_else(|| v.first()));
         picked.push(Picked {
             msg: m,
             parsed: *p,
-            captured,
+            captured: answer.map_or(Outcome::None, |(_, o, _)| *o),
+            captured_token: answer.and_then(|(_, _, t)| *t),
         });
     }
     if picked.is_empty() {
@@ -294,6 +304,7 @@ fn replay_capture(msgs: &[&CapturedMessage], options: &ReplayOptions, realm: &st
     config.realm = realm.to_string();
     config.credentials = options.credentials.clone();
     config.software = None;
+    config.user_quota = options.user_quota;
     config.peer_policy = PeerPolicy {
         allow_loopback: false,
         allow_private: true,
@@ -327,12 +338,16 @@ fn replay_capture(msgs: &[&CapturedMessage], options: &ReplayOptions, realm: &st
         }
         let handled =
             server.handle_client(now, p.msg.transport, p.msg.src, p.msg.dst, &p.msg.bytes);
+        let (pending, token) = drain(&mut server, now);
         let answer = match &handled {
             Handled::Answered(a) => Some(a.clone()),
-            Handled::Pending => drain(&mut server, now),
+            Handled::Pending => pending,
             _ => None,
         };
-        drain(&mut server, now);
+        // The client will redeem the captured server's token: make the core's answer to it.
+        if let (Some(ours), Some(theirs)) = (token, p.captured_token) {
+            server.rename_reservation(ours, theirs);
+        }
         let predicted = match &answer {
             None => Outcome::None,
             Some(a) => a.code.map_or(Outcome::Success, Outcome::Error),
@@ -365,17 +380,32 @@ fn replay_capture(msgs: &[&CapturedMessage], options: &ReplayOptions, realm: &st
     rows
 }
 
-/// Run the I/O side: confirm relay binds, discard the rest. Returns an Allocate's answer.
-fn drain(server: &mut Server, now: Time) -> Option<Answer> {
+/// Run the I/O side: confirm relay binds, discard the rest. Returns an Allocate's answer and
+/// the RESERVATION-TOKEN the core issued, if any.
+fn drain(server: &mut Server, now: Time) -> (Option<Answer>, Option<[u8; 8]>) {
     let mut answer = None;
+    let mut token = None;
     while let Some(o) = server.poll_output() {
-        if let Output::BindRelay { relay } = o {
-            if let Some(a) = server.relay_bound(now, relay, true) {
-                answer = Some(a);
+        match o {
+            Output::BindRelay { relay } => {
+                if let Some(a) = server.relay_bound(now, relay, true) {
+                    answer = Some(a);
+                }
             }
+            Output::ToClient { bytes, .. } => {
+                if let Ok(m) = Message::parse(&bytes) {
+                    if let Some(t) = m
+                        .raw_attribute(attr::RESERVATION_TOKEN)
+                        .and_then(|a| <[u8; 8]>::try_from(a.value).ok())
+                    {
+                        token = Some(t);
+                    }
+                }
+            }
+            _ => {}
         }
     }
-    answer
+    (answer, token)
 }
 
 /// What the given credentials say about an authenticated request, independently of the core.
@@ -517,6 +547,17 @@ fn explain(
                 _ => "the core holds no allocation on this 5-tuple (its Allocate is not in the \
                      capture, or expired by the core's clock); the captured server had one"
                     .to_string(),
+            }
+        }
+        (Outcome::Error(c), Outcome::Error(437), Some(Reason::AllocationExists)) => {
+            match last_allocate {
+                Some((frame, Outcome::Success)) => format!(
+                    "the core already holds an allocation on this 5-tuple from the Allocate in \
+                     frame {frame}, which the captured server refused; the captured server \
+                     answered {}",
+                    code_name(c)
+                ),
+                _ => format!("{core_says}; the captured server answered {}", code_name(c)),
             }
         }
         // Both refuse, with different codes.

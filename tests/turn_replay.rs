@@ -100,6 +100,7 @@ fn opts(pass: &str, profile: Profile) -> ReplayOptions {
         credentials: vec![("turnuser".into(), pass.into())],
         realm: None,
         profile,
+        user_quota: None,
     }
 }
 

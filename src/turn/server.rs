@@ -216,6 +216,17 @@ impl Server {
         }
     }
 
+    /// Let a reservation be redeemed with another token (replay: the captured server issued
+    /// `theirs` where the core issued `ours`). False if `ours` is not a live reservation.
+    pub fn rename_reservation(&mut self, ours: [u8; 8], theirs: [u8; 8]) -> bool {
+        let Some(r) = self.reservations.remove(&ours) else {
+            return false;
+        };
+        self.reservations.insert(theirs, r);
+        self.reservation_timers.push(Reverse((r.expires, theirs)));
+        true
+    }
+
     /// Ports held by EVEN-PORT reservations.
     pub fn reservation_count(&self) -> usize {
         self.reservations.len()
