@@ -56,6 +56,10 @@ pub struct Args {
     /// SOFTWARE attribute on responses.
     #[arg(long)]
     pub software: Option<String>,
+    /// Serve every UDP client from the listening socket (by default a client that relays data
+    /// gets its own connected socket, which makes sends cheaper but costs a descriptor).
+    #[arg(long)]
+    pub no_connected_udp: bool,
     /// Concurrent TCP client connections.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_tcp_connections: usize,
@@ -162,6 +166,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         config,
         max_tcp_connections: args.max_tcp_connections,
         socket_buffer: 4 << 20,
+        connected_udp: !args.no_connected_udp,
     };
     let serve = Serve::bind(options, Box::new(std::io::stdout()))
         .map_err(|e| CliError(format!("cannot listen: {e}")))?;

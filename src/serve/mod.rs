@@ -20,7 +20,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
-use crate::turn::{Config, FiveTuple, Output, Server, StatelessNonces, Time, Transport};
+use crate::turn::{
+    Config, Event, FiveTuple, Handled, Output, Server, StatelessNonces, Time, Transport,
+};
 
 const WAKER: Token = Token(0);
 /// Listener tokens are 1..FIRST_SLOT; relays and connections from FIRST_SLOT on.
@@ -39,6 +41,8 @@ pub struct ServeOptions {
     pub max_tcp_connections: usize,
     /// Kernel socket buffer size for listeners and relays (0: the system default).
     pub socket_buffer: usize,
+    /// Give each UDP client that relays data its own connected socket (as coturn does).
+    pub connected_udp: bool,
 }
 
 /// Stops a running server from another thread (or a signal handler).
@@ -56,7 +60,17 @@ impl Stopper {
 }
 
 enum Slot {
-    Relay { socket: UdpSocket, addr: SocketAddr },
+    Relay {
+        socket: UdpSocket,
+        addr: SocketAddr,
+    },
+    /// A UDP socket on a listen address connected to one client with an allocation: the
+    /// kernel delivers that client's datagrams to it and sends on it skip the route lookup.
+    Client {
+        socket: UdpSocket,
+        client: SocketAddr,
+        local: SocketAddr,
+    },
     Conn(Conn),
 }
 
@@ -80,6 +94,7 @@ pub struct Serve {
     free: Vec<usize>,
     relays: HashMap<SocketAddr, usize>,
     conns: HashMap<(SocketAddr, SocketAddr), usize>,
+    udp_clients: HashMap<(SocketAddr, SocketAddr), usize>,
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     start: Instant,
@@ -95,11 +110,21 @@ fn os_random() -> io::Result<[u8; 32]> {
     Ok(b)
 }
 
-fn udp_socket(addr: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
+/// A non-blocking UDP socket on `addr`; `reuse` lets connected per-client sockets share a
+/// listen address; `connect` connects it.
+fn udp_socket(
+    addr: SocketAddr,
+    buffer: usize,
+    reuse: bool,
+    connect: Option<SocketAddr>,
+) -> io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
+    }
+    if reuse {
+        s.set_reuse_address(true)?;
     }
     if buffer > 0 {
         let _ = s.set_recv_buffer_size(buffer);
@@ -107,6 +132,9 @@ fn udp_socket(addr: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
     }
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
+    if let Some(peer) = connect {
+        s.connect(&peer.into())?;
+    }
     Ok(UdpSocket::from_std(s.into()))
 }
 
@@ -162,7 +190,7 @@ impl Serve {
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
         for (i, addr) in options.listen.iter().enumerate() {
-            let mut u = udp_socket(*addr, options.socket_buffer)
+            let mut u = udp_socket(*addr, options.socket_buffer, true, None)
                 .map_err(|e| io::Error::new(e.kind(), format!("UDP {addr}: {e}")))?;
             let local = u.local_addr()?;
             poll.registry()
@@ -190,6 +218,7 @@ impl Serve {
             free: Vec::new(),
             relays: HashMap::new(),
             conns: HashMap::new(),
+            udp_clients: HashMap::new(),
             stop: Arc::new(AtomicBool::new(false)),
             waker,
             start: Instant::now(),
@@ -255,6 +284,7 @@ impl Serve {
                 let slot = token - FIRST_SLOT;
                 match self.slots.get(slot) {
                     Some(Some(Slot::Relay { .. })) => self.relay_readable(slot),
+                    Some(Some(Slot::Client { .. })) => self.client_readable(slot),
                     Some(Some(Slot::Conn(_))) => {
                         if ev.is_writable() {
                             self.conn_flush(slot);
@@ -282,10 +312,14 @@ impl Serve {
                 Ok((n, from)) => {
                     let now = self.now();
                     let data = self.buf.get(..n).unwrap_or(&[]);
-                    let _ = self
+                    let h = self
                         .server
                         .handle_client(now, Transport::Udp, from, local, data);
                     self.outputs(now);
+                    if h == Handled::Relayed && self.options.connected_udp {
+                        // A client that relays data gets its own connected socket.
+                        self.open_udp_client(from, local);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(_) => continue, // ICMP errors surface here on Linux: ignore
@@ -309,6 +343,76 @@ impl Serve {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(_) => continue,
             }
+        }
+    }
+
+    fn client_readable(&mut self, slot: usize) {
+        loop {
+            let Some(Some(Slot::Client {
+                socket,
+                client,
+                local,
+            })) = self.slots.get(slot)
+            else {
+                return;
+            };
+            let local = *local;
+            let _ = client;
+            // recv_from, not recv: between bind and connect the socket may have queued another
+            // client's datagram.
+            match socket.recv_from(&mut self.buf) {
+                Ok((n, client)) => {
+                    let now = self.now();
+                    let data = self.buf.get(..n).unwrap_or(&[]);
+                    let _ = self
+                        .server
+                        .handle_client(now, Transport::Udp, client, local, data);
+                    self.outputs(now);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// A connected socket for a UDP client that got an allocation (best effort: without it the
+    /// listener serves the client).
+    fn open_udp_client(&mut self, client: SocketAddr, local: SocketAddr) {
+        if self.udp_clients.contains_key(&(client, local)) {
+            return;
+        }
+        let Ok(mut socket) = udp_socket(local, 0, true, Some(client)) else {
+            return;
+        };
+        let slot = self.insert_conn_placeholder();
+        if self
+            .poll
+            .registry()
+            .register(&mut socket, Token(FIRST_SLOT + slot), Interest::READABLE)
+            .is_err()
+        {
+            self.free.push(slot);
+            return;
+        }
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = Some(Slot::Client {
+                socket,
+                client,
+                local,
+            });
+        }
+        self.udp_clients.insert((client, local), slot);
+    }
+
+    fn close_udp_client(&mut self, client: SocketAddr, local: SocketAddr) {
+        if let Some(slot) = self.udp_clients.remove(&(client, local)) {
+            if let Some(Some(Slot::Client { mut socket, .. })) =
+                self.slots.get_mut(slot).map(Option::take)
+            {
+                let _ = self.poll.registry().deregister(&mut socket);
+            }
+            self.free.push(slot);
         }
     }
 
@@ -486,13 +590,21 @@ impl Serve {
                         self.free.push(slot);
                     }
                 }
-                Output::Event(e) => self.log_line(&e.to_string()),
+                Output::Event(e) => {
+                    match &e {
+                        Event::Deleted { client, .. } if client.transport == Transport::Udp => {
+                            self.close_udp_client(client.client, client.server)
+                        }
+                        _ => {}
+                    }
+                    self.log_line(&e.to_string());
+                }
             }
         }
     }
 
     fn bind_relay(&mut self, relay: SocketAddr) -> io::Result<()> {
-        let mut socket = udp_socket(relay, self.options.socket_buffer)?;
+        let mut socket = udp_socket(relay, self.options.socket_buffer, false, None)?;
         let slot = self.insert_conn_placeholder();
         if let Err(e) =
             self.poll
@@ -515,7 +627,13 @@ impl Serve {
     fn send_to_client(&mut self, to: FiveTuple, bytes: &[u8]) {
         match to.transport {
             Transport::Udp => {
-                if let Some((sock, _)) = self.udp.iter().find(|(_, a)| *a == to.server) {
+                if let Some(Some(Slot::Client { socket, .. })) = self
+                    .udp_clients
+                    .get(&(to.client, to.server))
+                    .and_then(|s| self.slots.get(*s))
+                {
+                    let _ = socket.send(bytes);
+                } else if let Some((sock, _)) = self.udp.iter().find(|(_, a)| *a == to.server) {
                     let _ = sock.send_to(bytes, to.client);
                 }
             }
