@@ -147,8 +147,7 @@ fn alloc_mode(o: &Opts) -> io::Result<()> {
         poll.poll(&mut events, Some(Duration::from_millis(50)))?;
         for ev in events.iter() {
             let i = ev.token().0;
-            loop {
-                let Some(c) = clients.get_mut(i) else { break };
+            while let Some(c) = clients.get_mut(i) {
                 let n = match c.sock.recv_from(&mut buf) {
                     Ok((n, _)) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
