@@ -47,7 +47,13 @@ def flow(sel):  # sel: client/transport selector bits (op >> 3)
         rec(o | 4, b"\x10\x01"), rec(o | 2, refresh0),
     ])
 
+even_r = msg(3, REQ, [TRANSPORT, attr(0x18, b"\x80")])
+def token_alloc(tok):
+    return msg(3, REQ, [TRANSPORT, attr(0x22, tok)])
+
 seeds = {
+    "even-port-reservation": rec(0, alloc) + rec(2, even_r) + rec(0x0a, token_alloc(b"\0" * 8))
+        + rec(4, b"\x30\x01") + rec(0x12, token_alloc(b"\1" * 8)),
     "udp-flow": flow(0),
     "tcp-flow": flow(0x10),
     "two-clients": flow(0) + flow(1),
