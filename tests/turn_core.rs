@@ -823,3 +823,25 @@ fn even_port_reservations() {
     });
     assert_eq!(r.code(), Some(400));
 }
+
+#[test]
+fn only_allocation_events_are_logged() {
+    let mut s = server(config());
+    let mut bad = MessageBuilder::new(
+        Method::ALLOCATE,
+        Class::Request,
+        turnscope::wire::TransactionId::new([1; 12]),
+    )
+    .username("x")
+    .build();
+    bad[23] = 200;
+    s.handle_client(t(0), Transport::Udp, addr("192.0.2.1:1"), server_addr(), &bad);
+    let mut c = Client::new("192.0.2.1:2");
+    let b = c.request(Method::BINDING).attr(0x7777, &[0; 4]);
+    c.send(&mut s, t(0), &b.fingerprint());
+    assert!(drain(&mut s, t(0)).events.is_empty());
+    c.pass = "nope".into();
+    let r = c.allocate(&mut s, t(0));
+    assert_eq!(r.outs.events.len(), 1, "{:?}", r.outs.events);
+    assert!(r.outs.events[0].starts_with("refuse client=udp:192.0.2.1:2 method=allocate code=401"));
+}

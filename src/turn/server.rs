@@ -587,7 +587,15 @@ impl Server {
             bytes,
         });
         if let Some(c) = code {
-            let routine = matches!(reason, Reason::Challenge | Reason::Nonce(_));
+            // Challenges and nonce rotation are routine; malformed input and non-TURN methods
+            // are no allocation event (and would let spoofed garbage flood the log).
+            let routine = matches!(
+                reason,
+                Reason::Challenge
+                    | Reason::Nonce(_)
+                    | Reason::Malformed(_)
+                    | Reason::UnknownMethod(_)
+            ) || ctx.method == Method::BINDING;
             if !routine {
                 self.out.push_back(Output::Event(Event::Refused {
                     client: ctx.five,
