@@ -237,6 +237,12 @@ fn udp_allocation_relays_both_ways() {
     let m = Message::parse(&m_bytes).unwrap();
     assert_eq!(m.transaction_id(), txid(8), "the garbage got no answer");
     s.wait_log(" allocate client=udp:127.0.0.1:");
+    // SIGTERM: the allocation is ended and logged, then the server exits.
+    let _ = Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status();
+    s.wait_log("reason=shutdown");
+    s.wait_log("shutdown allocations=1");
 }
 
 #[test]

@@ -835,7 +835,13 @@ fn only_allocation_events_are_logged() {
     .username("x")
     .build();
     bad[23] = 200;
-    s.handle_client(t(0), Transport::Udp, addr("192.0.2.1:1"), server_addr(), &bad);
+    s.handle_client(
+        t(0),
+        Transport::Udp,
+        addr("192.0.2.1:1"),
+        server_addr(),
+        &bad,
+    );
     let mut c = Client::new("192.0.2.1:2");
     let b = c.request(Method::BINDING).attr(0x7777, &[0; 4]);
     c.send(&mut s, t(0), &b.fingerprint());
@@ -844,4 +850,28 @@ fn only_allocation_events_are_logged() {
     let r = c.allocate(&mut s, t(0));
     assert_eq!(r.outs.events.len(), 1, "{:?}", r.outs.events);
     assert!(r.outs.events[0].starts_with("refuse client=udp:192.0.2.1:2 method=allocate code=401"));
+}
+
+#[test]
+fn shutdown_ends_every_allocation() {
+    let mut s = server(config());
+    let r1 = Client::new("192.0.2.1:1").allocate(&mut s, t(0)).relay();
+    let r2 = Client::on(Transport::Tcp, "192.0.2.1:2")
+        .allocate(&mut s, t(0))
+        .relay();
+    s.shutdown(t(1));
+    let o = drain(&mut s, t(1));
+    let mut released = o.releases.clone();
+    released.sort();
+    let mut want = vec![r1, r2];
+    want.sort();
+    assert_eq!(released, want);
+    assert_eq!(
+        o.events
+            .iter()
+            .filter(|e| e.contains("reason=shutdown"))
+            .count(),
+        2
+    );
+    assert_eq!(s.allocation_count(), 0);
 }

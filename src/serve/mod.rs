@@ -298,6 +298,9 @@ impl Serve {
             }
         }
         let n = self.server.allocation_count();
+        let now = self.now();
+        self.server.shutdown(now);
+        self.outputs(now);
         self.log_line(&format!("shutdown allocations={n}"));
         Ok(())
     }

@@ -287,6 +287,8 @@ pub enum DeleteReason {
     Refresh,
     /// The client's TCP connection closed.
     Disconnected,
+    /// The server is stopping.
+    Shutdown,
 }
 
 impl fmt::Display for DeleteReason {
@@ -295,6 +297,7 @@ impl fmt::Display for DeleteReason {
             DeleteReason::Expired => "expired",
             DeleteReason::Refresh => "refresh-0",
             DeleteReason::Disconnected => "disconnected",
+            DeleteReason::Shutdown => "shutdown",
         })
     }
 }

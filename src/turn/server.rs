@@ -461,6 +461,18 @@ impl Server {
         }
     }
 
+    /// End every allocation (the server is stopping): each is released and logged.
+    pub fn shutdown(&mut self, _now: Time) {
+        let mut ids: Vec<u64> = self.allocations.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.delete(id, DeleteReason::Shutdown);
+        }
+        for (_, r) in self.reservations.drain() {
+            self.ports.release(r.family, r.relay.port());
+        }
+    }
+
     /// Expire what is due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
         while let Some(Reverse((t, token))) = self.reservation_timers.peek().copied() {
