@@ -333,3 +333,16 @@ fn ctrl_c_shuts_down_cleanly() {
     let status = serve.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn user_quota_is_486() {
+    if !coturn() {
+        return;
+    }
+    let lab = lab(&["--user-quota", "1"]);
+    let out = lab.uclient(&["-m", "3", "-n", "5"], PASS);
+    assert!(out.contains("error 486"), "{out}");
+    let log = lab.serve.output();
+    assert!(log.contains("code=486"), "{log}");
+    assert!(log.contains("quota is 1"), "{log}");
+}
