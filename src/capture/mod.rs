@@ -230,6 +230,11 @@ pub struct CaptureStats {
 
 impl CaptureFile {
     /// Walk the capture: batches of events in frame order (empty batches are not yielded).
+    ///
+    /// Data completed by reassembly carries the frame that completed it. What is still
+    /// pending when the capture ends (TCP bytes waiting for a frame, fragments never
+    /// completed) is flushed into the last batch with the frame it belongs to, so those
+    /// last events may carry frame numbers lower than the ones before them.
     pub fn events(&self) -> Events<'_> {
         self.events_batched(DEFAULT_BATCH_FRAMES)
     }
