@@ -521,7 +521,7 @@ impl<'a> Events<'a> {
 impl<'a> Iterator for Events<'a> {
     type Item = Vec<Event<'a>>;
 
-    /// A two-stage pipeline over sub-batches of [`SUB_BATCH`] frames: while a rayon worker
+    /// A two-stage pipeline over sub-batches of 1024 frames: while a rayon worker
     /// parses the frames walked last time (link, IP, UDP: stateless), this thread walks the
     /// next record headers and then runs the stateful stages on the parsed frames in order.
     /// The sub-batch is small enough to still be in cache when it is parsed.
