@@ -156,3 +156,355 @@ pub enum ProblemKind {
     #[error("capture file ends inside a record: {0}")]
     TruncatedFile(String),
 }
+
+mod defrag;
+pub mod fuzzing;
+mod ip;
+pub mod link;
+mod source;
+mod stream;
+mod tcp;
+mod tls;
+
+pub use source::{open, CaptureError, CaptureFile, CaptureFormat};
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use ip::{Parsed, L4};
+use link::LinkError;
+use source::{Item, Record, RecordReader};
+
+/// Frames parsed per batch by default.
+pub const DEFAULT_BATCH_FRAMES: usize = 16 * 1024;
+/// Below this many frames a batch is parsed on the calling thread.
+const PARALLEL_MIN: usize = 2048;
+
+/// Counts for one capture, filled in as its events are produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Frames (packet records), as Wireshark numbers them.
+    pub frames: u64,
+    /// Captured bytes of all frames.
+    pub bytes: u64,
+    /// Frames per link type.
+    pub link_types: BTreeMap<u32, u64>,
+    /// Problem events emitted.
+    pub problems: u64,
+    /// Payload events emitted (all framings).
+    pub payloads: u64,
+}
+
+impl CaptureFile {
+    /// Walk the capture: batches of events in frame order (empty batches are not yielded).
+    pub fn events(&self) -> Events<'_> {
+        self.events_batched(DEFAULT_BATCH_FRAMES)
+    }
+
+    /// As [`CaptureFile::events`], with `batch_frames` frames per batch (at least 1).
+    pub fn events_batched(&self, batch_frames: usize) -> Events<'_> {
+        Events {
+            reader: self.records(),
+            batch: batch_frames.max(1),
+            defrag: defrag::Defragmenter::default(),
+            tcp: tcp::TcpReassembler::default(),
+            unknown_links: Vec::new(),
+            stats: CaptureStats::default(),
+            finished: false,
+        }
+    }
+
+    /// Decode the whole capture for its counts.
+    pub fn stats(&self) -> CaptureStats {
+        let mut ev = self.events();
+        for _ in ev.by_ref() {}
+        ev.stats
+    }
+}
+
+/// What one frame gave, before the stateful stages.
+enum FrameOut<'a> {
+    Nothing,
+    Event(Event<'a>),
+    Tcp(ip::TcpSegment<'a>),
+    Fragment(ip::Fragment<'a>),
+    UnknownLink(u32),
+}
+
+struct Parsed1<'a> {
+    frame: u32,
+    ts: Timestamp,
+    link: Option<u32>,
+    len: usize,
+    out: FrameOut<'a>,
+    problem: Option<ProblemKind>,
+}
+
+fn l4_event<'a>(frame: u32, ts: Timestamp, l4: L4<'a>) -> FrameOut<'a> {
+    match l4 {
+        L4::Nothing => FrameOut::Nothing,
+        L4::Udp { src, dst, data } => FrameOut::Event(Event::Payload(Payload {
+            frame,
+            ts,
+            transport: Transport::Udp,
+            framing: Framing::Datagram,
+            src,
+            dst,
+            data: Cow::Borrowed(data),
+        })),
+        L4::Tcp(seg) => FrameOut::Tcp(seg),
+        L4::Fragment(f) => FrameOut::Fragment(f),
+        L4::Unreachable(u) => FrameOut::Event(Event::Unreachable {
+            frame,
+            ts,
+            reporter: u.reporter,
+            kind: u.kind,
+            quoted_transport: u.quoted_transport,
+            quoted_src: u.quoted_src,
+            quoted_dst: u.quoted_dst,
+            quoted_payload: u.quoted_payload,
+        }),
+    }
+}
+
+/// The stateless part: link, IP, UDP, ICMP; runs in parallel.
+fn parse_item(item: Item<'_>) -> Parsed1<'_> {
+    match item {
+        Item::Packet(r) => parse_record(r),
+        Item::Frame { frame, problem } => Parsed1 {
+            frame,
+            ts: Timestamp(0),
+            link: None,
+            len: 0,
+            out: FrameOut::Nothing,
+            problem,
+        },
+        Item::Problem(p) => Parsed1 {
+            frame: 0,
+            ts: Timestamp(0),
+            link: None,
+            len: 0,
+            out: FrameOut::Nothing,
+            problem: Some(p.kind),
+        },
+    }
+}
+
+fn parse_record(r: Record<'_>) -> Parsed1<'_> {
+    let mut p = Parsed1 {
+        frame: r.frame,
+        ts: r.ts,
+        link: Some(r.link),
+        len: r.data.len(),
+        out: FrameOut::Nothing,
+        problem: None,
+    };
+    let cut = (r.data.len() < r.orig_len as usize).then_some((r.data.len() as u32, r.orig_len));
+    match link::decap(r.link, r.data) {
+        Ok(net) => {
+            let Parsed { l4, problem } = ip::parse(net, cut);
+            p.out = l4_event(r.frame, r.ts, l4);
+            p.problem = problem;
+        }
+        Err(LinkError::Unknown(lt)) => p.out = FrameOut::UnknownLink(lt),
+        Err(LinkError::Problem(k)) => p.problem = Some(k),
+    }
+    p
+}
+
+/// Iterator over batches of events; see [`CaptureFile::events`].
+pub struct Events<'a> {
+    reader: RecordReader<'a>,
+    batch: usize,
+    defrag: defrag::Defragmenter<'a>,
+    tcp: tcp::TcpReassembler<'a>,
+    unknown_links: Vec<u32>,
+    stats: CaptureStats,
+    finished: bool,
+}
+
+impl<'a> Events<'a> {
+    /// Counts so far (complete once the iterator is exhausted).
+    pub fn stats(&self) -> &CaptureStats {
+        &self.stats
+    }
+
+    fn push(&mut self, ev: Event<'a>, out: &mut Vec<Event<'a>>) {
+        match &ev {
+            Event::Problem(_) => self.stats.problems += 1,
+            Event::Payload(_) => self.stats.payloads += 1,
+            _ => {}
+        }
+        out.push(ev);
+    }
+
+    fn problem(&mut self, frame: Option<u32>, kind: ProblemKind, out: &mut Vec<Event<'a>>) {
+        self.push(Event::Problem(Problem { frame, kind }), out);
+    }
+
+    /// Count stateful-stage events pushed straight into `out` from index `from`.
+    fn count_from(&mut self, out: &[Event<'a>], from: usize) {
+        for ev in out.get(from..).unwrap_or_default() {
+            match ev {
+                Event::Problem(_) => self.stats.problems += 1,
+                Event::Payload(_) => self.stats.payloads += 1,
+                _ => {}
+            }
+        }
+    }
+
+    fn reassembled(
+        &mut self,
+        frame: u32,
+        ts: Timestamp,
+        dg: defrag::Datagram,
+        out: &mut Vec<Event<'a>>,
+    ) {
+        let key = dg.key;
+        let parsed = if key.src.is_ipv4() {
+            ip::transport(dg.proto, key.src, key.dst, &dg.payload, 0, None)
+        } else {
+            match ip::ext_headers(dg.proto, &dg.payload) {
+                Ok(ip::Ext::Transport(proto, rest)) => {
+                    ip::transport(proto, key.src, key.dst, rest, 0, None)
+                }
+                Ok(_) => return,
+                Err(k) => {
+                    self.problem(Some(frame), k, out);
+                    return;
+                }
+            }
+        };
+        if let Some(k) = parsed.problem {
+            self.problem(Some(frame), k, out);
+        }
+        match parsed.l4 {
+            L4::Udp { src, dst, data } => {
+                let ev = Event::Payload(Payload {
+                    frame,
+                    ts,
+                    transport: Transport::Udp,
+                    framing: Framing::Datagram,
+                    src,
+                    dst,
+                    data: Cow::Owned(data.to_vec()),
+                });
+                self.push(ev, out);
+            }
+            L4::Tcp(seg) => {
+                let seg = ip::TcpSegment {
+                    data: Cow::Owned(seg.data.into_owned()),
+                    ..seg
+                };
+                let n = out.len();
+                self.tcp.segment(frame, ts, seg, out);
+                self.count_from(out, n);
+            }
+            L4::Unreachable(u) => {
+                let ev = Event::Unreachable {
+                    frame,
+                    ts,
+                    reporter: u.reporter,
+                    kind: u.kind,
+                    quoted_transport: u.quoted_transport,
+                    quoted_src: u.quoted_src,
+                    quoted_dst: u.quoted_dst,
+                    // The quote lives in the reassembly buffer, which is dropped here.
+                    quoted_payload: &[],
+                };
+                self.push(ev, out);
+            }
+            L4::Fragment(_) | L4::Nothing => {}
+        }
+    }
+
+    /// The sequential part, in frame order.
+    fn apply(&mut self, p: Parsed1<'a>, out: &mut Vec<Event<'a>>) {
+        if p.frame != 0 {
+            self.stats.frames += 1;
+            self.stats.bytes += p.len as u64;
+            if let Some(l) = p.link {
+                *self.stats.link_types.entry(l).or_default() += 1;
+            }
+        }
+        let frame = (p.frame != 0).then_some(p.frame);
+        if let Some(k) = p.problem {
+            self.problem(frame, k, out);
+        }
+        match p.out {
+            FrameOut::Nothing => {}
+            FrameOut::Event(ev) => self.push(ev, out),
+            FrameOut::UnknownLink(lt) => {
+                if !self.unknown_links.contains(&lt) && self.unknown_links.len() < 1024 {
+                    self.unknown_links.push(lt);
+                    self.problem(frame, ProblemKind::UnknownLinkType(lt), out);
+                }
+            }
+            FrameOut::Tcp(seg) => {
+                let n = out.len();
+                self.tcp.segment(p.frame, p.ts, seg, out);
+                self.count_from(out, n);
+            }
+            FrameOut::Fragment(f) => {
+                let mut problems = Vec::new();
+                let dg = self.defrag.add(p.frame, p.ts, f, &mut problems);
+                for pr in problems {
+                    self.push(Event::Problem(pr), out);
+                }
+                if let Some(dg) = dg {
+                    self.reassembled(p.frame, p.ts, dg, out);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Event<'a>>) {
+        let mut problems = Vec::new();
+        self.defrag.finish(&mut problems);
+        for pr in problems {
+            self.push(Event::Problem(pr), out);
+        }
+        let n = out.len();
+        self.tcp.finish(out);
+        self.count_from(out, n);
+    }
+}
+
+impl<'a> Iterator for Events<'a> {
+    type Item = Vec<Event<'a>>;
+
+    fn next(&mut self) -> Option<Vec<Event<'a>>> {
+        while !self.finished {
+            let mut items = Vec::with_capacity(self.batch.min(DEFAULT_BATCH_FRAMES * 4));
+            while items.len() < self.batch {
+                match self.reader.next_item() {
+                    Some(it) => items.push(it),
+                    None => break,
+                }
+            }
+            let eof = items.len() < self.batch;
+            let parsed: Vec<Parsed1<'a>> = if items.len() >= PARALLEL_MIN {
+                items
+                    .into_par_iter()
+                    .with_min_len(512)
+                    .map(parse_item)
+                    .collect()
+            } else {
+                items.into_iter().map(parse_item).collect()
+            };
+            let mut out = Vec::with_capacity(parsed.len());
+            for p in parsed {
+                self.apply(p, &mut out);
+            }
+            if eof {
+                self.finish(&mut out);
+                self.finished = true;
+            }
+            if !out.is_empty() {
+                return Some(out);
+            }
+        }
+        None
+    }
+}

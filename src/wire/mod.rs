@@ -4,6 +4,8 @@ pub mod attr;
 pub mod channel;
 pub mod demux;
 pub mod encode;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod integrity;
 pub mod message;
 

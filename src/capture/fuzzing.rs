@@ -1,0 +1,83 @@
+//! Entry points for the cargo-fuzz targets (and for replaying their corpus as tests).
+#![doc(hidden)]
+
+use std::borrow::Cow;
+
+use super::ip::TcpSegment;
+use super::tcp::TcpReassembler;
+use super::{CaptureFile, Event, Timestamp};
+
+/// Treat `data` as a capture file and drain every event, checking a few invariants.
+pub fn capture_file(data: &[u8]) {
+    let Ok(file) = CaptureFile::from_bytes("fuzz".into(), data.to_vec()) else {
+        return;
+    };
+    let _ = file.link_types();
+    let frames = file.frame_count();
+    let mut last = 0u32;
+    let mut events = file.events_batched(7);
+    for batch in events.by_ref() {
+        for ev in batch {
+            let frame = match &ev {
+                Event::Payload(p) => Some(p.frame),
+                Event::Unreachable { frame, .. }
+                | Event::Tcp { frame, .. }
+                | Event::TlsClientHello { frame, .. }
+                | Event::TlsServer { frame, .. } => Some(*frame),
+                Event::Problem(p) => p.frame,
+            };
+            if let Some(f) = frame {
+                assert!(f >= 1 && u64::from(f) <= frames, "frame {f} of {frames}");
+                last = last.max(f);
+            }
+        }
+    }
+    assert_eq!(events.stats().frames, frames);
+}
+
+/// Split `data` into TCP segments driven by the input itself and reassemble them: the first
+/// byte of each chunk is a control byte (flags, and how far to shift the sequence number),
+/// the next one the chunk length.
+pub fn tcp_reassembly(data: &[u8]) {
+    let src = "192.0.2.1:40000".parse().expect("literal address");
+    let dst = "198.51.100.2:3478".parse().expect("literal address");
+    let mut r = TcpReassembler::default();
+    let mut out = Vec::new();
+    let mut seq = 1000u32;
+    let mut rest = data;
+    let mut frame = 0u32;
+    while let [ctl, len, tail @ ..] = rest {
+        let n = usize::from(*len).min(tail.len());
+        let (chunk, after) = tail.split_at(n);
+        rest = after;
+        frame += 1;
+        // Low bits: flags; high bits: jump the sequence number back or forward.
+        let flags = match ctl & 0x7 {
+            0 => 0x02,
+            1 => 0x01 | 0x10,
+            2 => 0x04,
+            _ => 0x10,
+        };
+        let shift = i32::from(ctl >> 3) - 16;
+        let this_seq = seq.wrapping_add((shift * 7) as u32);
+        r.segment(
+            frame,
+            Timestamp(i64::from(frame)),
+            TcpSegment {
+                src: if ctl & 0x80 != 0 { dst } else { src },
+                dst: if ctl & 0x80 != 0 { src } else { dst },
+                seq: this_seq,
+                ack: 0,
+                flags,
+                data: Cow::Borrowed(chunk),
+                missing_tail: u32::from(ctl & 0x40 != 0) * 3,
+            },
+            &mut out,
+        );
+        seq = this_seq.wrapping_add(chunk.len() as u32);
+        if out.len() > 10_000 {
+            out.clear();
+        }
+    }
+    r.finish(&mut out);
+}

@@ -1,0 +1,813 @@
+//! Capture sources: a memory-mapped file or bytes already in memory, recognised as pcap or
+//! pcapng by magic number, and walked record by record without copying packet bytes.
+//!
+//! Headers are parsed here by hand (no pcap-file): pcapng `if_tsresol` / `if_tsoffset` are
+//! honoured per interface, several sections and interfaces are supported, and every packet
+//! record (EPB, SPB, obsolete PB) counts as one frame, as in Wireshark.
+
+use std::fs::File;
+use std::path::Path;
+
+use super::{Problem, ProblemKind, Timestamp};
+
+/// Why a capture could not be opened at all. Problems after the headers (a record cut short,
+/// a corrupt block) are not errors: they end the walk with a [`ProblemKind`] event.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: not a pcap or pcapng file (first 4 bytes {magic:#010x} at byte offset 0)")]
+    NotACapture { file: String, magic: u32 },
+    #[error("{file}: truncated {what} at byte offset {offset}: need {needed} bytes, {available} available")]
+    TruncatedHeader {
+        file: String,
+        what: &'static str,
+        offset: u64,
+        needed: u64,
+        available: u64,
+    },
+    #[error("{file}: malformed {what} at byte offset {offset}: {detail}")]
+    Malformed {
+        file: String,
+        what: &'static str,
+        offset: u64,
+        detail: String,
+    },
+}
+
+/// The container format, as recognised from the magic number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureFormat {
+    /// Classic libpcap. `nanosecond` for the 0xa1b23c4d magic, `big_endian` for a file
+    /// written on a big-endian host, `modified` for Kuznetzov's patched format.
+    Pcap {
+        nanosecond: bool,
+        big_endian: bool,
+        modified: bool,
+    },
+    /// pcapng (byte order per section).
+    PcapNg,
+}
+
+enum Backing {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+/// An opened capture: the bytes (mapped or owned) and what its headers say.
+pub struct CaptureFile {
+    name: String,
+    backing: Backing,
+    format: CaptureFormat,
+    link_types: Vec<u32>,
+}
+
+impl std::fmt::Debug for CaptureFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureFile")
+            .field("name", &self.name)
+            .field("len", &self.bytes().len())
+            .field("format", &self.format)
+            .field("link_types", &self.link_types)
+            .finish()
+    }
+}
+
+/// Memory-map a pcap or pcapng file. The format is found from the magic number, not the name.
+pub fn open(path: &Path) -> Result<CaptureFile, CaptureError> {
+    let name = path.display().to_string();
+    let io = |source| CaptureError::Io {
+        file: name.clone(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len == 0 {
+        return Err(CaptureError::TruncatedHeader {
+            file: name,
+            what: "file header",
+            offset: 0,
+            needed: 4,
+            available: 0,
+        });
+    }
+    // SAFETY: the map is read-only and private to this process. If another process truncates
+    // the file while it is mapped, reads past the new end fault (SIGBUS); that is the usual,
+    // accepted risk of mapping captures and is why `from_bytes` exists for untrusted storage.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    CaptureFile::with_backing(name, Backing::Mapped(map))
+}
+
+impl CaptureFile {
+    /// Wrap a capture already in memory (e.g. read from a diagnostic bundle).
+    pub fn from_bytes(name: String, bytes: Vec<u8>) -> Result<CaptureFile, CaptureError> {
+        CaptureFile::with_backing(name, Backing::Owned(bytes))
+    }
+
+    fn with_backing(name: String, backing: Backing) -> Result<CaptureFile, CaptureError> {
+        let bytes: &[u8] = match &backing {
+            Backing::Mapped(m) => m,
+            Backing::Owned(v) => v,
+        };
+        let (format, link_types) = sniff(&name, bytes)?;
+        Ok(CaptureFile {
+            name,
+            backing,
+            format,
+            link_types,
+        })
+    }
+
+    /// The name given at open (the path as given, or the bundle member name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The whole capture file.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.backing {
+            Backing::Mapped(m) => m,
+            Backing::Owned(v) => v,
+        }
+    }
+
+    pub fn format(&self) -> CaptureFormat {
+        self.format
+    }
+
+    /// Distinct link types declared by the file (pcap header, or pcapng interfaces in order
+    /// of appearance across all sections).
+    pub fn link_types(&self) -> &[u32] {
+        &self.link_types
+    }
+
+    /// Number of frames (packet records), counted the way Wireshark numbers them. Walks the
+    /// record headers only.
+    pub fn frame_count(&self) -> u64 {
+        let mut reader = self.records();
+        let mut n = 0u64;
+        while let Some(item) = reader.next_item() {
+            if item.frame().is_some() {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    pub(crate) fn records(&self) -> RecordReader<'_> {
+        RecordReader::new(self.bytes(), self.format)
+    }
+}
+
+const PCAP_US: u32 = 0xa1b2_c3d4;
+const PCAP_NS: u32 = 0xa1b2_3c4d;
+const PCAP_MODIFIED: u32 = 0xa1b2_cd34;
+const PCAPNG_SHB: u32 = 0x0a0d_0d0a;
+const PCAPNG_BOM: u32 = 0x1a2b_3c4d;
+
+fn sniff(name: &str, b: &[u8]) -> Result<(CaptureFormat, Vec<u32>), CaptureError> {
+    let truncated = |what, needed: usize| CaptureError::TruncatedHeader {
+        file: name.to_string(),
+        what,
+        offset: 0,
+        needed: needed as u64,
+        available: b.len() as u64,
+    };
+    let magic_be = be32(b, 0).ok_or_else(|| truncated("file header", 4))?;
+    let magic_le = magic_be.swap_bytes();
+    let pcap = |magic: u32| match magic {
+        PCAP_US => Some((false, false)),
+        PCAP_NS => Some((true, false)),
+        PCAP_MODIFIED => Some((false, true)),
+        _ => None,
+    };
+    if let Some((nanosecond, modified)) = pcap(magic_le) {
+        return pcap_header(name, b, false, nanosecond, modified);
+    }
+    if let Some((nanosecond, modified)) = pcap(magic_be) {
+        return pcap_header(name, b, true, nanosecond, modified);
+    }
+    if magic_be == PCAPNG_SHB {
+        let bom = be32(b, 8).ok_or_else(|| truncated("pcapng section header", 12))?;
+        if bom != PCAPNG_BOM && bom.swap_bytes() != PCAPNG_BOM {
+            return Err(CaptureError::Malformed {
+                file: name.to_string(),
+                what: "pcapng section header",
+                offset: 8,
+                detail: format!("byte-order magic {bom:#010x}"),
+            });
+        }
+        let mut links = Vec::new();
+        let mut reader = RecordReader::new(b, CaptureFormat::PcapNg);
+        reader.headers_only = true;
+        while reader.next_item().is_some() {}
+        for iface in &reader.all_links {
+            if !links.contains(iface) {
+                links.push(*iface);
+            }
+        }
+        return Ok((CaptureFormat::PcapNg, links));
+    }
+    Err(CaptureError::NotACapture {
+        file: name.to_string(),
+        magic: magic_be,
+    })
+}
+
+fn pcap_header(
+    name: &str,
+    b: &[u8],
+    big_endian: bool,
+    nanosecond: bool,
+    modified: bool,
+) -> Result<(CaptureFormat, Vec<u32>), CaptureError> {
+    let network = rd32(b, 20, big_endian).ok_or_else(|| CaptureError::TruncatedHeader {
+        file: name.to_string(),
+        what: "pcap file header",
+        offset: 0,
+        needed: 24,
+        available: b.len() as u64,
+    })?;
+    Ok((
+        CaptureFormat::Pcap {
+            nanosecond,
+            big_endian,
+            modified,
+        },
+        vec![network & 0xffff],
+    ))
+}
+
+pub(crate) fn be16(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_be_bytes([s[0], s[1]]))
+}
+
+pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+fn rd16(b: &[u8], at: usize, big: bool) -> Option<u16> {
+    let v = be16(b, at)?;
+    Some(if big { v } else { v.swap_bytes() })
+}
+
+fn rd32(b: &[u8], at: usize, big: bool) -> Option<u32> {
+    let v = be32(b, at)?;
+    Some(if big { v } else { v.swap_bytes() })
+}
+
+fn rd64(b: &[u8], at: usize, big: bool) -> Option<u64> {
+    let hi = rd32(b, at, big)?;
+    let lo = rd32(b, at + 4, big)?;
+    Some(if big {
+        (u64::from(hi) << 32) | u64::from(lo)
+    } else {
+        (u64::from(lo) << 32) | u64::from(hi)
+    })
+}
+
+/// One packet record, borrowed from the capture bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Record<'a> {
+    pub frame: u32,
+    pub ts: Timestamp,
+    pub link: u32,
+    pub data: &'a [u8],
+    pub orig_len: u32,
+}
+
+/// What the record walk yields.
+#[derive(Debug, Clone)]
+pub(crate) enum Item<'a> {
+    Packet(Record<'a>),
+    /// A frame Wireshark counts but that carries no packet we can read.
+    Frame {
+        frame: u32,
+        problem: Option<ProblemKind>,
+    },
+    /// A file-level problem (no frame number); after a fatal one the walk stops.
+    Problem(Problem),
+}
+
+impl Item<'_> {
+    pub fn frame(&self) -> Option<u32> {
+        match self {
+            Item::Packet(r) => Some(r.frame),
+            Item::Frame { frame, .. } => Some(*frame),
+            Item::Problem(_) => None,
+        }
+    }
+}
+
+/// Timestamp resolution of a pcapng interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TsUnit {
+    /// 10^-n seconds.
+    Pow10(u8),
+    /// 2^-n seconds.
+    Pow2(u8),
+}
+
+impl TsUnit {
+    pub fn from_option(v: u8) -> TsUnit {
+        if v & 0x80 != 0 {
+            TsUnit::Pow2(v & 0x7f)
+        } else {
+            TsUnit::Pow10(v)
+        }
+    }
+
+    /// Ticks of this unit to nanoseconds (saturating).
+    pub fn to_ns(self, ticks: u64) -> i64 {
+        let ns: u128 = match self {
+            TsUnit::Pow10(n) if n <= 9 => u128::from(ticks) * 10u128.pow(u32::from(9 - n)),
+            TsUnit::Pow10(n) => {
+                let div = 10u128.checked_pow(u32::from(n - 9)).unwrap_or(u128::MAX);
+                u128::from(ticks) / div
+            }
+            TsUnit::Pow2(n) => (u128::from(ticks) * 1_000_000_000u128) >> n,
+        };
+        i64::try_from(ns).unwrap_or(i64::MAX)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Iface {
+    link: u32,
+    snaplen: u32,
+    unit: TsUnit,
+    offset_ns: i64,
+}
+
+enum Kind {
+    Pcap {
+        big: bool,
+        nanos: bool,
+        rec_hdr: usize,
+        link: u32,
+    },
+    PcapNg {
+        big: bool,
+        ifaces: Vec<Iface>,
+    },
+}
+
+/// Walks records in file order; never panics, never copies packet bytes.
+pub(crate) struct RecordReader<'a> {
+    b: &'a [u8],
+    pos: usize,
+    frame: u32,
+    kind: Kind,
+    done: bool,
+    /// Only interested in interface descriptions (used when sniffing link types).
+    headers_only: bool,
+    all_links: Vec<u32>,
+}
+
+impl<'a> RecordReader<'a> {
+    fn new(b: &'a [u8], format: CaptureFormat) -> RecordReader<'a> {
+        match format {
+            CaptureFormat::Pcap {
+                nanosecond,
+                big_endian,
+                modified,
+            } => RecordReader {
+                b,
+                pos: 24,
+                frame: 0,
+                kind: Kind::Pcap {
+                    big: big_endian,
+                    nanos: nanosecond,
+                    rec_hdr: if modified { 24 } else { 16 },
+                    link: rd32(b, 20, big_endian).unwrap_or(u32::MAX) & 0xffff,
+                },
+                done: false,
+                headers_only: false,
+                all_links: Vec::new(),
+            },
+            CaptureFormat::PcapNg => RecordReader {
+                b,
+                pos: 0,
+                frame: 0,
+                kind: Kind::PcapNg {
+                    big: false,
+                    ifaces: Vec::new(),
+                },
+                done: false,
+                headers_only: false,
+                all_links: Vec::new(),
+            },
+        }
+    }
+
+    fn fatal(&mut self, kind: ProblemKind) -> Option<Item<'a>> {
+        self.done = true;
+        Some(Item::Problem(Problem { frame: None, kind }))
+    }
+
+    fn next_frame(&mut self) -> u32 {
+        self.frame = self.frame.saturating_add(1);
+        self.frame
+    }
+
+    pub fn next_item(&mut self) -> Option<Item<'a>> {
+        if self.done {
+            return None;
+        }
+        match self.kind {
+            Kind::Pcap { .. } => self.next_pcap(),
+            Kind::PcapNg { .. } => self.next_pcapng(),
+        }
+    }
+
+    fn next_pcap(&mut self) -> Option<Item<'a>> {
+        let Kind::Pcap {
+            big,
+            nanos,
+            rec_hdr,
+            link,
+        } = self.kind
+        else {
+            return None;
+        };
+        let b = self.b;
+        let pos = self.pos;
+        let remaining = b.len().saturating_sub(pos);
+        if remaining == 0 {
+            self.done = true;
+            return None;
+        }
+        if remaining < rec_hdr {
+            return self.fatal(ProblemKind::TruncatedFile(format!(
+                "record header at byte offset {pos} has {remaining} of {rec_hdr} bytes"
+            )));
+        }
+        let (Some(sec), Some(frac), Some(incl), Some(orig)) = (
+            rd32(b, pos, big),
+            rd32(b, pos + 4, big),
+            rd32(b, pos + 8, big),
+            rd32(b, pos + 12, big),
+        ) else {
+            return self.fatal(ProblemKind::TruncatedFile(format!(
+                "record header at byte offset {pos}"
+            )));
+        };
+        let start = pos + rec_hdr;
+        let end = start.checked_add(incl as usize);
+        let Some(data) = end.and_then(|e| b.get(start..e)) else {
+            return self.fatal(ProblemKind::TruncatedFile(format!(
+                "record at byte offset {pos} claims {incl} bytes, {} remain",
+                b.len().saturating_sub(start)
+            )));
+        };
+        self.pos = start + data.len();
+        let frac_ns = if nanos {
+            i64::from(frac)
+        } else {
+            i64::from(frac).saturating_mul(1000)
+        };
+        let ts = Timestamp(
+            i64::from(sec)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(frac_ns),
+        );
+        let frame = self.next_frame();
+        Some(Item::Packet(Record {
+            frame,
+            ts,
+            link,
+            data,
+            orig_len: orig,
+        }))
+    }
+
+    fn next_pcapng(&mut self) -> Option<Item<'a>> {
+        loop {
+            let b = self.b;
+            let pos = self.pos;
+            let remaining = b.len().saturating_sub(pos);
+            if remaining == 0 {
+                self.done = true;
+                return None;
+            }
+            if remaining < 12 {
+                return self.fatal(ProblemKind::TruncatedFile(format!(
+                    "block header at byte offset {pos} has {remaining} of 12 bytes"
+                )));
+            }
+            let block_type_be = be32(b, pos)?;
+            if block_type_be == PCAPNG_SHB {
+                let bom = be32(b, pos + 8)?;
+                let big = if bom == PCAPNG_BOM {
+                    true
+                } else if bom.swap_bytes() == PCAPNG_BOM {
+                    false
+                } else {
+                    return self.fatal(ProblemKind::Malformed {
+                        layer: "pcapng",
+                        detail: format!(
+                            "section header at byte offset {pos} has byte-order magic {bom:#010x}"
+                        ),
+                    });
+                };
+                if let Kind::PcapNg { big: b0, ifaces } = &mut self.kind {
+                    *b0 = big;
+                    ifaces.clear();
+                }
+            }
+            let big = match &self.kind {
+                Kind::PcapNg { big, .. } => *big,
+                Kind::Pcap { .. } => return None,
+            };
+            let block_type = rd32(b, pos, big)?;
+            let total = rd32(b, pos + 4, big)? as usize;
+            if total < 12 || total % 4 != 0 {
+                return self.fatal(ProblemKind::Malformed {
+                    layer: "pcapng",
+                    detail: format!("block at byte offset {pos} has total length {total}"),
+                });
+            }
+            if total > remaining {
+                return self.fatal(ProblemKind::TruncatedFile(format!(
+                    "block at byte offset {pos} claims {total} bytes, {remaining} remain"
+                )));
+            }
+            let trailer = rd32(b, pos + total - 4, big)? as usize;
+            if trailer != total {
+                return self.fatal(ProblemKind::Malformed {
+                    layer: "pcapng",
+                    detail: format!(
+                        "block at byte offset {pos}: leading length {total}, trailing length {trailer}"
+                    ),
+                });
+            }
+            let body = b.get(pos + 8..pos + total - 4)?;
+            self.pos = pos + total;
+            match block_type {
+                // Section header: options are not needed.
+                PCAPNG_SHB => {}
+                // Interface description.
+                1 => {
+                    let iface = parse_idb(body, big);
+                    self.all_links.push(iface.link);
+                    if let Kind::PcapNg { ifaces, .. } = &mut self.kind {
+                        // Bound the table; Wireshark would refuse such a file anyway.
+                        if ifaces.len() < 65_536 {
+                            ifaces.push(iface);
+                        }
+                    }
+                }
+                // Enhanced packet block.
+                6 => {
+                    if self.headers_only {
+                        continue;
+                    }
+                    let frame = self.next_frame();
+                    let (Some(ifid), Some(hi), Some(lo), Some(caplen), Some(orig)) = (
+                        rd32(body, 0, big),
+                        rd32(body, 4, big),
+                        rd32(body, 8, big),
+                        rd32(body, 12, big),
+                        rd32(body, 16, big),
+                    ) else {
+                        return Some(self.bad_frame(frame, pos, "enhanced packet block too short"));
+                    };
+                    let data = body.get(20..20usize.saturating_add(caplen as usize));
+                    return Some(self.packet(frame, pos, ifid, hi, lo, data, orig));
+                }
+                // Simple packet block: interface 0, no timestamp.
+                3 => {
+                    if self.headers_only {
+                        continue;
+                    }
+                    let frame = self.next_frame();
+                    let Some(orig) = rd32(body, 0, big) else {
+                        return Some(self.bad_frame(frame, pos, "simple packet block too short"));
+                    };
+                    let snap = match &self.kind {
+                        Kind::PcapNg { ifaces, .. } => ifaces.first().map(|i| i.snaplen),
+                        Kind::Pcap { .. } => None,
+                    };
+                    let mut cap = orig as usize;
+                    if let Some(s) = snap.filter(|s| *s != 0) {
+                        cap = cap.min(s as usize);
+                    }
+                    cap = cap.min(body.len().saturating_sub(4));
+                    let data = body.get(4..4 + cap);
+                    return Some(self.packet(frame, pos, 0, 0, 0, data, orig));
+                }
+                // Obsolete packet block.
+                2 => {
+                    if self.headers_only {
+                        continue;
+                    }
+                    let frame = self.next_frame();
+                    let (Some(ifid), Some(hi), Some(lo), Some(caplen), Some(orig)) = (
+                        rd16(body, 0, big),
+                        rd32(body, 4, big),
+                        rd32(body, 8, big),
+                        rd32(body, 12, big),
+                        rd32(body, 16, big),
+                    ) else {
+                        return Some(self.bad_frame(frame, pos, "packet block too short"));
+                    };
+                    let data = body.get(20..20usize.saturating_add(caplen as usize));
+                    return Some(self.packet(frame, pos, u32::from(ifid), hi, lo, data, orig));
+                }
+                // systemd journal export: Wireshark shows it as a frame.
+                9 => {
+                    if self.headers_only {
+                        continue;
+                    }
+                    let frame = self.next_frame();
+                    return Some(Item::Frame {
+                        frame,
+                        problem: None,
+                    });
+                }
+                // Statistics, name resolution, secrets, custom blocks: not frames.
+                _ => {}
+            }
+        }
+    }
+
+    fn bad_frame(&self, frame: u32, pos: usize, what: &str) -> Item<'a> {
+        Item::Frame {
+            frame,
+            problem: Some(ProblemKind::Malformed {
+                layer: "pcapng",
+                detail: format!("{what} (block at byte offset {pos})"),
+            }),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn packet(
+        &self,
+        frame: u32,
+        pos: usize,
+        ifid: u32,
+        hi: u32,
+        lo: u32,
+        data: Option<&'a [u8]>,
+        orig: u32,
+    ) -> Item<'a> {
+        let Some(data) = data else {
+            return self.bad_frame(frame, pos, "captured length exceeds the block");
+        };
+        let iface = match &self.kind {
+            Kind::PcapNg { ifaces, .. } => ifaces.get(ifid as usize).copied(),
+            Kind::Pcap { .. } => None,
+        };
+        let Some(iface) = iface else {
+            return Item::Frame {
+                frame,
+                problem: Some(ProblemKind::Malformed {
+                    layer: "pcapng",
+                    detail: format!(
+                        "packet for undeclared interface {ifid} (block at byte offset {pos})"
+                    ),
+                }),
+            };
+        };
+        let ticks = (u64::from(hi) << 32) | u64::from(lo);
+        let ts = Timestamp(iface.unit.to_ns(ticks).saturating_add(iface.offset_ns));
+        Item::Packet(Record {
+            frame,
+            ts,
+            link: iface.link,
+            data,
+            orig_len: orig,
+        })
+    }
+}
+
+fn parse_idb(body: &[u8], big: bool) -> Iface {
+    let mut iface = Iface {
+        link: rd16(body, 0, big).map_or(u32::MAX, u32::from),
+        snaplen: rd32(body, 4, big).unwrap_or(0),
+        unit: TsUnit::Pow10(6),
+        offset_ns: 0,
+    };
+    let mut at = 8usize;
+    while let (Some(code), Some(len)) = (rd16(body, at, big), rd16(body, at + 2, big)) {
+        let start = at + 4;
+        let Some(value) = body.get(start..start + len as usize) else {
+            break;
+        };
+        match code {
+            0 => break,
+            9 => {
+                if let Some(&v) = value.first() {
+                    iface.unit = TsUnit::from_option(v);
+                }
+            }
+            14 => {
+                if let Some(off) = rd64(value, 0, big) {
+                    iface.offset_ns = (off as i64).saturating_mul(1_000_000_000);
+                }
+            }
+            _ => {}
+        }
+        at = start + (len as usize).div_ceil(4) * 4;
+    }
+    iface
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Little-endian pcap with microsecond timestamps.
+    pub fn pcap(link: u32, packets: &[(u32, u32, &[u8])]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&PCAP_US.to_le_bytes());
+        v.extend_from_slice(&2u16.to_le_bytes());
+        v.extend_from_slice(&4u16.to_le_bytes());
+        v.extend_from_slice(&[0; 8]);
+        v.extend_from_slice(&65535u32.to_le_bytes());
+        v.extend_from_slice(&link.to_le_bytes());
+        for (sec, usec, data) in packets {
+            v.extend_from_slice(&sec.to_le_bytes());
+            v.extend_from_slice(&usec.to_le_bytes());
+            v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            v.extend_from_slice(data);
+        }
+        v
+    }
+
+    fn items(b: Vec<u8>) -> Vec<String> {
+        let f = CaptureFile::from_bytes("t".into(), b).unwrap();
+        let mut r = f.records();
+        let mut out = Vec::new();
+        while let Some(i) = r.next_item() {
+            out.push(match i {
+                Item::Packet(r) => format!("{} {} {} {}", r.frame, r.ts.0, r.link, r.data.len()),
+                Item::Frame { frame, problem } => format!("{frame} frame {problem:?}"),
+                Item::Problem(p) => format!("problem {}", p.kind),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn pcap_le_us() {
+        let b = pcap(1, &[(1, 2, b"abc"), (3, 999_999, b"")]);
+        assert_eq!(items(b), vec!["1 1000002000 1 3", "2 3999999000 1 0"]);
+    }
+
+    #[test]
+    fn ts_units() {
+        assert_eq!(TsUnit::Pow10(6).to_ns(1), 1000);
+        assert_eq!(TsUnit::Pow10(9).to_ns(7), 7);
+        assert_eq!(TsUnit::Pow10(12).to_ns(7000), 7);
+        assert_eq!(TsUnit::Pow2(10).to_ns(1024), 1_000_000_000);
+        assert_eq!(TsUnit::Pow2(1).to_ns(3), 1_500_000_000);
+        assert_eq!(TsUnit::Pow10(127).to_ns(u64::MAX), 0);
+        assert_eq!(TsUnit::Pow2(127).to_ns(u64::MAX), 0);
+        assert_eq!(TsUnit::Pow10(0).to_ns(u64::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn not_a_capture() {
+        let e = CaptureFile::from_bytes("x.txt".into(), b"GET / HTTP/1.1".to_vec()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CaptureError::NotACapture {
+                    magic: 0x4745_5420,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("x.txt"));
+        let e = CaptureFile::from_bytes("y".into(), vec![0xd4, 0xc3]).unwrap_err();
+        assert!(matches!(e, CaptureError::TruncatedHeader { .. }), "{e}");
+        let e =
+            CaptureFile::from_bytes("y".into(), vec![0xd4, 0xc3, 0xb2, 0xa1, 0, 0]).unwrap_err();
+        assert!(
+            matches!(e, CaptureError::TruncatedHeader { needed: 24, .. }),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn truncated_record() {
+        let mut b = pcap(1, &[(1, 0, b"abcd"), (2, 0, b"efgh")]);
+        b.truncate(b.len() - 2);
+        let it = items(b);
+        assert_eq!(it.len(), 2);
+        assert!(
+            it[1].starts_with("problem capture file ends inside a record"),
+            "{it:?}"
+        );
+    }
+}
