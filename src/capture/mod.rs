@@ -6,6 +6,8 @@
 //! TCP reassembly carry state across batches, so memory stays bounded by the batch size and the
 //! number of live streams, not by the capture size.
 
+pub mod bundle;
+
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 

@@ -52,7 +52,18 @@ fn later_success(case: &Case, s: Sighting, rq: &Msg) -> bool {
 /// Did the response of this sighting reach the client? Client captures show it; a server
 /// capture tells by the client retransmitting after it left.
 fn reached_client(case: &Case, s: Sighting) -> bool {
-    let t = &case.txs[case.by_txid[&case.tx(s).txid]];
+    let txid = case.tx(s).txid;
+    let t = &case.txs[case.by_txid[&txid]];
+    // An ICMP error quoting the response: the client's socket was gone.
+    let refused = case.captures.iter().any(|c| {
+        c.unreachable.iter().any(|u| {
+            u.stun
+                .is_some_and(|(id, _, class)| id == txid && class != Class::Request)
+        })
+    });
+    if refused {
+        return false;
+    }
     let clients: Vec<_> = t
         .sightings
         .iter()

@@ -92,6 +92,13 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
     let mut icmp: BTreeMap<usize, (usize, u32, i64, UnreachableKind, SocketAddr)> = BTreeMap::new();
     for (ci, c) in case.captures.iter().enumerate() {
         for u in &c.unreachable {
+            // Only an ICMP error about a request counts: one about a response means the
+            // client had gone (closed its socket), not that the server is missing.
+            if u.stun
+                .is_some_and(|(_, _, class)| class != crate::wire::Class::Request)
+            {
+                continue;
+            }
             let by_id = u.stun.and_then(|(id, _, _)| case.by_txid.get(&id).copied());
             let targets: Vec<usize> = match by_id {
                 Some(i) => vec![i],

@@ -170,7 +170,10 @@ impl<'o> Ingest<'o> {
             .or_default()
             .add(p.frame, p.ts, len);
         let mut records = Vec::new();
-        if let Some(_other) = decode::decode_payload(p, &mut records) {
+        if decode::decode_payload(p, &mut records).is_some() {
+            // RFC 5766 allowed channels 0x4000-0x7FFF; RFC 7983 demultiplexing only knows
+            // 0x4000-0x4FFF. Frames on a channel bound on this 5-tuple are ChannelData.
+            self.bound_channel_data(p);
             return;
         }
         // The carrier of the next carried message (peer address, channel).
@@ -241,6 +244,74 @@ impl<'o> Ingest<'o> {
                         });
                     }
                 }
+            }
+        }
+    }
+
+    /// ChannelData frames whose channel was bound by a ChannelBind on this 5-tuple (also several
+    /// frames in one unframed TCP segment).
+    fn bound_channel_data(&mut self, p: &Payload<'_>) {
+        if self.channels.is_empty() {
+            return;
+        }
+        let data: &[u8] = &p.data;
+        let stream = p.transport != crate::capture::Transport::Udp;
+        let mut at = 0usize;
+        while let Some(h) = data.get(at..at + 4) {
+            let ch = u16::from_be_bytes([h[0], h[1]]);
+            let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+            let bound = (0x4000..=0x7FFF).contains(&ch)
+                && (self.channels.contains_key(&(p.src, p.dst, ch))
+                    || self.channels.contains_key(&(p.dst, p.src, ch)));
+            let Some(body) = data.get(at + 4..at + 4 + len).filter(|_| bound) else {
+                return;
+            };
+            let key = ChannelKey {
+                src: p.src,
+                dst: p.dst,
+                transport: p.transport,
+                channel: ch,
+            };
+            self.flows
+                .channel_data
+                .entry(key)
+                .or_default()
+                .add(p.frame, p.ts, len as u64);
+            if let Some(inner) = crate::wire::decode_carried(body) {
+                let peer = self
+                    .channels
+                    .get(&(p.src, p.dst, ch))
+                    .or_else(|| self.channels.get(&(p.dst, p.src, ch)))
+                    .copied();
+                *self
+                    .flows
+                    .carried_stun
+                    .entry(TupleKey {
+                        src: p.src,
+                        dst: p.dst,
+                        transport: p.transport,
+                    })
+                    .or_default() += 1;
+                self.flows.stun_messages += 1;
+                let mut s = Msg::summarise(
+                    &inner,
+                    p.frame,
+                    p.ts,
+                    p.transport,
+                    p.src,
+                    p.dst,
+                    Some(crate::decode::Carrier::ChannelData),
+                );
+                s.carrier_peer = peer;
+                s.carrier_channel = Some(ch);
+                self.check_credentials(&inner, &mut s);
+                self.push_msg(s);
+            }
+            at += 4 + len;
+            if stream {
+                at = (at + 3) & !3;
+            } else {
+                return;
             }
         }
     }
