@@ -1,6 +1,5 @@
 //! Capture events -> [`CaptureFlows`]: one pass, in frame order, keeping compact summaries.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use crate::capture::{Event, Payload, TcpControl, Timestamp};
@@ -9,8 +8,8 @@ use crate::wire::{Class, IntegrityVerdict, Key, Message, Method};
 
 use super::msg::{CredCheck, Msg};
 use super::{
-    CaptureFlows, ChannelKey, Counter, Credential, FlowOptions, MalformedSeen, TcpSeen, TlsSeen,
-    Transaction, TupleKey, UnreachableSeen,
+    CaptureFlows, ChannelKey, Counter, Credential, FlowOptions, HashMap, MalformedSeen, TcpSeen,
+    TlsSeen, Transaction, TupleKey, UnreachableSeen,
 };
 
 /// Most malformed messages / problems kept with their details (all are counted).
@@ -38,11 +37,11 @@ impl<'o> Ingest<'o> {
                 name: name.to_string(),
                 ..CaptureFlows::default()
             },
-            txmap: HashMap::new(),
-            relayed: HashMap::new(),
-            channels: HashMap::new(),
+            txmap: HashMap::default(),
+            relayed: HashMap::default(),
+            channels: HashMap::default(),
             challenge_realms: Vec::new(),
-            keys: HashMap::new(),
+            keys: HashMap::default(),
         }
     }
 

@@ -134,11 +134,25 @@ fn read(r: Ready, opts: &FlowOptions) -> Result<CaptureFlows, InputError> {
     })?;
     let mut ing = Ingest::new(&name, opts);
     ing.set_link_types(file.link_types().to_vec());
-    let mut events = file.events();
-    for batch in events.by_ref() {
-        ing.events(&batch);
-    }
-    ing.set_frames(events.stats().frames);
+    // Pipeline: the reader parses the next batches while this thread summarises the last.
+    let frames = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        let file = &file;
+        let producer = scope.spawn(move || {
+            let mut events = file.events();
+            for batch in events.by_ref() {
+                if tx.send(batch).is_err() {
+                    break;
+                }
+            }
+            events.stats().frames
+        });
+        for batch in rx {
+            ing.events(&batch);
+        }
+        producer.join().unwrap_or(0)
+    });
+    ing.set_frames(frames);
     Ok(ing.finish())
 }
 
