@@ -179,9 +179,21 @@ impl<'c> Sink<'c> {
                 ev.sort_by_key(|(c, f, _)| (*c, *f));
                 ev.dedup_by_key(|(c, f, _)| (*c, *f));
                 let ts = ev.iter().map(|e| e.2).min().unwrap_or(d.ts).min(d.ts);
+                // Every capture gets its share of the evidence.
+                let caps = {
+                    let mut c: Vec<usize> = ev.iter().map(|e| e.0).collect();
+                    c.dedup();
+                    c.len().max(1)
+                };
+                let per_cap = (MAX_EVIDENCE / caps).max(4);
+                let mut taken: Vec<usize> = Vec::new();
                 let evidence = ev
                     .into_iter()
-                    .take(MAX_EVIDENCE)
+                    .filter(|(c, _, _)| {
+                        let n = taken.iter().filter(|x| *x == c).count();
+                        taken.push(*c);
+                        n < per_cap
+                    })
                     .map(|(c, f, _)| Evidence {
                         capture: case.name(c).to_string(),
                         frame: f,
