@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 
-use crate::capture::{Framing, Payload, Timestamp, Transport};
+use crate::capture::{Event, Framing, Payload, Timestamp, Transport};
 use crate::wire::{self, ChannelData, Decoded, Message, Method, PayloadClass, WireError};
 
 /// What carried a message relayed through TURN.
@@ -36,7 +36,15 @@ pub enum Body<'a> {
     Stun(Message<'a>),
     ChannelData(ChannelData<'a>),
     /// STUN-looking bytes that do not parse, with the reason.
-    Malformed(WireError),
+    Malformed(Malformed),
+}
+
+/// A STUN header whose message does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    pub error: WireError,
+    /// The 16-bit type field of the broken header.
+    pub message_type: u16,
 }
 
 /// One message record, as `decode --format jsonl` prints it.
@@ -104,14 +112,255 @@ pub fn decode_payload<'p>(
             }
             None
         }
-        Decoded::Malformed(e) => {
-            out.push(record(None, Body::Malformed(e)));
+        Decoded::Malformed(error) => {
+            let message_type = data
+                .get(..2)
+                .map_or(0, |t| u16::from_be_bytes([t[0], t[1]]));
+            out.push(record(
+                None,
+                Body::Malformed(Malformed {
+                    error,
+                    message_type,
+                }),
+            ));
             None
         }
         Decoded::Other(class) => Some(OtherPayload {
             class,
             len: data.len(),
         }),
+    }
+}
+
+/// A short human description of a record's message, e.g. `Allocate error 401 Unauthenticated`.
+pub fn describe(body: &Body<'_>) -> String {
+    match body {
+        Body::Stun(m) => {
+            let mut s = format!("{} {}", m.method(), m.class().as_str());
+            if let Some((code, reason)) = m.error_code() {
+                let reason = if reason.is_empty() {
+                    wire::attr::error_name(code).unwrap_or("")
+                } else {
+                    reason
+                };
+                s.push_str(&format!(" {code} {reason}"));
+            }
+            if m.is_rfc3489() {
+                s.push_str(" (RFC 3489)");
+            }
+            s
+        }
+        Body::ChannelData(c) => format!("ChannelData 0x{:04x} {} bytes", c.channel, c.data.len()),
+        Body::Malformed(m) => format!("malformed 0x{:04x}: {}", m.message_type, m.error),
+    }
+}
+
+/// Format a socket address as the contract wants: `IP:PORT`, IPv6 in brackets.
+pub fn addr_string(a: &SocketAddr) -> String {
+    a.to_string()
+}
+
+/// The JSON object of one record, as `decode --format jsonl` prints it.
+pub fn record_json(capture: &str, r: &Record<'_>) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let mut o = Map::new();
+    o.insert("capture".into(), json!(capture));
+    o.insert("frame".into(), json!(r.frame));
+    o.insert("ts".into(), json!(r.ts.as_secs_f64()));
+    o.insert("transport".into(), json!(r.transport.as_str()));
+    o.insert("src".into(), json!(addr_string(&r.src)));
+    o.insert("dst".into(), json!(addr_string(&r.dst)));
+    match &r.body {
+        Body::Stun(m) => {
+            o.insert("kind".into(), json!("stun"));
+            o.insert("class".into(), json!(m.class().as_str()));
+            o.insert("method".into(), json!(m.method().to_string()));
+            o.insert("type".into(), json!(m.message_type()));
+            o.insert("txid".into(), json!(m.transaction_id().to_hex()));
+            if let Some((code, _)) = m.error_code() {
+                o.insert("error_code".into(), json!(code));
+            }
+            if m.is_rfc3489() {
+                o.insert("rfc3489".into(), json!(true));
+            }
+            let txid = m.transaction_id();
+            let attrs: Vec<Value> = m
+                .attributes()
+                .map_while(Result::ok)
+                .map(|a| {
+                    let value = match a.decode(&txid) {
+                        Ok(t) => t.to_string(),
+                        Err(e) => format!("invalid: {e}"),
+                    };
+                    let name = a
+                        .name()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| format!("0x{:04x}", a.typ));
+                    json!({"type": a.typ, "name": name, "value": value})
+                })
+                .collect();
+            o.insert("attributes".into(), Value::Array(attrs));
+            let fp = match m.verify_fingerprint() {
+                wire::FingerprintVerdict::Absent => None,
+                wire::FingerprintVerdict::Valid => Some("valid"),
+                wire::FingerprintVerdict::Invalid { .. } => Some("invalid"),
+                wire::FingerprintVerdict::Misplaced => Some("misplaced"),
+            };
+            if let Some(fp) = fp {
+                o.insert("fingerprint".into(), json!(fp));
+            }
+        }
+        Body::ChannelData(c) => {
+            o.insert("kind".into(), json!("channeldata"));
+            o.insert("channel".into(), json!(c.channel));
+            o.insert("length".into(), json!(c.data.len()));
+        }
+        Body::Malformed(m) => {
+            o.insert("kind".into(), json!("malformed"));
+            o.insert("type".into(), json!(m.message_type));
+            o.insert("reason".into(), json!(m.error.to_string()));
+        }
+    }
+    if let Some(c) = r.carried_in {
+        o.insert("carried_in".into(), json!(c.as_str()));
+    }
+    Value::Object(o)
+}
+
+/// Message counts of one capture, as `decode --stats` prints them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub frames: u64,
+    /// STUN messages on the wire by 16-bit message type (what tshark counts).
+    pub stun_by_type: std::collections::BTreeMap<u16, u64>,
+    /// STUN messages carried inside Send/Data indications or ChannelData, by type.
+    pub carried_by_type: std::collections::BTreeMap<u16, u64>,
+    /// Of the messages on the wire, the RFC 3489 ones (no magic cookie), by type.
+    pub rfc3489_by_type: std::collections::BTreeMap<u16, u64>,
+    pub channeldata: u64,
+    pub malformed: u64,
+    /// Malformed messages by the type field of their header.
+    pub malformed_by_type: std::collections::BTreeMap<u16, u64>,
+    /// Payloads that were not STUN or ChannelData, by RFC 7983 class.
+    pub other: std::collections::BTreeMap<&'static str, u64>,
+    pub unreachable: u64,
+    pub problems: u64,
+}
+
+impl Stats {
+    /// STUN messages on the wire.
+    pub fn stun_messages(&self) -> u64 {
+        self.stun_by_type.values().sum()
+    }
+
+    /// RFC 3489 messages on the wire.
+    pub fn rfc3489(&self) -> u64 {
+        self.rfc3489_by_type.values().sum()
+    }
+
+    /// STUN messages carried inside TURN.
+    pub fn carried(&self) -> u64 {
+        self.carried_by_type.values().sum()
+    }
+
+    fn add_record(&mut self, r: &Record<'_>) {
+        match &r.body {
+            Body::Stun(m) => {
+                let by_type = if r.carried_in.is_some() {
+                    &mut self.carried_by_type
+                } else {
+                    &mut self.stun_by_type
+                };
+                *by_type.entry(m.message_type()).or_default() += 1;
+                if m.is_rfc3489() && r.carried_in.is_none() {
+                    *self.rfc3489_by_type.entry(m.message_type()).or_default() += 1;
+                }
+            }
+            Body::ChannelData(_) => self.channeldata += 1,
+            Body::Malformed(m) => {
+                self.malformed += 1;
+                *self.malformed_by_type.entry(m.message_type).or_default() += 1;
+            }
+        }
+    }
+
+    fn merge(mut self, other: Stats) -> Stats {
+        self.frames += other.frames;
+        for (k, v) in other.stun_by_type {
+            *self.stun_by_type.entry(k).or_default() += v;
+        }
+        for (k, v) in other.carried_by_type {
+            *self.carried_by_type.entry(k).or_default() += v;
+        }
+        for (k, v) in other.other {
+            *self.other.entry(k).or_default() += v;
+        }
+        for (k, v) in other.rfc3489_by_type {
+            *self.rfc3489_by_type.entry(k).or_default() += v;
+        }
+        for (k, v) in other.malformed_by_type {
+            *self.malformed_by_type.entry(k).or_default() += v;
+        }
+        self.channeldata += other.channeldata;
+        self.malformed += other.malformed;
+        self.unreachable += other.unreachable;
+        self.problems += other.problems;
+        self
+    }
+}
+
+/// Count the messages of a capture. Batches are decoded in parallel.
+pub fn stats(file: &crate::capture::CaptureFile) -> Stats {
+    use rayon::prelude::*;
+    let mut total = Stats {
+        frames: file.frame_count(),
+        ..Stats::default()
+    };
+    for batch in file.events() {
+        let part = batch
+            .par_iter()
+            .fold(Stats::default, |mut st, ev| {
+                match ev {
+                    Event::Payload(p) => {
+                        let mut recs = Vec::new();
+                        if let Some(o) = decode_payload(p, &mut recs) {
+                            *st.other.entry(o.class.as_str()).or_default() += 1;
+                        }
+                        for r in &recs {
+                            st.add_record(r);
+                        }
+                    }
+                    Event::Unreachable { .. } => st.unreachable += 1,
+                    Event::Problem(_) => st.problems += 1,
+                    _ => {}
+                }
+                st
+            })
+            .reduce(Stats::default, Stats::merge);
+        total = total.merge(part);
+    }
+    total
+}
+
+/// Call `f` with every record of a capture, in capture order, batch by batch; `on_event` sees the
+/// other events (unreachables, TCP control, TLS, problems).
+pub fn for_each_record(
+    file: &crate::capture::CaptureFile,
+    mut f: impl FnMut(&Record<'_>),
+    mut on_event: impl FnMut(&Event<'_>),
+) {
+    for batch in file.events() {
+        let mut recs = Vec::new();
+        for ev in &batch {
+            match ev {
+                Event::Payload(p) => {
+                    recs.clear();
+                    decode_payload(p, &mut recs);
+                    recs.iter().for_each(&mut f);
+                }
+                other => on_event(other),
+            }
+        }
     }
 }
 
@@ -198,7 +447,10 @@ mod tests {
         decode_payload(&p, &mut out);
         assert!(matches!(
             out[0].body,
-            Body::Malformed(WireError::Truncated { .. })
+            Body::Malformed(Malformed {
+                error: WireError::Truncated { .. },
+                ..
+            })
         ));
     }
 }

@@ -1,8 +1,8 @@
 //! auth.* and flow.healthy from scripted exchanges.
 
-mod common;
+mod analyze_support;
 
-use common::*;
+use analyze_support::*;
 use turnscope::testsupport::{healthy_exchange, tid, Script, Turn};
 use turnscope::wire::Method;
 

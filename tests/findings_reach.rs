@@ -1,8 +1,8 @@
 //! reach.* from scripted exchanges, on one or both sides of a NAT.
 
-mod common;
+mod analyze_support;
 
-use common::*;
+use analyze_support::*;
 use turnscope::flow::Role;
 use turnscope::testsupport::{tid, Script, Turn};
 use turnscope::wire::Method;

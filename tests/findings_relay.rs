@@ -1,9 +1,9 @@
 //! relay.*, capacity.*, alloc.*, perm.*, ice.*, proto.*, transport.*, version.*, nat.* from
 //! scripted exchanges.
 
-mod common;
+mod analyze_support;
 
-use common::*;
+use analyze_support::*;
 use turnscope::testsupport::{
     healthy_exchange, ice_check, ice_ok, media, send_indication, tid, tls_client_hello,
     tls_server_hello, Script, Turn,

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::ip::TcpSegment;
 use super::tcp::TcpReassembler;
-use super::{CaptureFile, Event, Timestamp};
+use super::{CaptureFile, Timestamp};
 
 /// Treat `data` as a capture file and drain every event, checking a few invariants.
 pub fn capture_file(data: &[u8]) {
@@ -18,15 +18,7 @@ pub fn capture_file(data: &[u8]) {
     let mut events = file.events_batched(7);
     for batch in events.by_ref() {
         for ev in batch {
-            let frame = match &ev {
-                Event::Payload(p) => Some(p.frame),
-                Event::Unreachable { frame, .. }
-                | Event::Tcp { frame, .. }
-                | Event::TlsClientHello { frame, .. }
-                | Event::TlsServer { frame, .. } => Some(*frame),
-                Event::Problem(p) => p.frame,
-            };
-            if let Some(f) = frame {
+            if let Some(f) = ev.frame() {
                 assert!(f >= 1 && u64::from(f) <= frames, "frame {f} of {frames}");
                 last = last.max(f);
             }

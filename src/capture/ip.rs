@@ -22,8 +22,6 @@ pub struct TcpSegment<'a> {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub seq: u32,
-    /// Acknowledgement number (not used for reassembly yet).
-    #[allow(dead_code)]
     pub ack: u32,
     pub flags: u8,
     pub data: Cow<'a, [u8]>,

@@ -1,10 +1,30 @@
 //! Capture files -> timestamped transport payloads and network events.
 //!
-//! `open` memory-maps a pcap or pcapng file (or wraps bytes already in memory, e.g. from a
-//! diagnostic bundle); `CaptureFile::events` walks it in frame order, yielding batches of
-//! [`Event`]s. Within a batch the link/IP/UDP work is spread over rayon; IP defragmentation and
+//! ```no_run
+//! use turnscope::capture::{self, Event};
+//! let file = capture::open(std::path::Path::new("call.pcapng"))?;
+//! for batch in file.events() {
+//!     for ev in batch {
+//!         if let Event::Payload(p) = ev {
+//!             // p.data: one UDP datagram, or one STUN / ChannelData / RFC 4571 unit from TCP
+//!             let _ = (p.frame, p.ts, p.src, p.dst, &p.data);
+//!         }
+//!     }
+//! }
+//! # Ok::<(), capture::CaptureError>(())
+//! ```
+//!
+//! [`open`] memory-maps a pcap or pcapng file ([`CaptureFile::from_bytes`] wraps bytes already
+//! in memory, e.g. from a diagnostic bundle); the format comes from the magic number.
+//! [`CaptureFile::events`] walks it in frame order, yielding batches of [`Event`]s (about
+//! [`DEFAULT_BATCH_FRAMES`] frames each). The stateless work (link, IP, UDP, ICMP) runs on a
+//! rayon worker while the calling thread walks the next record headers; IP defragmentation and
 //! TCP reassembly carry state across batches, so memory stays bounded by the batch size and the
-//! number of live streams, not by the capture size.
+//! limits on live fragments and streams, not by the capture size. UDP payloads borrow from the
+//! capture bytes; reassembled data is owned.
+//!
+//! One file per job: `source.rs` (pcap / pcapng records), `link.rs`, `ip.rs`, `defrag.rs`,
+//! `tcp.rs` (segment ordering), `stream.rs` (framing a byte stream), `tls.rs`.
 
 pub mod bundle;
 
@@ -130,6 +150,20 @@ pub enum Event<'a> {
     Problem(Problem),
 }
 
+impl Event<'_> {
+    /// The frame this event belongs to (`None` for file-level problems).
+    pub fn frame(&self) -> Option<u32> {
+        match self {
+            Event::Payload(p) => Some(p.frame),
+            Event::Unreachable { frame, .. }
+            | Event::Tcp { frame, .. }
+            | Event::TlsClientHello { frame, .. }
+            | Event::TlsServer { frame, .. } => Some(*frame),
+            Event::Problem(p) => p.frame,
+        }
+    }
+}
+
 /// A reading problem with where it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -172,16 +206,14 @@ pub use source::{open, CaptureError, CaptureFile, CaptureFormat};
 
 use std::collections::BTreeMap;
 
-use rayon::prelude::*;
-
 use ip::{Parsed, L4};
 use link::LinkError;
 use source::{Item, Record, RecordReader};
 
 /// Frames parsed per batch by default.
 pub const DEFAULT_BATCH_FRAMES: usize = 16 * 1024;
-/// Below this many frames a batch is parsed on the calling thread.
-const PARALLEL_MIN: usize = 2048;
+/// Frames walked and parsed per pipeline step (see [`Events::next`]).
+const SUB_BATCH: usize = 1024;
 
 /// Counts for one capture, filled in as its events are produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -213,6 +245,8 @@ impl CaptureFile {
             tcp: tcp::TcpReassembler::default(),
             unknown_links: Vec::new(),
             stats: CaptureStats::default(),
+            walked: Vec::new(),
+            started: false,
             finished: false,
         }
     }
@@ -240,7 +274,8 @@ struct Parsed1<'a> {
     link: Option<u32>,
     len: usize,
     out: FrameOut<'a>,
-    problem: Option<ProblemKind>,
+    /// Boxed: rare, and it would double the size of every frame's result.
+    problem: Option<Box<ProblemKind>>,
 }
 
 fn l4_event<'a>(frame: u32, ts: Timestamp, l4: L4<'a>) -> FrameOut<'a> {
@@ -280,7 +315,7 @@ fn parse_item(item: Item<'_>) -> Parsed1<'_> {
             link: None,
             len: 0,
             out: FrameOut::Nothing,
-            problem,
+            problem: problem.map(Box::new),
         },
         Item::Problem(p) => Parsed1 {
             frame: 0,
@@ -288,7 +323,7 @@ fn parse_item(item: Item<'_>) -> Parsed1<'_> {
             link: None,
             len: 0,
             out: FrameOut::Nothing,
-            problem: Some(p.kind),
+            problem: Some(Box::new(p.kind)),
         },
     }
 }
@@ -307,10 +342,10 @@ fn parse_record(r: Record<'_>) -> Parsed1<'_> {
         Ok(net) => {
             let Parsed { l4, problem } = ip::parse(net, cut);
             p.out = l4_event(r.frame, r.ts, l4);
-            p.problem = problem;
+            p.problem = problem.map(Box::new);
         }
         Err(LinkError::Unknown(lt)) => p.out = FrameOut::UnknownLink(lt),
-        Err(LinkError::Problem(k)) => p.problem = Some(k),
+        Err(LinkError::Problem(k)) => p.problem = Some(Box::new(k)),
     }
     p
 }
@@ -323,10 +358,17 @@ pub struct Events<'a> {
     tcp: tcp::TcpReassembler<'a>,
     unknown_links: Vec<u32>,
     stats: CaptureStats,
+    /// Records walked but not parsed yet.
+    walked: Vec<Item<'a>>,
+    started: bool,
     finished: bool,
 }
 
 impl<'a> Events<'a> {
+    fn walked_all(&self) -> bool {
+        self.walked.is_empty()
+    }
+
     /// Counts so far (complete once the iterator is exhausted).
     pub fn stats(&self) -> &CaptureStats {
         &self.stats
@@ -432,7 +474,7 @@ impl<'a> Events<'a> {
         }
         let frame = (p.frame != 0).then_some(p.frame);
         if let Some(k) = p.problem {
-            self.problem(frame, k, out);
+            self.problem(frame, *k, out);
         }
         match p.out {
             FrameOut::Nothing => {}
@@ -476,37 +518,56 @@ impl<'a> Events<'a> {
 impl<'a> Iterator for Events<'a> {
     type Item = Vec<Event<'a>>;
 
+    /// A two-stage pipeline over sub-batches of [`SUB_BATCH`] frames: while a rayon worker
+    /// parses the frames walked last time (link, IP, UDP: stateless), this thread walks the
+    /// next record headers and then runs the stateful stages on the parsed frames in order.
+    /// The sub-batch is small enough to still be in cache when it is parsed.
     fn next(&mut self) -> Option<Vec<Event<'a>>> {
-        while !self.finished {
-            let mut items = Vec::with_capacity(self.batch.min(DEFAULT_BATCH_FRAMES * 4));
-            while items.len() < self.batch {
-                match self.reader.next_item() {
-                    Some(it) => items.push(it),
-                    None => break,
+        if self.finished {
+            return None;
+        }
+        let sub = self.batch.min(SUB_BATCH);
+        let mut out = Vec::new();
+        let mut frames = 0usize;
+        loop {
+            let walked = std::mem::take(&mut self.walked);
+            let reader = &mut self.reader;
+            let mut walk = || {
+                let mut items = Vec::with_capacity(sub);
+                while items.len() < sub {
+                    match reader.next_item() {
+                        Some(it) => items.push(it),
+                        None => break,
+                    }
                 }
-            }
-            let eof = items.len() < self.batch;
-            let parsed: Vec<Parsed1<'a>> = if items.len() >= PARALLEL_MIN {
                 items
-                    .into_par_iter()
-                    .with_min_len(512)
-                    .map(parse_item)
-                    .collect()
-            } else {
-                items.into_iter().map(parse_item).collect()
             };
-            let mut out = Vec::with_capacity(parsed.len());
+            let parse = || walked.into_iter().map(parse_item).collect::<Vec<_>>();
+            let (next, parsed) = if self.started {
+                rayon::join(walk, parse)
+            } else {
+                self.started = true;
+                (walk(), parse())
+            };
+            frames += parsed.len();
+            out.reserve(parsed.len());
             for p in parsed {
                 self.apply(p, &mut out);
             }
-            if eof {
+            let eof = next.is_empty();
+            self.walked = next;
+            if eof && self.walked_all() {
                 self.finish(&mut out);
                 self.finished = true;
             }
-            if !out.is_empty() {
-                return Some(out);
+            if self.finished || (frames >= self.batch && !out.is_empty()) {
+                break;
             }
         }
-        None
+        if out.is_empty() {
+            None
+        } else {
+            Some(out)
+        }
     }
 }

@@ -87,6 +87,8 @@ pub(crate) struct Framer {
     scanned: usize,
     /// The stream was picked up without its SYN.
     pub midstream: bool,
+    /// Skipping the start of a stream picked up without its SYN.
+    midstream_skipping: bool,
     note_midstream_gap: bool,
     tls_client: bool,
     tls_server_reported: bool,
@@ -99,6 +101,7 @@ impl Default for Framer {
             buf: Vec::new(),
             scanned: 0,
             midstream: false,
+            midstream_skipping: false,
             note_midstream_gap: false,
             tls_client: false,
             tls_server_reported: false,
@@ -249,7 +252,7 @@ impl Framer {
                         None => return Step::NeedMore,
                         Some(m) => {
                             if m == Mode::Resync(Family::Any) && self.midstream {
-                                self.note_midstream_gap = true;
+                                self.midstream_skipping = true;
                             }
                             self.mode = m;
                         }
@@ -346,6 +349,10 @@ impl Framer {
                             Cand::Yes(m) => {
                                 self.mode = m;
                                 self.scanned = 0;
+                                // A STUN stream picked up inside a message: say so once.
+                                if std::mem::take(&mut self.midstream_skipping) {
+                                    self.note_midstream_gap = true;
+                                }
                                 if i > 0 {
                                     return Step::Unframed(i);
                                 }
@@ -510,6 +517,7 @@ impl Framer {
         }
         self.buf = Vec::new();
         self.scanned = 0;
+        self.midstream_skipping = false;
         self.mode = match self.mode {
             Mode::Stun | Mode::Resync(Family::Stun) => Mode::Resync(Family::Stun),
             Mode::Rfc4571 | Mode::Resync(Family::Rfc4571) => Mode::Resync(Family::Rfc4571),
@@ -551,14 +559,14 @@ pub(crate) mod tests {
         m.extend_from_slice(&(body_len as u16).to_be_bytes());
         m.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
         m.extend_from_slice(&[fill; 12]);
-        m.extend(std::iter::repeat_n(fill, body_len));
+        m.extend(std::iter::repeat(fill).take(body_len));
         m
     }
 
     pub fn channel_data(ch: u16, len: usize, fill: u8) -> Vec<u8> {
         let mut m = ch.to_be_bytes().to_vec();
         m.extend_from_slice(&(len as u16).to_be_bytes());
-        m.extend(std::iter::repeat_n(fill, round4(len)));
+        m.extend(std::iter::repeat(fill).take(round4(len)));
         m
     }
 

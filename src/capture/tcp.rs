@@ -24,6 +24,8 @@ pub(crate) struct Limits {
     pub max_streams: usize,
     /// Bytes copied into partial-frame buffers across all streams.
     pub max_buffered_total: usize,
+    /// How long (capture time) data may wait behind a hole before the hole is given up.
+    pub hole_timeout_ns: i64,
 }
 
 impl Default for Limits {
@@ -33,6 +35,7 @@ impl Default for Limits {
             max_ooo_bytes: 1 << 20,
             max_streams: 100_000,
             max_buffered_total: 256 << 20,
+            hole_timeout_ns: 2_000_000_000,
         }
     }
 }
@@ -46,6 +49,8 @@ const FAR: u64 = 1 << 30;
 struct Seg<'a> {
     data: Cow<'a, [u8]>,
     missing_tail: u32,
+    /// When it was put aside to wait for a hole to fill.
+    ts: Timestamp,
 }
 
 impl Seg<'_> {
@@ -216,7 +221,34 @@ impl<'a> Dir<'a> {
                 }
             }
         }
+        self.check_holes(ctx, limits, out);
+    }
+
+    /// Give up holes that too much data, or data that waited too long, sits behind.
+    fn check_holes(&mut self, ctx: &Ctx, limits: &Limits, out: &mut Vec<Event<'a>>) {
         while self.ooo.len() > limits.max_ooo_segments || self.ooo_bytes > limits.max_ooo_bytes {
+            self.skip_hole(ctx, out);
+        }
+        while let Some((_, first)) = self.ooo.first_key_value() {
+            if ctx.ts.0.saturating_sub(first.ts.0) <= limits.hole_timeout_ns {
+                break;
+            }
+            self.skip_hole(ctx, out);
+        }
+    }
+
+    /// The peer acknowledged `ack`: a hole it covers was received but not captured.
+    fn acked(&mut self, ctx: &Ctx, ack: u32, out: &mut Vec<Event<'a>>) {
+        if !self.synced || self.closed {
+            return;
+        }
+        let Some(acked) = self.abs(ack) else {
+            return;
+        };
+        while let Some((&start, _)) = self.ooo.first_key_value() {
+            if start > acked || start <= self.next_abs {
+                break;
+            }
             self.skip_hole(ctx, out);
         }
     }
@@ -340,6 +372,7 @@ impl<'a> TcpReassembler<'a> {
             Seg {
                 data: seg.data,
                 missing_tail: seg.missing_tail,
+                ts,
             },
             &self.limits,
             out,
@@ -364,6 +397,20 @@ impl<'a> TcpReassembler<'a> {
                     detail: format!("memory limit reached, {dropped} buffered bytes given up"),
                 },
             }));
+        }
+        if seg.flags & TCP_ACK != 0 {
+            if let Some(rev) = self.streams.get_mut(&(seg.dst, seg.src)) {
+                let rctx = Ctx {
+                    frame,
+                    ts,
+                    src: seg.dst,
+                    dst: seg.src,
+                };
+                let before = rev.framer.buffered();
+                rev.acked(&rctx, seg.ack, out);
+                rev.check_holes(&rctx, &self.limits, out);
+                self.buffered = (self.buffered + rev.framer.buffered()).saturating_sub(before);
+            }
         }
         if seg.flags & TCP_RST != 0 {
             out.push(control(TcpControl::Rst));
@@ -509,6 +556,74 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn ack_beyond_a_hole_gives_it_up_at_once() {
+        let (s, msgs) = stream_bytes();
+        let m01 = msgs[0].len() + msgs[1].len();
+        let m2 = m01 + msgs[2].len() + msgs[3].len();
+        let mut r = TcpReassembler::default();
+        let mut out = Vec::new();
+        r.segment(1, Timestamp(0), seg(0, TCP_SYN, b""), &mut out);
+        r.segment(
+            2,
+            Timestamp(0),
+            seg(1, TCP_ACK, &s[..msgs[0].len()]),
+            &mut out,
+        );
+        // msgs[1] lost; msgs[2] and msgs[3] arrive and wait behind the hole.
+        r.segment(
+            3,
+            Timestamp(0),
+            seg(1 + m01 as u32, TCP_ACK, &s[m01..m2]),
+            &mut out,
+        );
+        assert_eq!(framed(&out).len(), 1);
+        // The server acknowledges everything up to the end of msgs[3].
+        let mut ack = seg(500, TCP_ACK, b"");
+        std::mem::swap(&mut ack.src, &mut ack.dst);
+        ack.ack = 1 + m2 as u32;
+        r.segment(4, Timestamp(0), ack, &mut out);
+        let f = framed(&out);
+        assert_eq!(f.len(), 3);
+        assert_eq!(f[1].1, &msgs[2][..]);
+        assert_eq!(f[2].1, &msgs[3][..]);
+        let Some(Event::Payload(p)) = out.iter().rev().find(|e| matches!(e, Event::Payload(_)))
+        else {
+            unreachable!()
+        };
+        assert_eq!(p.frame, 4);
+    }
+
+    #[test]
+    fn hole_given_up_after_timeout() {
+        let (s, msgs) = stream_bytes();
+        let m01 = msgs[0].len() + msgs[1].len();
+        let m2 = m01 + msgs[2].len();
+        let mut r = TcpReassembler::default();
+        let mut out = Vec::new();
+        r.segment(1, Timestamp(0), seg(0, TCP_SYN, b""), &mut out);
+        r.segment(
+            2,
+            Timestamp(0),
+            seg(1 + m01 as u32, TCP_ACK, &s[m01..m2]),
+            &mut out,
+        );
+        r.segment(
+            3,
+            Timestamp(1_000_000_000),
+            seg(1 + m2 as u32, TCP_ACK, &s[m2..m2 + 4]),
+            &mut out,
+        );
+        assert_eq!(framed(&out).len(), 0);
+        r.segment(
+            4,
+            Timestamp(3_000_000_000),
+            seg(1 + m2 as u32 + 4, TCP_ACK, &s[m2 + 4..m2 + 8]),
+            &mut out,
+        );
+        assert_eq!(framed(&out).len(), 1);
+    }
+
+    #[test]
     fn midstream_start_resyncs() {
         let (s, msgs) = stream_bytes();
         let skip = 9; // the capture starts inside message 0
@@ -548,6 +663,7 @@ pub(crate) mod tests {
             max_ooo_bytes: 100,
             max_streams: 10,
             max_buffered_total: 1000,
+            hole_timeout_ns: 1_000_000,
         });
         let mut out = Vec::new();
         let data = [0u8; 50];

@@ -1,8 +1,14 @@
 //! `turnscope decode FILE... [--format table|jsonl] [--stats]`
 
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
+use rayon::prelude::*;
+
 use super::CliError;
+use crate::capture::{self, CaptureFile, Event};
+use crate::decode::{self, Body, Record, Stats};
+use crate::wire::message::split_type;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -23,6 +29,221 @@ pub enum Format {
     Jsonl,
 }
 
-pub fn run(_args: Args) -> Result<u8, CliError> {
-    Err(CliError("decode is being built".into()))
+pub fn run(args: Args) -> Result<u8, CliError> {
+    // Open every file first: an unusable one is reported and the others still decoded.
+    let opened: Vec<(String, Result<CaptureFile, capture::CaptureError>)> = args
+        .files
+        .iter()
+        .map(|p| (p.display().to_string(), capture::open(p)))
+        .collect();
+    let mut usable = 0usize;
+    for (name, f) in &opened {
+        match f {
+            Ok(_) => usable += 1,
+            Err(e) => eprintln!("turnscope: {name}: {e}"),
+        }
+    }
+    let files: Vec<(&str, &CaptureFile)> = opened
+        .iter()
+        .filter_map(|(n, f)| f.as_ref().ok().map(|f| (n.as_str(), f)))
+        .collect();
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = if args.stats {
+        let stats: Vec<Stats> = files.par_iter().map(|(_, f)| decode::stats(f)).collect();
+        files
+            .iter()
+            .zip(&stats)
+            .try_for_each(|((name, _), st)| write_stats(&mut out, name, st, args.format))
+    } else {
+        files
+            .iter()
+            .try_for_each(|(name, f)| write_records(&mut out, name, f, args.format))
+    };
+    match result.and_then(|()| out.flush()) {
+        Ok(()) => {}
+        // A closed pipe (e.g. `| head`) is not an error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(CliError(format!("writing output: {e}"))),
+    }
+    Ok(if usable == 0 { 1 } else { 0 })
+}
+
+fn write_records(
+    out: &mut impl Write,
+    name: &str,
+    file: &CaptureFile,
+    format: Format,
+) -> io::Result<()> {
+    let mut err: Option<io::Error> = None;
+    if format == Format::Table {
+        writeln!(out, "== {name}")?;
+        writeln!(
+            out,
+            "{:>7}  {:<15}  {:<4}  {:<47}  {:<24}  details",
+            "frame", "time", "prot", "src -> dst", "txid"
+        )?;
+    }
+    let mut on_record = |r: &Record<'_>| {
+        if err.is_some() {
+            return;
+        }
+        let res = match format {
+            Format::Jsonl => serde_json::to_writer(&mut *out, &decode::record_json(name, r))
+                .map_err(io::Error::other)
+                .and_then(|()| out.write_all(b"\n")),
+            Format::Table => write_row(&mut *out, r),
+        };
+        if let Err(e) = res {
+            err = Some(e);
+        }
+    };
+    let mut problems = Vec::new();
+    decode::for_each_record(file, &mut on_record, |ev| {
+        if let Event::Problem(p) = ev {
+            problems.push(p.clone());
+        }
+    });
+    if let Some(e) = err {
+        return Err(e);
+    }
+    for p in problems.iter().take(50) {
+        let frame = p
+            .frame
+            .map(|f| format!("frame {f}"))
+            .unwrap_or_else(|| "file".into());
+        eprintln!("turnscope: {name}: {frame}: {}", p.kind);
+    }
+    if problems.len() > 50 {
+        eprintln!("turnscope: {name}: {} more problems", problems.len() - 50);
+    }
+    Ok(())
+}
+
+fn write_row(out: &mut impl Write, r: &Record<'_>) -> io::Result<()> {
+    let ts = r.ts.as_secs_f64();
+    let dir = format!("{} -> {}", r.src, r.dst);
+    let carried = r
+        .carried_in
+        .map(|c| format!("[in {}] ", c.as_str()))
+        .unwrap_or_default();
+    let (txid, details) = match &r.body {
+        Body::Stun(m) => {
+            let mut d = Vec::new();
+            if let Some(u) = m.username() {
+                d.push(format!("user={u}"));
+            }
+            if let Some(realm) = m.realm() {
+                d.push(format!("realm={realm}"));
+            }
+            for (label, a) in [
+                ("relayed", m.xor_relayed_address()),
+                ("mapped", m.xor_mapped_address()),
+            ] {
+                if let Some(a) = a {
+                    d.push(format!("{label}={a}"));
+                }
+            }
+            for p in m.xor_peer_addresses() {
+                d.push(format!("peer={p}"));
+            }
+            if let Some(l) = m.lifetime() {
+                d.push(format!("lifetime={l}"));
+            }
+            if let Some(c) = m.channel_number() {
+                d.push(format!("channel=0x{c:04x}"));
+            }
+            if m.has_integrity() {
+                d.push("integrity".into());
+            }
+            if let crate::wire::FingerprintVerdict::Invalid { .. } = m.verify_fingerprint() {
+                d.push("BAD-FINGERPRINT".into());
+            }
+            (m.transaction_id().to_hex(), d.join(" "))
+        }
+        _ => (String::new(), String::new()),
+    };
+    writeln!(
+        out,
+        "{:>7}  {:<15.6}  {:<4}  {:<47}  {:<24}  {carried}{} {details}",
+        r.frame,
+        ts,
+        r.transport.as_str(),
+        dir,
+        txid,
+        decode::describe(&r.body)
+    )
+}
+
+fn write_stats(out: &mut impl Write, name: &str, st: &Stats, format: Format) -> io::Result<()> {
+    match format {
+        Format::Jsonl => {
+            let hex_keys = |m: &std::collections::BTreeMap<u16, u64>| -> serde_json::Map<String, serde_json::Value> {
+                m.iter().map(|(t, n)| (format!("0x{t:04x}"), serde_json::json!(n))).collect()
+            };
+            let v = serde_json::json!({
+                "capture": name,
+                "frames": st.frames,
+                "stun_messages": st.stun_messages(),
+                "stun_by_type": hex_keys(&st.stun_by_type),
+                "carried_by_type": hex_keys(&st.carried_by_type),
+                "rfc3489": st.rfc3489(),
+                "rfc3489_by_type": hex_keys(&st.rfc3489_by_type),
+                "channeldata": st.channeldata,
+                "malformed": st.malformed,
+                "malformed_by_type": hex_keys(&st.malformed_by_type),
+                "other": st.other,
+                "unreachable": st.unreachable,
+                "problems": st.problems,
+            });
+            serde_json::to_writer(&mut *out, &v).map_err(io::Error::other)?;
+            out.write_all(b"\n")
+        }
+        Format::Table => {
+            writeln!(
+                out,
+                "{name}: {} frames, {} STUN messages ({} carried in TURN, {} RFC 3489), {} ChannelData, {} malformed",
+                st.frames,
+                st.stun_messages(),
+                st.carried(),
+                st.rfc3489(),
+                st.channeldata,
+                st.malformed
+            )?;
+            for (t, n) in &st.stun_by_type {
+                let (method, class) = split_type(*t);
+                writeln!(
+                    out,
+                    "  0x{t:04x}  {:<32} {n:>9}",
+                    format!("{method} {}", class.as_str())
+                )?;
+            }
+            for (t, n) in &st.carried_by_type {
+                let (method, class) = split_type(*t);
+                writeln!(
+                    out,
+                    "  0x{t:04x}  {:<32} {n:>9}",
+                    format!("{method} {} (carried)", class.as_str())
+                )?;
+            }
+            for (class, n) in &st.other {
+                writeln!(out, "  other   {class:<32} {n:>9}")?;
+            }
+            if st.unreachable > 0 {
+                writeln!(
+                    out,
+                    "  ICMP unreachable                         {:>9}",
+                    st.unreachable
+                )?;
+            }
+            if st.problems > 0 {
+                writeln!(
+                    out,
+                    "  reading problems                         {:>9}",
+                    st.problems
+                )?;
+            }
+            Ok(())
+        }
+    }
 }

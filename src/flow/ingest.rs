@@ -239,7 +239,7 @@ impl<'o> Ingest<'o> {
                             src: r.src,
                             dst: r.dst,
                             transport: r.transport,
-                            reason: e.to_string(),
+                            reason: e.error.to_string(),
                         });
                     }
                 }

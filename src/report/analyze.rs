@@ -3,8 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use crate::capture::{self, bundle, CaptureFile};
 use crate::flow::{CaptureFlows, FlowOptions, Ingest, Role};
 
@@ -208,10 +206,30 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Report {
         }
     }
     let fo = opts.flow_options();
-    let results: Vec<(Result<CaptureFlows, InputError>, Option<Role>)> = ready
-        .into_par_iter()
-        .map(|(r, role)| (read(r, &fo), role))
-        .collect();
+    // One plain thread per capture (at most one per core at a time). Not rayon workers: the
+    // capture reader parallelises on the rayon pool, and a worker blocked on its pipeline
+    // would starve it.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut results: Vec<(Result<CaptureFlows, InputError>, Option<Role>)> = Vec::new();
+    let mut pending = ready.into_iter();
+    loop {
+        let chunk: Vec<(Ready, Option<Role>)> = pending.by_ref().take(cores).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let fo = &fo;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .into_iter()
+                .map(|(r, role)| scope.spawn(move || (read(r, fo), role)))
+                .collect();
+            for h in handles {
+                if let Ok(x) = h.join() {
+                    results.push(x);
+                }
+            }
+        });
+    }
     let mut flows = Vec::new();
     let mut roles = Vec::new();
     for (res, role) in results {

@@ -4,7 +4,9 @@ use super::channel::ChannelData;
 use super::message::{Message, MAGIC_COOKIE};
 use super::WireError;
 
-/// What the first byte of a datagram says it is (RFC 7983, with RFC 9443's TURN channel range).
+/// What the first byte of a datagram says it is (RFC 7983). TURN channels are 64-79 there
+/// (RFC 8656's 0x4000-0x4FFF), but RFC 5766 allowed channels up to 0x7FFF and servers such as
+/// coturn still hand them out, so 64-127 is taken as ChannelData, confirmed by its length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PayloadClass {
     Stun,
@@ -38,7 +40,7 @@ pub fn classify(payload: &[u8]) -> PayloadClass {
         Some(16..=19) => PayloadClass::Zrtp,
         Some(20..=23) if payload.get(1) == Some(&3) => PayloadClass::Tls,
         Some(20..=63) => PayloadClass::Dtls,
-        Some(64..=79) => PayloadClass::ChannelData,
+        Some(64..=127) => PayloadClass::ChannelData,
         Some(128..=191) => PayloadClass::RtpRtcp,
         _ => PayloadClass::Other,
     }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The project's test command (README, .ci/run): installs what the tests need when it is missing
+# (Debian packages tshark for the decode oracle, coturn for the serve interoperability tests),
+# then runs every test. Under CI (CI=true) it also replays a short fuzzing smoke run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v tshark >/dev/null 2>&1 || missing+=(tshark)
+command -v turnutils_uclient >/dev/null 2>&1 || missing+=(coturn)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} (Debian packages the tests use)"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cargo test --locked
+
+if [ "${CI:-}" = "true" ] || [ "${TURNSCOPE_FUZZ_SMOKE:-}" = 1 ]; then
+  bash scripts/fuzz-smoke.sh "${TURNSCOPE_FUZZ_SECONDS:-20}"
+fi
