@@ -170,13 +170,13 @@ fn offset_between(case: &Case, reference: usize, x: usize) -> Option<ClockOffset
                 } else {
                     (-(d_fwd + d_back), (d_fwd - d_back) / 2)
                 };
-                if best.map_or(true, |(d, _)| delay.abs() < d.abs()) {
+                if best.is_none_or(|(d, _)| delay.abs() < d.abs()) {
                     best = Some((delay, offset));
                 }
             }
             _ => {
                 let bound = if ref_is_client { d_fwd } else { -d_fwd };
-                if one_way.map_or(true, |o| bound < o) {
+                if one_way.is_none_or(|o| bound < o) {
                     one_way = Some(bound);
                 }
             }

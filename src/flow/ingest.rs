@@ -54,10 +54,10 @@ impl<'o> Ingest<'o> {
 
     fn seen_ts(&mut self, ts: Timestamp, frame: u32) {
         let f = &mut self.flows;
-        if f.first_ts.map_or(true, |t| ts < t) {
+        if f.first_ts.is_none_or(|t| ts < t) {
             f.first_ts = Some(ts);
         }
-        if f.last_ts.map_or(true, |t| ts > t) {
+        if f.last_ts.is_none_or(|t| ts > t) {
             f.last_ts = Some(ts);
         }
         f.max_frame = f.max_frame.max(frame);
