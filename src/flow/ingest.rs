@@ -168,11 +168,18 @@ impl<'o> Ingest<'o> {
             })
             .or_default()
             .add(p.frame, p.ts, len);
+        // Fast path for relayed media: ChannelData counted without the generic decode.
+        if p.framing != crate::capture::Framing::Unframed
+            && p.data.first().is_some_and(|b| (0x40..=0x7F).contains(b))
+            && self.channel_data_frames(p, true)
+        {
+            return;
+        }
         let mut records = Vec::new();
         if decode::decode_payload(p, &mut records).is_some() {
             // RFC 5766 allowed channels 0x4000-0x7FFF; RFC 7983 demultiplexing only knows
             // 0x4000-0x4FFF. Frames on a channel bound on this 5-tuple are ChannelData.
-            self.bound_channel_data(p);
+            self.channel_data_frames(p, false);
             return;
         }
         // The carrier of the next carried message (peer address, channel).
@@ -247,23 +254,37 @@ impl<'o> Ingest<'o> {
         }
     }
 
-    /// ChannelData frames whose channel was bound by a ChannelBind on this 5-tuple (also several
-    /// frames in one unframed TCP segment).
-    fn bound_channel_data(&mut self, p: &Payload<'_>) {
-        if self.channels.is_empty() {
-            return;
-        }
+    /// Count ChannelData frames (and summarise STUN carried in them). A frame counts when its
+    /// channel was bound by a ChannelBind on this 5-tuple, or, with `fast`, when it is in the
+    /// RFC 8656 range 0x4000-0x4FFF and the payload is exactly one frame. Returns true if the
+    /// payload was consumed.
+    fn channel_data_frames(&mut self, p: &Payload<'_>, fast: bool) -> bool {
         let data: &[u8] = &p.data;
+        if fast {
+            let Some(h) = data.get(..4) else { return false };
+            let ch = u16::from_be_bytes([h[0], h[1]]);
+            let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+            let whole = data.len() >= 4 + len && data.len() - (4 + len) < 4;
+            let known = (0x4000..=0x4FFF).contains(&ch)
+                || self.channels.contains_key(&(p.src, p.dst, ch))
+                || self.channels.contains_key(&(p.dst, p.src, ch));
+            if !whole || !known {
+                return false;
+            }
+        } else if self.channels.is_empty() {
+            return false;
+        }
         let stream = p.transport != crate::capture::Transport::Udp;
         let mut at = 0usize;
         while let Some(h) = data.get(at..at + 4) {
             let ch = u16::from_be_bytes([h[0], h[1]]);
             let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
             let bound = (0x4000..=0x7FFF).contains(&ch)
-                && (self.channels.contains_key(&(p.src, p.dst, ch))
+                && (fast
+                    || self.channels.contains_key(&(p.src, p.dst, ch))
                     || self.channels.contains_key(&(p.dst, p.src, ch)));
             let Some(body) = data.get(at + 4..at + 4 + len).filter(|_| bound) else {
-                return;
+                return at > 0;
             };
             let key = ChannelKey {
                 src: p.src,
@@ -307,12 +328,13 @@ impl<'o> Ingest<'o> {
                 self.push_msg(s);
             }
             at += 4 + len;
-            if stream {
+            if stream && !fast {
                 at = (at + 3) & !3;
             } else {
-                return;
+                return true;
             }
         }
+        at > 0
     }
 
     /// Count Send/Data indications per direction and remember their peer for what they carry.
