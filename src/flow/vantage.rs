@@ -81,9 +81,16 @@ fn own_score(case: &Case, cap: usize, why: &mut Vec<String>) -> i32 {
         why.push("requests arrive from the address the server reports back".into());
     }
     // The relay leg: relayed address <-> permitted peer, raw.
+    // A peer on the allocating client's own host (a local ICE agent) proves nothing.
     let mut permitted: HashSet<std::net::SocketAddr> = HashSet::new();
+    let clients: HashSet<std::net::IpAddr> = c.allocations.iter().map(|a| a.client.ip()).collect();
     for a in &c.allocations {
-        permitted.extend(a.permissions.iter().copied());
+        permitted.extend(
+            a.permissions
+                .iter()
+                .filter(|p| !clients.contains(&p.ip()))
+                .copied(),
+        );
     }
     for (k, cnt) in &c.traffic {
         let relay_to_peer = case.relayed.contains(&k.src) && permitted.contains(&k.dst);
