@@ -231,13 +231,13 @@ fn pair_score(case: &Case, a: usize, b: usize) -> (i32, Vec<String>) {
     if answered_only_a > answered_only_b {
         score += 2;
         why.push(format!(
-            "{answered_only_a} answers seen here never show in {}",
+            "{answered_only_a} answer(s) seen here never show in {}",
             cb.name
         ));
     } else if answered_only_b > answered_only_a {
         score -= 2;
         why.push(format!(
-            "{answered_only_b} answers in {} never show here",
+            "{answered_only_b} answer(s) in {} never show here",
             cb.name
         ));
     }

@@ -154,8 +154,8 @@ pub fn table(r: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} transactions ({} unanswered); use --format json for all of them",
-        r.transactions.len(),
+        "\n{} ({} unanswered); use --format json for all of them",
+        crate::diagnose::plural(r.transactions.len(), "transaction", "transactions"),
         r.transactions
             .iter()
             .filter(|t| t.outcome == "none")
