@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Decode every STUN / TURN / ChannelData message in the captures.
     Decode(cli::decode::Args),
+    /// Analyse one support case: what is wrong, where, and what to do.
+    Analyze(cli::analyze::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Decode(args) => cli::decode::run(args),
+        Command::Analyze(args) => cli::analyze::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

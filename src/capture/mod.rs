@@ -26,6 +26,8 @@
 //! One file per job: `source.rs` (pcap / pcapng records), `link.rs`, `ip.rs`, `defrag.rs`,
 //! `tcp.rs` (segment ordering), `stream.rs` (framing a byte stream), `tls.rs`.
 
+pub mod bundle;
+
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
