@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::capture::bundle::{sniff, Kind};
@@ -27,7 +26,9 @@ const MAX_DEPTH: usize = 8;
 
 fn kind_of(path: &Path) -> Kind {
     let mut head = [0u8; 512];
-    let Ok(mut f) = std::fs::File::open(path) else { return Kind::Other };
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Kind::Other;
+    };
     let mut n = 0;
     while n < head.len() {
         match f.read(&mut head[n..]) {
@@ -48,7 +49,10 @@ pub fn find_cases(root: &Path) -> std::io::Result<Vec<Case>> {
 
 fn case_name(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
-    let base = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| ".".into());
+    let base = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| ".".into());
     if rel.as_os_str().is_empty() {
         base
     } else {
@@ -70,13 +74,19 @@ fn walk(root: &Path, dir: &Path, depth: usize, cases: &mut Vec<Case>) -> std::io
         } else if ft.is_file() {
             match kind_of(&path) {
                 Kind::Pcap | Kind::PcapNg => captures.push(path),
-                Kind::Gzip | Kind::Tar => cases.push(Case { name: case_name(root, &path), inputs: vec![path] }),
+                Kind::Gzip | Kind::Tar => cases.push(Case {
+                    name: case_name(root, &path),
+                    inputs: vec![path],
+                }),
                 Kind::Other => {}
             }
         }
     }
     if !captures.is_empty() {
-        cases.push(Case { name: case_name(root, dir), inputs: captures });
+        cases.push(Case {
+            name: case_name(root, dir),
+            inputs: captures,
+        });
     }
     Ok(())
 }
@@ -117,7 +127,13 @@ fn verdict(r: &Report) -> &'static str {
 pub fn file_stem(case: &str) -> String {
     let s: String = case
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     s.trim_matches('.').to_string()
 }
@@ -131,29 +147,31 @@ pub fn run(
     progress: &(dyn Fn(&str) + Sync),
 ) -> std::io::Result<Summary> {
     std::fs::create_dir_all(out)?;
-    let results: Vec<std::io::Result<CaseSummary>> = cases
-        .par_iter()
-        .map(|case| {
-            let inputs: Vec<Input> = case.inputs.iter().map(Input::path).collect();
-            let r = report::analyze(&inputs, opts);
-            let stem = file_stem(&case.name);
-            let mut reports = Vec::new();
-            for (ext, text) in [("json", r.json()), ("md", report::markdown(&r)), ("html", report::html(&r))] {
-                let name = format!("{stem}.{ext}");
-                std::fs::write(out.join(&name), text)?;
-                reports.push(name);
-            }
-            progress(&case.name);
-            Ok(CaseSummary {
-                case: case.name.clone(),
-                inputs: case.inputs.len(),
-                verdict: verdict(&r),
-                findings: r.ids(),
-                reports,
-            })
-        })
-        .collect();
-    let cases: Vec<CaseSummary> = results.into_iter().collect::<std::io::Result<_>>()?;
+    // Plain threads, one case each at a time, not rayon workers: analyze parallelises on the
+    // rayon pool inside, and a rayon worker blocked on that would starve it.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..cores.min(cases.len()) {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(case) = cases.get(i) else { break };
+                let result = analyze_case(case, opts, out);
+                progress(&case.name);
+                if tx.send((i, result)).is_err() {
+                    break;
+                }
+            });
+        }
+    });
+    drop(tx);
+    let mut results: Vec<(usize, std::io::Result<CaseSummary>)> = rx.into_iter().collect();
+    results.sort_by_key(|(i, _)| *i);
+    let results = results.into_iter().map(|(_, r)| r);
+    let cases: Vec<CaseSummary> = results.collect::<std::io::Result<_>>()?;
     let mut by_finding = BTreeMap::new();
     for c in &cases {
         let mut ids = c.findings.clone();
@@ -170,6 +188,29 @@ pub fn run(
     Ok(summary)
 }
 
+fn analyze_case(case: &Case, opts: &AnalyzeOptions, out: &Path) -> std::io::Result<CaseSummary> {
+    let inputs: Vec<Input> = case.inputs.iter().map(Input::path).collect();
+    let r = report::analyze(&inputs, opts);
+    let stem = file_stem(&case.name);
+    let mut reports = Vec::new();
+    for (ext, text) in [
+        ("json", r.json()),
+        ("md", report::markdown(&r)),
+        ("html", report::html(&r)),
+    ] {
+        let name = format!("{stem}.{ext}");
+        std::fs::write(out.join(&name), text)?;
+        reports.push(name);
+    }
+    Ok(CaseSummary {
+        case: case.name.clone(),
+        inputs: case.inputs.len(),
+        verdict: verdict(&r),
+        findings: r.ids(),
+        reports,
+    })
+}
+
 /// The summary as a Markdown table, worst cases first.
 pub fn summary_markdown(s: &Summary) -> String {
     let rank = |v: &str| match v {
@@ -179,10 +220,21 @@ pub fn summary_markdown(s: &Summary) -> String {
         _ => 3,
     };
     let mut rows: Vec<&CaseSummary> = s.cases.iter().collect();
-    rows.sort_by(|a, b| rank(a.verdict).cmp(&rank(b.verdict)).then_with(|| a.case.cmp(&b.case)));
-    let mut md = String::from("# turnscope batch summary\n\n| case | verdict | findings | report |\n|---|---|---|---|\n");
+    rows.sort_by(|a, b| {
+        rank(a.verdict)
+            .cmp(&rank(b.verdict))
+            .then_with(|| a.case.cmp(&b.case))
+    });
+    let mut md = String::from(
+        "# turnscope batch summary\n\n| case | verdict | findings | report |\n|---|---|---|---|\n",
+    );
     for c in rows {
-        let report = c.reports.iter().find(|r| r.ends_with(".md")).cloned().unwrap_or_default();
+        let report = c
+            .reports
+            .iter()
+            .find(|r| r.ends_with(".md"))
+            .cloned()
+            .unwrap_or_default();
         md.push_str(&format!(
             "| {} | {} | {} | [{report}]({report}) |\n",
             c.case.replace('|', "\\|"),

@@ -1,3 +1,4 @@
+pub mod batch;
 pub mod capture;
 pub mod cli;
 pub mod decode;

@@ -23,6 +23,8 @@ enum Command {
     Decode(cli::decode::Args),
     /// Analyse one support case: what is wrong, where, and what to do.
     Analyze(cli::analyze::Args),
+    /// Analyse every case under folders in parallel: one report per case and a summary.
+    Batch(cli::batch::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(args) => cli::decode::run(args),
         Command::Analyze(args) => cli::analyze::run(args),
+        Command::Batch(args) => cli::batch::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

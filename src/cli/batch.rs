@@ -42,7 +42,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         eprintln!("turnscope: no captures or bundles found under the given folders");
         return Ok(1);
     }
-    let opts = AnalyzeOptions { credentials: args.credential, realm: args.realm, ..AnalyzeOptions::default() };
+    let opts = AnalyzeOptions {
+        credentials: args.credential,
+        realm: args.realm,
+        ..AnalyzeOptions::default()
+    };
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new(cases.len() as u64);
         if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} cases  {msg}") {
@@ -62,6 +66,14 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     for c in &summary.cases {
         println!("{:<9} {}  {}", c.verdict, c.case, c.findings.join(" "));
     }
-    println!("{} cases; reports and summary.md in {}", summary.cases.len(), args.out.display());
-    Ok(if summary.cases.iter().all(|c| c.verdict == "unusable") { 1 } else { 0 })
+    println!(
+        "{} cases; reports and summary.md in {}",
+        summary.cases.len(),
+        args.out.display()
+    );
+    Ok(if summary.cases.iter().all(|c| c.verdict == "unusable") {
+        1
+    } else {
+        0
+    })
 }

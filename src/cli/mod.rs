@@ -2,6 +2,7 @@
 //! code (0 ran, 1 input unusable, 2 bad command line) or an error that is printed with exit 1.
 
 pub mod analyze;
+pub mod batch;
 pub mod decode;
 
 /// An error a subcommand reports on stderr before exiting with status 1.
