@@ -25,6 +25,10 @@ enum Command {
     Analyze(cli::analyze::Args),
     /// Analyse every case under folders in parallel: one report per case and a summary.
     Batch(cli::batch::Args),
+    /// Feed captured client requests to the TURN server core and compare its answers.
+    Replay(cli::replay::Args),
+    /// A live TURN server (UDP and TCP) on the replay core.
+    Serve(cli::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,8 @@ fn main() -> ExitCode {
         Command::Decode(args) => cli::decode::run(args),
         Command::Analyze(args) => cli::analyze::run(args),
         Command::Batch(args) => cli::batch::run(args),
+        Command::Replay(args) => cli::replay::run(args),
+        Command::Serve(args) => cli::serve::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -4,6 +4,8 @@
 pub mod analyze;
 pub mod batch;
 pub mod decode;
+pub mod replay;
+pub mod serve;
 
 /// An error a subcommand reports on stderr before exiting with status 1.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,110 @@
+//! `turnscope replay FILE... --credential USER:PASSWORD [--realm R] [--profile expressway|rfc]
+//! [--format table|json]`
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::serve::{parse_credential, parse_profile};
+use super::CliError;
+use crate::capture::{self, Event, Framing};
+use crate::replay::{self, CapturedMessage, ReplayOptions};
+use crate::turn::{Profile, Transport};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Capture files (pcap, pcapng).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The credential the server holds (repeatable).
+    #[arg(long, required = true, value_name = "USER:PASSWORD", value_parser = parse_credential)]
+    pub credential: Vec<(String, String)>,
+    /// The server realm (default: the REALM the captured server issued).
+    #[arg(long)]
+    pub realm: Option<String>,
+    /// rfc (integrity failures answered 401) or expressway (431, realm TANDBERG).
+    #[arg(long, default_value = "rfc", value_parser = parse_profile)]
+    pub profile: Profile,
+    /// The captured server's per-user allocation quota, if it has one.
+    #[arg(long, value_name = "N")]
+    pub user_quota: Option<u32>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// The STUN messages of a capture (UDP datagrams and STUN framed from TCP streams), as replay
+/// input. TLS payloads are not readable and are left out.
+pub fn captured_messages(file: &capture::CaptureFile, name: &str) -> Vec<CapturedMessage> {
+    let mut out = Vec::new();
+    for batch in file.events() {
+        for ev in batch {
+            let Event::Payload(p) = ev else { continue };
+            let transport = match p.transport {
+                capture::Transport::Udp => Transport::Udp,
+                capture::Transport::Tcp => Transport::Tcp,
+                capture::Transport::Tls => continue,
+            };
+            if !matches!(p.framing, Framing::Datagram | Framing::Stream) {
+                continue;
+            }
+            if p.data.first().is_none_or(|b| *b > 3) {
+                continue;
+            }
+            out.push(CapturedMessage {
+                capture: name.to_string(),
+                frame: p.frame,
+                ts_nanos: p.ts.0,
+                transport,
+                src: p.src,
+                dst: p.dst,
+                bytes: p.data.into_owned(),
+            });
+        }
+    }
+    out
+}
+
+pub fn run(args: Args) -> Result<u8, CliError> {
+    let mut messages = Vec::new();
+    let mut usable = 0;
+    for path in &args.files {
+        let name = path.display().to_string();
+        match capture::open(path) {
+            Ok(f) => {
+                usable += 1;
+                messages.extend(captured_messages(&f, &name));
+            }
+            Err(e) => eprintln!("turnscope: {name}: {e}"),
+        }
+    }
+    if usable == 0 {
+        return Ok(1);
+    }
+    let options = ReplayOptions {
+        credentials: args.credential,
+        realm: args.realm,
+        profile: args.profile,
+        user_quota: args.user_quota,
+    };
+    let report = replay::run(&messages, &options);
+    let text = match args.format {
+        Format::Json => {
+            serde_json::to_string_pretty(&report).map_err(|e| CliError(format!("JSON: {e}")))?
+                + "\n"
+        }
+        Format::Table => replay::render_table(&report),
+    };
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(CliError(format!("writing output: {e}"))),
+    }
+    Ok(0)
+}
