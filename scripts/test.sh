@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): installs what the tests need when it is missing
 # (Debian packages tshark for the decode oracle, coturn for the serve interoperability tests),
-# then runs every test. Under CI (CI=true) it also replays a short fuzzing smoke run.
+# then runs every test. Under CI (CI=true) a short fuzzing smoke run of every target comes first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +15,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-cargo test --locked
-
+# Under CI, a short real fuzzing run of every target first (the test summary stays last).
 if [ "${CI:-}" = "true" ] || [ "${TURNSCOPE_FUZZ_SMOKE:-}" = 1 ]; then
-  bash scripts/fuzz-smoke.sh "${TURNSCOPE_FUZZ_SECONDS:-20}"
+  bash scripts/fuzz-smoke.sh "${TURNSCOPE_FUZZ_SECONDS:-15}"
 fi
+
+cargo test --locked

@@ -21,6 +21,10 @@ struct Cli {
 enum Command {
     /// Decode every STUN / TURN / ChannelData message in the captures.
     Decode(cli::decode::Args),
+    /// Analyse one support case: what is wrong, where, and what to do.
+    Analyze(cli::analyze::Args),
+    /// Analyse every case under folders in parallel: one report per case and a summary.
+    Batch(cli::batch::Args),
     /// Feed captured client requests to the TURN server core and compare its answers.
     Replay(cli::replay::Args),
     /// A live TURN server (UDP and TCP) on the replay core.
@@ -38,6 +42,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Decode(args) => cli::decode::run(args),
+        Command::Analyze(args) => cli::analyze::run(args),
+        Command::Batch(args) => cli::batch::run(args),
         Command::Replay(args) => cli::replay::run(args),
         Command::Serve(args) => cli::serve::run(args),
     };

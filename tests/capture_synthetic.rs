@@ -361,3 +361,12 @@ fn write_seed_corpus() {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
 }
+
+#[test]
+fn types_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<CaptureFile>();
+    send::<turnscope::capture::Events<'static>>();
+    send::<Event<'static>>();
+}

@@ -665,4 +665,33 @@ pub(crate) mod tests {
         assert_eq!(u.quoted_transport, Transport::Udp);
         assert_eq!(u.quoted_payload.len(), 8);
     }
+
+    #[test]
+    fn icmpv6_admin_prohibited_quoting_tcp() {
+        let mut a = [0u8; 16];
+        a[0] = 0x20;
+        a[15] = 1;
+        let mut b = a;
+        b[15] = 2;
+        let mut tcp = vec![
+            0x13, 0x88, 0x0d, 0x96, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0, 0, 0, 0, 0, 0,
+        ];
+        tcp.extend_from_slice(b"data");
+        let inner = ipv6_packet(6, a, b, &tcp);
+        let mut icmp = vec![1, 1, 0, 0, 0, 0, 0, 0];
+        icmp.extend_from_slice(&inner);
+        let p = ipv6_packet(58, b, a, &icmp);
+        let r = parse(Net::Ipv6(&p), None);
+        let L4::Unreachable(u) = r.l4 else {
+            panic!("{r:?}")
+        };
+        assert_eq!(u.kind, UnreachableKind::AdminProhibited);
+        assert_eq!(u.quoted_transport, Transport::Tcp);
+        assert_eq!(u.quoted_src.port(), 5000);
+        assert_eq!(u.quoted_dst.port(), 3478);
+        assert_eq!(u.quoted_payload, b"data");
+        for n in 0..p.len() {
+            let _ = parse(Net::Ipv6(&p[..n]), None);
+        }
+    }
 }

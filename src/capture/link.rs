@@ -176,8 +176,7 @@ mod tests {
             Err(LinkError::Problem(_))
         ));
         // A long chain of tags ends without panicking.
-        let chain: Vec<u8> = std::iter::repeat([0u8, 1, 0x81, 0])
-            .take(40)
+        let chain: Vec<u8> = std::iter::repeat_n([0u8, 1, 0x81, 0], 40)
             .flatten()
             .collect();
         assert_eq!(decap(1, &eth(0x8100, &chain)), Ok(Net::Other));

@@ -26,6 +26,8 @@
 //! One file per job: `source.rs` (pcap / pcapng records), `link.rs`, `ip.rs`, `defrag.rs`,
 //! `tcp.rs` (segment ordering), `stream.rs` (framing a byte stream), `tls.rs`.
 
+pub mod bundle;
+
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
@@ -230,6 +232,11 @@ pub struct CaptureStats {
 
 impl CaptureFile {
     /// Walk the capture: batches of events in frame order (empty batches are not yielded).
+    ///
+    /// Data completed by reassembly carries the frame that completed it. What is still
+    /// pending when the capture ends (TCP bytes waiting for a frame, fragments never
+    /// completed) is flushed into the last batch with the frame it belongs to, so those
+    /// last events may carry frame numbers lower than the ones before them.
     pub fn events(&self) -> Events<'_> {
         self.events_batched(DEFAULT_BATCH_FRAMES)
     }
@@ -516,7 +523,7 @@ impl<'a> Events<'a> {
 impl<'a> Iterator for Events<'a> {
     type Item = Vec<Event<'a>>;
 
-    /// A two-stage pipeline over sub-batches of [`SUB_BATCH`] frames: while a rayon worker
+    /// A two-stage pipeline over sub-batches of 1024 frames: while a rayon worker
     /// parses the frames walked last time (link, IP, UDP: stateless), this thread walks the
     /// next record headers and then runs the stateful stages on the parsed frames in order.
     /// The sub-batch is small enough to still be in cache when it is parsed.

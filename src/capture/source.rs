@@ -822,6 +822,87 @@ pub(crate) mod tests {
         );
     }
 
+    fn block(big: bool, ty: u32, body: &[u8]) -> Vec<u8> {
+        let w = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut body = body.to_vec();
+        while body.len() % 4 != 0 {
+            body.push(0);
+        }
+        let total = 12 + body.len() as u32;
+        let mut v = w(ty).to_vec();
+        v.extend_from_slice(&w(total));
+        v.extend_from_slice(&body);
+        v.extend_from_slice(&w(total));
+        v
+    }
+
+    #[test]
+    fn pcapng_big_endian_simple_and_obsolete_blocks() {
+        let mut b = block(
+            true,
+            PCAPNG_SHB,
+            &[
+                0x1a, 0x2b, 0x3c, 0x4d, 0, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            ],
+        );
+        // IDB: link 101, snaplen 4
+        b.extend(block(true, 1, &[0, 101, 0, 0, 0, 0, 0, 4]));
+        // SPB: original length 6, data cut to the snaplen
+        b.extend(block(true, 3, &[0, 0, 0, 6, 1, 2, 3, 4, 5, 6]));
+        // obsolete PB: interface 0, ts 0:1000000 us, caplen 2, len 2
+        b.extend(block(
+            true,
+            2,
+            &[
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0f, 0x42, 0x40, 0, 0, 0, 2, 0, 0, 0, 2, 9, 9,
+            ],
+        ));
+        // name resolution block: not a frame
+        b.extend(block(true, 4, &[0, 0, 0, 0]));
+        // a second section, little endian, with its own interface table
+        b.extend(block(
+            false,
+            PCAPNG_SHB,
+            &[
+                0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            ],
+        ));
+        b.extend(block(false, 1, &[1, 0, 0, 0, 0, 0, 0, 0]));
+        b.extend(block(
+            false,
+            6,
+            &[
+                0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7,
+            ],
+        ));
+        let f = CaptureFile::from_bytes("ng".into(), b.clone()).unwrap();
+        assert_eq!(f.link_types(), &[101, 1]);
+        assert_eq!(
+            items(b),
+            vec!["1 0 101 4", "2 1000000000 101 2", "3 2000 1 1"]
+        );
+    }
+
+    #[test]
+    fn modified_pcap() {
+        let mut v = Vec::new();
+        v.extend_from_slice(&PCAP_MODIFIED.to_le_bytes());
+        v.extend_from_slice(&[
+            2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+        ]);
+        for x in [5u32, 6, 2, 2, 0, 0] {
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+        v.extend_from_slice(&[0xaa, 0xbb]);
+        assert_eq!(items(v), vec!["1 5000006000 1 2"]);
+    }
+
     #[test]
     fn truncated_record() {
         let mut b = pcap(1, &[(1, 0, b"abcd"), (2, 0, b"efgh")]);

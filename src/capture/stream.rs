@@ -559,14 +559,14 @@ pub(crate) mod tests {
         m.extend_from_slice(&(body_len as u16).to_be_bytes());
         m.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
         m.extend_from_slice(&[fill; 12]);
-        m.extend(std::iter::repeat(fill).take(body_len));
+        m.extend(std::iter::repeat_n(fill, body_len));
         m
     }
 
     pub fn channel_data(ch: u16, len: usize, fill: u8) -> Vec<u8> {
         let mut m = ch.to_be_bytes().to_vec();
         m.extend_from_slice(&(len as u16).to_be_bytes());
-        m.extend(std::iter::repeat(fill).take(round4(len)));
+        m.extend(std::iter::repeat_n(fill, round4(len)));
         m
     }
 

@@ -1,6 +1,8 @@
 //! Subcommands: argument structs (clap) and their `run` functions. Each returns the process exit
 //! code (0 ran, 1 input unusable, 2 bad command line) or an error that is printed with exit 1.
 
+pub mod analyze;
+pub mod batch;
 pub mod decode;
 pub mod replay;
 pub mod serve;

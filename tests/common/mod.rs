@@ -8,7 +8,7 @@ pub fn stun(ty: u16, body_len: usize, fill: u8) -> Vec<u8> {
     m.extend_from_slice(&(body_len as u16).to_be_bytes());
     m.extend_from_slice(&COOKIE);
     m.extend_from_slice(&[fill; 12]);
-    m.extend(std::iter::repeat(fill).take(body_len));
+    m.extend(std::iter::repeat_n(fill, body_len));
     m
 }
 
@@ -16,8 +16,8 @@ pub fn stun(ty: u16, body_len: usize, fill: u8) -> Vec<u8> {
 pub fn channel_data(ch: u16, len: usize, fill: u8) -> Vec<u8> {
     let mut m = ch.to_be_bytes().to_vec();
     m.extend_from_slice(&(len as u16).to_be_bytes());
-    m.extend(std::iter::repeat(fill).take(len));
-    m.extend(std::iter::repeat(0).take((4 - len % 4) % 4));
+    m.extend(std::iter::repeat_n(fill, len));
+    m.extend(std::iter::repeat_n(0, (4 - len % 4) % 4));
     m
 }
 

@@ -1,0 +1,250 @@
+//! Many support cases at once: find the cases under folders, analyze them in parallel, write one
+//! report per case and a summary.
+//!
+//! A case is a folder that directly holds captures (all of them together), or a diagnostic
+//! bundle (one case per bundle). Files are recognised by content, not by name.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::capture::bundle::{sniff, Kind};
+use crate::diagnose::Severity;
+use crate::report::{self, AnalyzeOptions, Input, Report};
+
+/// One support case: a name (its path relative to the folder given) and its inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    pub name: String,
+    pub inputs: Vec<PathBuf>,
+}
+
+/// Folders are not followed deeper than this (cases sit a few levels down at most).
+const MAX_DEPTH: usize = 8;
+
+fn kind_of(path: &Path) -> Kind {
+    let mut head = [0u8; 512];
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Kind::Other;
+    };
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    sniff(&head[..n])
+}
+
+/// The cases under `root`, sorted by name. Symbolic links are not followed.
+pub fn find_cases(root: &Path) -> std::io::Result<Vec<Case>> {
+    let mut cases = Vec::new();
+    walk(root, root, 0, &mut cases)?;
+    cases.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(cases)
+}
+
+fn case_name(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let base = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| ".".into());
+    if rel.as_os_str().is_empty() {
+        base
+    } else {
+        format!("{base}/{}", rel.display())
+    }
+}
+
+fn walk(root: &Path, dir: &Path, depth: usize, cases: &mut Vec<Case>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    let mut captures = Vec::new();
+    for e in entries {
+        let Ok(ft) = e.file_type() else { continue };
+        let path = e.path();
+        if ft.is_dir() {
+            if depth < MAX_DEPTH {
+                walk(root, &path, depth + 1, cases)?;
+            }
+        } else if ft.is_file() {
+            match kind_of(&path) {
+                Kind::Pcap | Kind::PcapNg => captures.push(path),
+                Kind::Gzip | Kind::Tar => cases.push(Case {
+                    name: case_name(root, &path),
+                    inputs: vec![path],
+                }),
+                Kind::Other => {}
+            }
+        }
+    }
+    if !captures.is_empty() {
+        cases.push(Case {
+            name: case_name(root, dir),
+            inputs: captures,
+        });
+    }
+    Ok(())
+}
+
+/// What the summary says of one case.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseSummary {
+    pub case: String,
+    pub inputs: usize,
+    /// `error`, `warning`, `info` or `unusable` (no input could be read).
+    pub verdict: &'static str,
+    pub findings: Vec<&'static str>,
+    /// The report files written for the case, relative to the output folder.
+    pub reports: Vec<String>,
+}
+
+/// The summary of a batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub cases: Vec<CaseSummary>,
+    /// How many cases raised each finding id.
+    pub by_finding: BTreeMap<&'static str, usize>,
+}
+
+fn verdict(r: &Report) -> &'static str {
+    if r.captures.is_empty() {
+        "unusable"
+    } else if r.findings.iter().any(|f| f.severity == Severity::Error) {
+        "error"
+    } else if r.findings.iter().any(|f| f.severity == Severity::Warning) {
+        "warning"
+    } else {
+        "info"
+    }
+}
+
+/// A file name for a case's reports: its name with separators and odd characters replaced.
+pub fn file_stem(case: &str) -> String {
+    let s: String = case
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    s.trim_matches('.').to_string()
+}
+
+/// Analyze every case in parallel, writing `<case>.json`, `<case>.md` and `<case>.html` under
+/// `out`, then `summary.json` and `summary.md`. `progress` is called once per finished case.
+pub fn run(
+    cases: &[Case],
+    opts: &AnalyzeOptions,
+    out: &Path,
+    progress: &(dyn Fn(&str) + Sync),
+) -> std::io::Result<Summary> {
+    std::fs::create_dir_all(out)?;
+    // Plain threads, one case each at a time, not rayon workers: analyze parallelises on the
+    // rayon pool inside, and a rayon worker blocked on that would starve it.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..cores.min(cases.len()) {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(case) = cases.get(i) else { break };
+                let result = analyze_case(case, opts, out);
+                progress(&case.name);
+                if tx.send((i, result)).is_err() {
+                    break;
+                }
+            });
+        }
+    });
+    drop(tx);
+    let mut results: Vec<(usize, std::io::Result<CaseSummary>)> = rx.into_iter().collect();
+    results.sort_by_key(|(i, _)| *i);
+    let results = results.into_iter().map(|(_, r)| r);
+    let cases: Vec<CaseSummary> = results.collect::<std::io::Result<_>>()?;
+    let mut by_finding = BTreeMap::new();
+    for c in &cases {
+        let mut ids = c.findings.clone();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            *by_finding.entry(id).or_default() += 1;
+        }
+    }
+    let summary = Summary { cases, by_finding };
+    let json = serde_json::to_string_pretty(&summary).map_err(std::io::Error::other)?;
+    std::fs::write(out.join("summary.json"), json)?;
+    std::fs::write(out.join("summary.md"), summary_markdown(&summary))?;
+    Ok(summary)
+}
+
+fn analyze_case(case: &Case, opts: &AnalyzeOptions, out: &Path) -> std::io::Result<CaseSummary> {
+    let inputs: Vec<Input> = case.inputs.iter().map(Input::path).collect();
+    let r = report::analyze(&inputs, opts);
+    let stem = file_stem(&case.name);
+    let mut reports = Vec::new();
+    for (ext, text) in [
+        ("json", r.json()),
+        ("md", report::markdown(&r)),
+        ("html", report::html(&r)),
+    ] {
+        let name = format!("{stem}.{ext}");
+        std::fs::write(out.join(&name), text)?;
+        reports.push(name);
+    }
+    Ok(CaseSummary {
+        case: case.name.clone(),
+        inputs: case.inputs.len(),
+        verdict: verdict(&r),
+        findings: r.ids(),
+        reports,
+    })
+}
+
+/// The summary as a Markdown table, worst cases first.
+pub fn summary_markdown(s: &Summary) -> String {
+    let rank = |v: &str| match v {
+        "unusable" => 0,
+        "error" => 1,
+        "warning" => 2,
+        _ => 3,
+    };
+    let mut rows: Vec<&CaseSummary> = s.cases.iter().collect();
+    rows.sort_by(|a, b| {
+        rank(a.verdict)
+            .cmp(&rank(b.verdict))
+            .then_with(|| a.case.cmp(&b.case))
+    });
+    let mut md = String::from(
+        "# turnscope batch summary\n\n| case | verdict | findings | report |\n|---|---|---|---|\n",
+    );
+    for c in rows {
+        let report = c
+            .reports
+            .iter()
+            .find(|r| r.ends_with(".md"))
+            .cloned()
+            .unwrap_or_default();
+        md.push_str(&format!(
+            "| {} | {} | {} | [{report}]({report}) |\n",
+            c.case.replace('|', "\\|"),
+            c.verdict,
+            c.findings.join(", ")
+        ));
+    }
+    md.push_str("\n## Findings across cases\n\n| finding | cases |\n|---|---|\n");
+    for (id, n) in &s.by_finding {
+        md.push_str(&format!("| `{id}` | {n} |\n"));
+    }
+    md
+}

@@ -1,0 +1,109 @@
+//! `turnscope analyze FILE... [--client FILE] [--server FILE] [--credential U:P]... [--realm R]
+//! [--turn-port N] [--relay-ports A-B] [--format table|json|markdown|html] [--out FILE]`
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::flow::{Credential, Role};
+use crate::report::{self, AnalyzeOptions, Input};
+
+use super::CliError;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Captures (pcap, pcapng) and diagnostic bundles (.tar, .tar.gz, .tgz) of one case.
+    #[arg(required_unless_present_any = ["client", "server"])]
+    pub files: Vec<PathBuf>,
+    /// A capture taken on the client side (no inference for it).
+    #[arg(long, value_name = "FILE")]
+    pub client: Vec<PathBuf>,
+    /// A capture taken on the TURN server (Expressway-E tcpdump).
+    #[arg(long, value_name = "FILE")]
+    pub server: Vec<PathBuf>,
+    /// USER:PASSWORD to verify MESSAGE-INTEGRITY offline (repeatable).
+    #[arg(long, value_name = "USER:PASSWORD", value_parser = parse_credential)]
+    pub credential: Vec<Credential>,
+    /// The server's realm (an extra realm to try in integrity checks).
+    #[arg(long)]
+    pub realm: Option<String>,
+    /// The TURN port, when the traffic does not show it (default 3478).
+    #[arg(long, value_name = "N")]
+    pub turn_port: Option<u16>,
+    /// The relay port range, when no allocation shows it (default 24000-29999).
+    #[arg(long, value_name = "A-B", value_parser = parse_range)]
+    pub relay_ports: Option<(u16, u16)>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the report here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Markdown,
+    Html,
+}
+
+fn parse_credential(s: &str) -> Result<Credential, String> {
+    s.parse()
+}
+
+fn parse_range(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("expected A-B, got {s:?}"))?;
+    let a: u16 = a.trim().parse().map_err(|e| format!("{a:?}: {e}"))?;
+    let b: u16 = b.trim().parse().map_err(|e| format!("{b:?}: {e}"))?;
+    if a > b {
+        return Err(format!("range {a}-{b} is empty"));
+    }
+    Ok((a, b))
+}
+
+pub fn run(args: Args) -> Result<u8, CliError> {
+    let mut inputs: Vec<Input> = args.files.iter().map(Input::path).collect();
+    inputs.extend(
+        args.client
+            .iter()
+            .map(|p| Input::path(p).with_role(Role::Client)),
+    );
+    inputs.extend(
+        args.server
+            .iter()
+            .map(|p| Input::path(p).with_role(Role::Server)),
+    );
+    let opts = AnalyzeOptions {
+        credentials: args.credential,
+        realm: args.realm,
+        turn_port: args.turn_port,
+        relay_ports: args.relay_ports,
+        ..AnalyzeOptions::default()
+    };
+    let rep = report::analyze(&inputs, &opts);
+    for e in &rep.errors {
+        eprintln!("turnscope: {}: {}", e.path, e.reason);
+    }
+    if rep.captures.is_empty() {
+        return Err(CliError("no input could be used".into()));
+    }
+    let text = match args.format {
+        Format::Table => report::table(&rep),
+        Format::Json => rep.json() + "\n",
+        Format::Markdown => report::markdown(&rep),
+        Format::Html => report::html(&rep),
+    };
+    match &args.out {
+        Some(p) => std::fs::write(p, text)
+            .map_err(|e| CliError(format!("{}: cannot write: {e}", p.display())))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (e.g. `| head`) is not an error of the analysis.
+            let _ = out.write_all(text.as_bytes());
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,325 @@
+//! auth.*: rejected credentials (told apart offline with `--credential`), missing credentials,
+//! realm mismatch, nonce expiry. The first 401 challenge is the normal flow, never a finding.
+
+use crate::flow::{Case, CredCheck, Msg, Role, Sighting};
+use crate::wire::{Class, Method};
+
+use super::{method_title, plural, DiagnoseOptions, Sink};
+
+const REMEDY_REJECTED: &str = "Check that the TURN username and password configured on the client (CMS API /api/v1/turnServers object: username, password) match the credential in the Expressway-E local authentication database (Configuration > Traversal > TURN, \"Configure TURN client credentials on local database\"). Run again with --credential USER:PASSWORD to tell which side is wrong. CMS logs this as \"ICE failure 4 (unauthorized - check credentials)\".";
+const REMEDY_PASSWORD: &str = "The client uses a different password than the one given: re-enter the TURN password on the client (CMS API turnServers object, password) so that it matches the Expressway-E local authentication database. CMS logs this as \"ICE failure 4 (unauthorized - check credentials)\" or \"ICE failure; relay candidate creation timeout\"; Expressway-E answers 431 Integrity Check Failure or 401.";
+const REMEDY_SERVER_PASSWORD: &str = "The client's password is right; the password stored on the server differs: fix this user's entry in the Expressway-E local authentication database used for TURN (Configuration > Traversal > TURN, TURN client credentials on the local database).";
+const REMEDY_UNKNOWN_USER: &str = "Create this user in the Expressway-E local authentication database used for TURN credentials, or fix the username on the client (CMS API turnServers object, username).";
+const REMEDY_REALM: &str = "Keep the realm consistent: the client must answer the challenge with the REALM the server sent (Expressway-E Configuration > Traversal > TURN, Authentication realm; default \"TANDBERG\").";
+const REMEDY_NO_CREDENTIALS: &str = "Configure TURN credentials on the client: in the CMS API turnServers object set username and password to an entry of the Expressway-E local authentication database.";
+const REMEDY_STALE_OK: &str = "Healthy nonce rotation: nothing to fix.";
+const REMEDY_STALE_BAD: &str = "The client does not handle nonce expiry (438 Stale Nonce): it must retry with the new NONCE. Upgrade the client software, or lengthen the nonce lifetime on the server.";
+
+/// Codes a server answers bad credentials with.
+fn is_auth_rejection(code: u16) -> bool {
+    matches!(code, 401 | 431 | 441)
+}
+
+/// The REALM of the latest challenge (401/438) the server sent to this request's source before it.
+fn challenge_realm<'a>(case: &'a Case, s: Sighting, rq: &Msg) -> Option<&'a str> {
+    let c = &case.captures[s.cap];
+    c.msgs
+        .iter()
+        .rfind(|m| {
+            m.class == Class::Error
+                && matches!(m.error, Some(401) | Some(438))
+                && m.dst == rq.src
+                && m.src == rq.dst
+                && m.ts <= rq.ts
+                && m.carried.is_none()
+        })
+        .and_then(|m| m.realm.as_deref())
+}
+
+/// True if a later request of the same method on the same 5-tuple succeeded in this capture.
+fn later_success(case: &Case, s: Sighting, rq: &Msg) -> bool {
+    let c = &case.captures[s.cap];
+    c.transactions.iter().any(|t| {
+        t.method == rq.method
+            && c.request(t).is_some_and(|q| {
+                q.src == rq.src && q.dst == rq.dst && q.ts > rq.ts && q.carried.is_none()
+            })
+            && c.final_response(t)
+                .is_some_and(|r| r.class == Class::Success)
+    })
+}
+
+/// Did the response of this sighting reach the client? Client captures show it; a server
+/// capture tells by the client retransmitting after it left.
+fn reached_client(case: &Case, s: Sighting) -> bool {
+    let txid = case.tx(s).txid;
+    let t = &case.txs[case.by_txid[&txid]];
+    // An ICMP error quoting the response: the client's socket was gone.
+    let refused = case.captures.iter().any(|c| {
+        c.unreachable.iter().any(|u| {
+            u.stun
+                .is_some_and(|(id, _, class)| id == txid && class != Class::Request)
+        })
+    });
+    if refused {
+        return false;
+    }
+    let clients: Vec<_> = t
+        .sightings
+        .iter()
+        .filter(|x| case.roles[x.cap] == Role::Client)
+        .collect();
+    if !clients.is_empty() {
+        return clients.iter().any(|x| !case.tx(**x).responses.is_empty());
+    }
+    if case.roles[s.cap] == Role::Server {
+        return case.captures[s.cap].requests_after_response(case.tx(s)) == 0;
+    }
+    true
+}
+
+pub(super) fn rules(sink: &mut Sink<'_>, opts: &DiagnoseOptions) {
+    let case = sink.case;
+    let given: Vec<&str> = opts.credentials.iter().map(|c| c.user.as_str()).collect();
+    for t in &case.txs {
+        let Some((s, rq)) = case.any_request(t) else {
+            continue;
+        };
+        if rq.is_ice_check() || !rq.is_authenticated() {
+            continue;
+        }
+        let Some((_, rs)) = case.any_response(t) else {
+            continue;
+        };
+        let Some(code) = rs.error.filter(|c| is_auth_rejection(*c)) else {
+            continue;
+        };
+        if rs.class != Class::Error {
+            continue;
+        }
+        // A rejected request with a stale cached nonce, answered by a fresh challenge and a
+        // successful retry, is still the normal flow.
+        if code == 401
+            && t.sightings
+                .iter()
+                .any(|&x| case.request(x).is_some_and(|q| later_success(case, x, q)))
+        {
+            continue;
+        }
+        let user = rq.username.as_deref().unwrap_or("").to_string();
+        let realm = rq.realm.as_deref().unwrap_or("").to_string();
+        let challenge = challenge_realm(case, s, rq).map(str::to_string);
+        let method = method_title(rq.method);
+        let reason = rs.reason.as_deref().unwrap_or("");
+        let what = format!("{code} {reason}").trim().to_string();
+        let (id, key, summary, remedy): (&'static str, String, String, &str) =
+            match (&rq.cred, code) {
+                (CredCheck::Verified { .. }, 431) => (
+                    "auth.server_password_mismatch",
+                    user.clone(),
+                    format!("{method} requests of user \"{user}\" (realm \"{realm}\") verify offline with the given password, yet the server rejects them with {what}: the server's stored password differs"),
+                    REMEDY_SERVER_PASSWORD,
+                ),
+                (_, 431) => (
+                    "auth.password_mismatch",
+                    user.clone(),
+                    format!("the server answers user \"{user}\"'s {method} with {what}: the MESSAGE-INTEGRITY does not match the server's password for \"{user}\""),
+                    REMEDY_PASSWORD,
+                ),
+                (CredCheck::UnknownUser, _) => (
+                    "auth.unknown_user",
+                    user.clone(),
+                    format!("{method} with username \"{user}\" rejected with {what}; \"{user}\" is not among the given credentials ({})", given.join(", ")),
+                    REMEDY_UNKNOWN_USER,
+                ),
+                (CredCheck::VerifiedOtherRealm { realm: good, .. }, _) => (
+                    "auth.realm_mismatch",
+                    user.clone(),
+                    format!("{method} of user \"{user}\" carries REALM \"{realm}\" but its MESSAGE-INTEGRITY verifies only with realm \"{good}\"; rejected with {what}"),
+                    REMEDY_REALM,
+                ),
+                _ if challenge.as_deref().is_some_and(|c| c != realm) => (
+                    "auth.realm_mismatch",
+                    user.clone(),
+                    format!("the server challenged with realm \"{}\" but user \"{user}\"'s retry carries REALM \"{realm}\"; rejected with {what}", challenge.clone().unwrap_or_default()),
+                    REMEDY_REALM,
+                ),
+                (CredCheck::Verified { .. }, _) => (
+                    "auth.server_password_mismatch",
+                    user.clone(),
+                    format!("{method} requests of user \"{user}\" (realm \"{realm}\") verify offline with the given password, yet the server rejects them with {what}: the server's stored password differs"),
+                    REMEDY_SERVER_PASSWORD,
+                ),
+                (CredCheck::Failed { .. }, _) => (
+                    "auth.password_mismatch",
+                    user.clone(),
+                    format!("MESSAGE-INTEGRITY of user \"{user}\"'s {method} (realm \"{realm}\") does not verify with the given password: the client uses another password; rejected with {what}"),
+                    REMEDY_PASSWORD,
+                ),
+                _ => (
+                    "auth.rejected",
+                    user.clone(),
+                    format!("authenticated {method} from {} as user \"{user}\" (realm \"{realm}\") rejected by {} with {what} after the challenge", rq.src, rq.dst),
+                    REMEDY_REJECTED,
+                ),
+            };
+        let d = sink.entry(id, key, || (summary, remedy.to_string()));
+        d.count += 1;
+        for &x in &t.sightings {
+            d.sighting(case, x);
+        }
+    }
+    // Counts into the summaries.
+    for id in [
+        "auth.rejected",
+        "auth.password_mismatch",
+        "auth.server_password_mismatch",
+        "auth.unknown_user",
+        "auth.realm_mismatch",
+    ] {
+        for d in sink.drafts_mut(id) {
+            if d.count > 1 {
+                d.summary.push_str(&format!(
+                    " ({} rejected)",
+                    plural(d.count, "request", "requests")
+                ));
+            }
+        }
+    }
+    no_credentials(sink);
+    stale_nonce(sink);
+}
+
+fn no_credentials(sink: &mut Sink<'_>) {
+    let case = sink.case;
+    for t in &case.txs {
+        let Some((_, rs)) = case.any_response(t) else {
+            continue;
+        };
+        if rs.class != Class::Error || rs.error != Some(401) {
+            continue;
+        }
+        let Some((s, rq)) = case.any_request(t) else {
+            continue;
+        };
+        if rq.is_authenticated() || rq.is_ice_check() || rq.carried.is_some() {
+            continue;
+        }
+        if !reached_client(case, s) {
+            continue;
+        }
+        // Any authenticated request from this client address to this server afterwards, in
+        // any capture where this transaction shows (each with its own view of the addresses)?
+        let came_back = t.sightings.iter().any(|&x| {
+            let c = &case.captures[x.cap];
+            let Some(q) = case.request(x) else {
+                return false;
+            };
+            c.msgs.iter().any(|m| {
+                m.class == Class::Request
+                    && m.src.ip() == q.src.ip()
+                    && m.dst == q.dst
+                    && m.ts >= q.ts
+                    && m.is_authenticated()
+            })
+        });
+        if came_back {
+            continue;
+        }
+        let method = method_title(rq.method);
+        let d = sink.entry("auth.no_credentials", rq.src.ip().to_string(), || {
+            (
+                format!(
+                    "{} from {} to {} was challenged (401) and the client never sent USERNAME/MESSAGE-INTEGRITY",
+                    method, rq.src, rq.dst
+                ),
+                REMEDY_NO_CREDENTIALS.to_string(),
+            )
+        });
+        d.count += 1;
+        for &x in &t.sightings {
+            d.sighting(case, x);
+        }
+    }
+}
+
+fn stale_nonce(sink: &mut Sink<'_>) {
+    let case = sink.case;
+    for t in &case.txs {
+        let Some((_, rs)) = case.any_response(t) else {
+            continue;
+        };
+        if rs.class != Class::Error || rs.error != Some(438) {
+            continue;
+        }
+        let Some((s, rq)) = case.any_request(t) else {
+            continue;
+        };
+        if !reached_client(case, s) {
+            continue;
+        }
+        let c = &case.captures[s.cap];
+        // A retry: a later request on the same 5-tuple with another NONCE.
+        let retry = c.transactions.iter().find(|u| {
+            c.request(u).is_some_and(|q| {
+                q.src == rq.src
+                    && q.dst == rq.dst
+                    && q.ts > rq.ts
+                    && q.method != Method::BINDING
+                    && q.nonce.is_some()
+                    && q.nonce != rq.nonce
+            })
+        });
+        let user = rq.username.as_deref().unwrap_or("").to_string();
+        match retry {
+            Some(u) => {
+                let ok = c
+                    .final_response(u)
+                    .is_some_and(|r| r.class == Class::Success);
+                if !ok {
+                    continue;
+                }
+                let d = sink.entry("auth.stale_nonce", user.clone(), || {
+                    (
+                        format!("438 Stale Nonce for user \"{user}\" answered by a retry with the new NONCE that succeeded"),
+                        REMEDY_STALE_OK.to_string(),
+                    )
+                });
+                d.count += 1;
+                if d.evidence.len() < 8 {
+                    for &x in &t.sightings {
+                        d.sighting(case, x);
+                    }
+                    if let Some(q) = c.request(u) {
+                        d.frame(case, s.cap, q.frame, q.ts.0);
+                    }
+                }
+            }
+            None => {
+                let method = method_title(rq.method);
+                let d = sink.entry("auth.stale_nonce_unhandled", user.clone(), || {
+                    (
+                        format!("{method} of user \"{user}\" from {} got 438 Stale Nonce and was never retried with the new NONCE", rq.src),
+                        REMEDY_STALE_BAD.to_string(),
+                    )
+                });
+                d.count += 1;
+                for &x in &t.sightings {
+                    d.sighting(case, x);
+                }
+            }
+        }
+    }
+    for d in sink.drafts_mut("auth.stale_nonce") {
+        if d.count > 1 {
+            d.summary = d.summary.replacen(
+                "438 Stale Nonce",
+                &format!("{} 438 Stale Nonce answers", d.count),
+                1,
+            );
+            d.summary = d
+                .summary
+                .replace("answered by a retry", "each answered by a retry");
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! reach.*: requests to the TURN server that get no answer, and where they were lost.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use crate::capture::{TcpControl, Transport, UnreachableKind};
+use crate::flow::{Case, CaseTx, Msg, Role};
+use crate::wire::Method;
+
+use super::{method_title, plural, Sink};
+
+/// TCP connections to the TURN port: SYN (frame, ts) list, SYN-ACK seen, first RST.
+type Conns = BTreeMap<(SocketAddr, SocketAddr), (Vec<(u32, i64)>, bool, Option<(u32, i64)>)>;
+
+/// An unanswered request at the end of a capture may just be in flight.
+const IN_FLIGHT_NS: i64 = 2_000_000_000;
+
+fn remedy_no_response(dst: SocketAddr, t: Transport) -> String {
+    format!("Open {} {} (TURN requests) from the client network to the Expressway-E public address {} on the external firewall, and check that TURN services are On (Expressway-E Configuration > Traversal > TURN). Take a tcpdump on the Expressway-E (Maintenance > Diagnostics > Diagnostic logging, \"Take tcpdump while logging\") to see whether the requests arrive.", t.as_str().to_uppercase(), dst.port(), dst.ip())
+}
+
+fn remedy_inbound(dst: SocketAddr, t: Transport) -> String {
+    format!("A firewall between the client and the Expressway-E drops the requests: open {} {} inbound to {} on the external firewall (and any firewall in front of the client).", t.as_str().to_uppercase(), dst.port(), dst.ip())
+}
+
+fn remedy_response_lost(t: Transport) -> String {
+    format!("The Expressway-E answers but its answers never reach the client: allow the return traffic ({} from the Expressway-E TURN port back to the client) on the external firewall, and check for asymmetric routing.", t.as_str().to_uppercase())
+}
+
+fn remedy_silent(dst: SocketAddr) -> String {
+    format!("The requests reach the server but it never answers: check that TURN services are On (Expressway-E Configuration > Traversal > TURN), that the TURN option key (e.g. \"1800 TURN Relays\") is installed, and that the TURN requests port is {}.", dst.port())
+}
+
+fn remedy_unreachable(dst: SocketAddr) -> String {
+    format!("Nothing listens on {dst}: enable TURN on the Expressway-E (Configuration > Traversal > TURN, TURN services On) and check the TURN requests port; make sure clients (CMS turnServers serverAddress/clientAddress) use the address and port the server listens on.")
+}
+
+fn remedy_tcp(dst: SocketAddr) -> String {
+    format!("TCP TURN does not listen on {dst}. When TURN on TCP 443 is enabled the Expressway-E no longer answers on TCP 3478: set tcpPortNumberOverride in the CMS turnServers object to the port the Expressway-E listens on, or use UDP 3478.")
+}
+
+/// A request the TURN server should answer: TURN methods, and Binding to a TURN endpoint.
+fn is_server_request(case: &Case, m: &Msg) -> bool {
+    m.carried.is_none()
+        && !m.is_ice_check()
+        && (crate::flow::msg::is_turn_method(m.method)
+            || (m.method == Method::BINDING && case.is_turn_endpoint(m.dst, m.transport)))
+}
+
+/// True if the capture went on long enough after the request (or the client retransmitted).
+fn given_up(case: &Case, cap: usize, t: &CaseTx) -> bool {
+    let c = &case.captures[cap];
+    let Some(s) = t.sightings.iter().find(|s| s.cap == cap) else {
+        return false;
+    };
+    let tx = case.tx(*s);
+    if c.retransmissions(tx) > 0 {
+        return true;
+    }
+    let (Some(q), Some(last)) = (c.request(tx), c.last_ts) else {
+        return false;
+    };
+    last.0 - q.ts.0 >= IN_FLIGHT_NS
+}
+
+/// True if capture `cap` covers the time the request was seen in `from` (with the clock offset
+/// when known). An empty capture covers everything: it saw nothing while the client sent.
+fn covers(case: &Case, cap: usize, from: usize, ts: i64) -> bool {
+    let c = &case.captures[cap];
+    let (Some(a), Some(b)) = (c.first_ts, c.last_ts) else {
+        return true;
+    };
+    let t = case.to_reference(from, ts);
+    let (a, b) = (case.to_reference(cap, a.0), case.to_reference(cap, b.0));
+    let slack = if case.offsets[cap].is_some() { 2 } else { 120 } * 1_000_000_000i64;
+    t >= a - slack && t <= b + slack
+}
+
+struct Group {
+    txs: Vec<usize>,
+    methods: Vec<Method>,
+    src: SocketAddr,
+    retrans: usize,
+    schedule: Vec<f64>,
+}
+
+pub(super) fn rules(sink: &mut Sink<'_>) {
+    let case = sink.case;
+    let clients = case.with_role(Role::Client);
+    let servers = case.with_role(Role::Server);
+    // Requests answered by ICMP unreachable, by transaction id or 5-tuple.
+    let mut icmp: BTreeMap<usize, (usize, u32, i64, UnreachableKind, SocketAddr)> = BTreeMap::new();
+    for (ci, c) in case.captures.iter().enumerate() {
+        for u in &c.unreachable {
+            // Only an ICMP error about a request counts: one about a response means the
+            // client had gone (closed its socket), not that the server is missing.
+            if u.stun
+                .is_some_and(|(_, _, class)| class != crate::wire::Class::Request)
+            {
+                continue;
+            }
+            let by_id = u.stun.and_then(|(id, _, _)| case.by_txid.get(&id).copied());
+            let targets: Vec<usize> = match by_id {
+                Some(i) => vec![i],
+                None => case
+                    .txs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| {
+                        t.sightings.iter().any(|s| {
+                            s.cap == ci
+                                && case.request(*s).is_some_and(|q| {
+                                    q.src == u.src
+                                        && q.dst == u.dst
+                                        && q.ts <= u.ts
+                                        && u.ts.0 - q.ts.0 < 5_000_000_000
+                                })
+                        })
+                    })
+                    .map(|(i, _)| i)
+                    .collect(),
+            };
+            for i in targets {
+                icmp.entry(i)
+                    .or_insert((ci, u.frame, u.ts.0, u.kind, u.dst));
+            }
+        }
+    }
+
+    // (id, server address as seen) -> group
+    let mut groups: BTreeMap<(&'static str, String), Group> = BTreeMap::new();
+    for (ti, t) in case.txs.iter().enumerate() {
+        let Some((s0, rq)) = case.any_request(t) else {
+            continue;
+        };
+        if !is_server_request(case, rq) {
+            continue;
+        }
+        if let Some(&(cap, frame, ts, kind, dst)) = icmp.get(&ti) {
+            let what = match kind {
+                UnreachableKind::Port => "port unreachable".to_string(),
+                UnreachableKind::Host => "host unreachable".to_string(),
+                UnreachableKind::Network => "network unreachable".to_string(),
+                UnreachableKind::Protocol => "protocol unreachable".to_string(),
+                UnreachableKind::AdminProhibited => "administratively prohibited".to_string(),
+                UnreachableKind::Other { icmp_type, code } => {
+                    format!("type {icmp_type} code {code}")
+                }
+            };
+            let d = sink.entry("reach.port_unreachable", dst.to_string(), || {
+                (
+                    format!("ICMP {what} returned for {} requests to the TURN address {dst}/{}: nothing listens there", method_title(rq.method), rq.transport.as_str()),
+                    remedy_unreachable(dst),
+                )
+            });
+            d.count += 1;
+            if d.evidence.len() < 12 {
+                d.frame(case, cap, frame, ts);
+                for &x in &t.sightings {
+                    d.sighting(case, x);
+                }
+            }
+            continue;
+        }
+        let answered = case.is_answered(t);
+        let c_sight = t
+            .sightings
+            .iter()
+            .find(|s| clients.contains(&s.cap))
+            .copied();
+        let s_sight = t
+            .sightings
+            .iter()
+            .find(|s| servers.contains(&s.cap))
+            .copied();
+        let (id, view) = if !answered {
+            if let Some(ss) = s_sight {
+                if !given_up(case, ss.cap, t) {
+                    continue;
+                }
+                ("reach.server_silent", ss)
+            } else if !servers.is_empty()
+                && servers.iter().all(|&sc| covers(case, sc, s0.cap, rq.ts.0))
+            {
+                if !given_up(case, s0.cap, t) {
+                    continue;
+                }
+                ("reach.inbound_blocked", s0)
+            } else {
+                if !given_up(case, s0.cap, t) {
+                    continue;
+                }
+                ("reach.no_response", s0)
+            }
+        } else {
+            match (c_sight, s_sight) {
+                (Some(cs), Some(ss))
+                    if case.tx(cs).responses.is_empty() && !case.tx(ss).responses.is_empty() =>
+                {
+                    ("reach.response_lost", ss)
+                }
+                (None, Some(ss)) if clients.is_empty() => {
+                    let c = &case.captures[ss.cap];
+                    if c.requests_after_response(case.tx(ss)) >= 2 {
+                        ("reach.response_lost", ss)
+                    } else {
+                        continue;
+                    }
+                }
+                _ => continue,
+            }
+        };
+        let c = &case.captures[view.cap];
+        let tx = case.tx(view);
+        let Some(q) = c.request(tx) else { continue };
+        let g = groups
+            .entry((id, format!("{}/{}", q.dst, q.transport.as_str())))
+            .or_insert_with(|| Group {
+                txs: Vec::new(),
+                methods: Vec::new(),
+                src: q.src,
+                retrans: 0,
+                schedule: Vec::new(),
+            });
+        g.txs.push(ti);
+        if !g.methods.contains(&q.method) {
+            g.methods.push(q.method);
+        }
+        let r = c.retransmissions(tx);
+        if r >= g.retrans {
+            g.retrans = r;
+            g.schedule = c.schedule_ms(tx);
+        }
+    }
+    for ((id, dst), g) in groups {
+        let methods: Vec<String> = g.methods.iter().map(|m| method_title(*m)).collect();
+        let n = g.txs.len();
+        let sched = if g.retrans > 0 {
+            format!(
+                "; each sent up to {} times (at {} s)",
+                g.retrans + 1,
+                g.schedule
+                    .iter()
+                    .map(|ms| format!("{:.1}", ms / 1000.0))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            String::new()
+        };
+        let t0 = &case.txs[g.txs[0]];
+        let (_, q0) = case
+            .any_request(t0)
+            .expect("grouped requests have a request");
+        let (dst_addr, transport) = (q0.dst, q0.transport);
+        let reqs = plural(
+            n,
+            &format!("{} request", methods.join("/")),
+            &format!("{} requests", methods.join("/")),
+        );
+        let summary = match id {
+            "reach.no_response" => format!("{reqs} from {} to the TURN server {dst} got no response{sched}", g.src),
+            "reach.inbound_blocked" => format!("{reqs} from {} to {dst} never reached the server capture (matched by transaction id through NAT){sched}", g.src),
+            "reach.server_silent" => format!("{reqs} from {} reached the server at {dst} and were never answered{sched}", g.src),
+            _ => format!("the server at {dst} answered {reqs} from {}, but the answers never reached the client{sched}", g.src),
+        };
+        let remedy = match id {
+            "reach.no_response" => remedy_no_response(dst_addr, transport),
+            "reach.inbound_blocked" => remedy_inbound(dst_addr, transport),
+            "reach.server_silent" => remedy_silent(dst_addr),
+            _ => remedy_response_lost(transport),
+        };
+        let d = sink.entry(id, dst.clone(), || (summary, remedy));
+        d.count += n;
+        for &ti in g.txs.iter().take(6) {
+            for &x in &case.txs[ti].sightings {
+                d.sighting(case, x);
+            }
+        }
+    }
+    tcp_refused(sink);
+}
+
+fn tcp_refused(sink: &mut Sink<'_>) {
+    let case = sink.case;
+    for (ci, c) in case.captures.iter().enumerate() {
+        // Per connection (client, server): SYN frames, SYN-ACK, RST from the server.
+        let mut conns: Conns = BTreeMap::new();
+        for e in &c.tcp {
+            match e.control {
+                TcpControl::Syn => {
+                    if case.is_turn_endpoint(e.dst, Transport::Tcp) {
+                        conns
+                            .entry((e.src, e.dst))
+                            .or_default()
+                            .0
+                            .push((e.frame, e.ts.0));
+                    }
+                }
+                TcpControl::SynAck => {
+                    if let Some(x) = conns.get_mut(&(e.dst, e.src)) {
+                        x.1 = true;
+                    }
+                }
+                TcpControl::Rst => {
+                    if let Some(x) = conns.get_mut(&(e.dst, e.src)) {
+                        if !x.1 && x.2.is_none() {
+                            x.2 = Some((e.frame, e.ts.0));
+                        }
+                    }
+                }
+                TcpControl::Fin => {}
+            }
+        }
+        for ((src, dst), (syns, synack, rst)) in conns {
+            if synack || syns.is_empty() {
+                continue;
+            }
+            let long_enough =
+                c.last_ts.is_some_and(|l| l.0 - syns[0].1 >= IN_FLIGHT_NS) || syns.len() > 1;
+            if rst.is_none() && !long_enough {
+                continue;
+            }
+            let how = if rst.is_some() {
+                "answered by RST"
+            } else {
+                "never answered by SYN-ACK"
+            };
+            let d = sink.entry("reach.tcp_refused", dst.to_string(), || {
+                (
+                    format!("TCP connection from {src} to the TURN port {dst} {how}"),
+                    remedy_tcp(dst),
+                )
+            });
+            d.count += 1;
+            for (f, ts) in syns.iter().take(4) {
+                d.frame(case, ci, *f, *ts);
+            }
+            if let Some((f, ts)) = rst {
+                d.frame(case, ci, f, ts);
+            }
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! One support case: the flows of all its captures, their vantage points, the TURN server's
+//! addresses as the traffic shows them, and transactions matched across captures.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
+
+use crate::capture::Transport;
+use crate::wire::{Class, Method, TransactionId};
+
+use super::correlate::{self, ClockOffset, NatMapping, TxPath};
+use super::msg::is_turn_method;
+use super::vantage::{self, Role};
+use super::{CaptureFlows, Msg, Transaction};
+
+/// Where a case-level transaction was seen: capture index and transaction index in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sighting {
+    pub cap: usize,
+    pub tx: u32,
+}
+
+/// A transaction of the case: the same transaction id in one or more captures.
+#[derive(Debug, Clone)]
+pub struct CaseTx {
+    pub txid: TransactionId,
+    pub method: Method,
+    pub sightings: Vec<Sighting>,
+}
+
+/// Server description given on the command line: defaults only, the traffic comes first.
+#[derive(Debug, Clone)]
+pub struct ServerHints {
+    /// `--turn-port` (3478 when not given): used only when no TURN request reveals the port.
+    pub turn_port: u16,
+    pub turn_port_given: bool,
+    /// `--relay-ports`: used only when no allocation reveals relayed addresses.
+    pub relay_ports: (u16, u16),
+    pub relay_ports_given: bool,
+}
+
+impl Default for ServerHints {
+    fn default() -> Self {
+        ServerHints {
+            turn_port: 3478,
+            turn_port_given: false,
+            relay_ports: (24000, 29999),
+            relay_ports_given: false,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Case {
+    pub captures: Vec<CaptureFlows>,
+    pub roles: Vec<Role>,
+    /// Why each role was chosen.
+    pub role_reasons: Vec<String>,
+    pub txs: Vec<CaseTx>,
+    pub by_txid: HashMap<TransactionId, usize>,
+    /// TURN server transport addresses (as each capture sees them), from TURN requests.
+    pub turn_endpoints: BTreeSet<(SocketAddr, &'static str)>,
+    /// Relayed transport addresses granted by the server (any capture).
+    pub relayed: BTreeSet<SocketAddr>,
+    pub hints: ServerHints,
+    /// Clock offset of each capture relative to the reference capture (its own clock minus the
+    /// reference's), when correlation could tell.
+    pub offsets: Vec<Option<ClockOffset>>,
+    pub reference: usize,
+    pub nat: Vec<NatMapping>,
+    /// Path of every case transaction seen on both sides (client and server capture).
+    pub paths: HashMap<usize, TxPath>,
+}
+
+impl Case {
+    /// Assemble a case. `hints[i]` is the role given for capture `i` (`--client`/`--server`).
+    pub fn build(captures: Vec<CaptureFlows>, hints: &[Option<Role>], server: ServerHints) -> Case {
+        let mut txs: Vec<CaseTx> = Vec::new();
+        let mut by_txid: HashMap<TransactionId, usize> = HashMap::new();
+        for (ci, c) in captures.iter().enumerate() {
+            for (ti, t) in c.transactions.iter().enumerate() {
+                let i = *by_txid.entry(t.txid).or_insert_with(|| {
+                    txs.push(CaseTx {
+                        txid: t.txid,
+                        method: t.method,
+                        sightings: Vec::new(),
+                    });
+                    txs.len() - 1
+                });
+                txs[i].sightings.push(Sighting {
+                    cap: ci,
+                    tx: ti as u32,
+                });
+            }
+        }
+        let mut turn_endpoints = BTreeSet::new();
+        let mut relayed = BTreeSet::new();
+        for c in &captures {
+            for t in &c.transactions {
+                if !is_turn_method(t.method) {
+                    continue;
+                }
+                if let Some(rq) = c.request(t).filter(|m| m.carried.is_none()) {
+                    turn_endpoints.insert((rq.dst, rq.transport.as_str()));
+                } else if let Some(rs) = c.response(t).filter(|m| m.carried.is_none()) {
+                    turn_endpoints.insert((rs.src, rs.transport.as_str()));
+                }
+            }
+            for a in &c.allocations {
+                if let Some(r) = a.relayed {
+                    relayed.insert(r);
+                }
+            }
+        }
+        let n = captures.len();
+        let mut case = Case {
+            captures,
+            roles: vec![Role::Unknown; n],
+            role_reasons: vec![String::new(); n],
+            txs,
+            by_txid,
+            turn_endpoints,
+            relayed,
+            hints: server,
+            offsets: vec![None; n],
+            reference: 0,
+            nat: Vec::new(),
+            paths: HashMap::new(),
+        };
+        vantage::assign_roles(&mut case, hints);
+        correlate::correlate(&mut case);
+        case
+    }
+
+    pub fn tx(&self, s: Sighting) -> &Transaction {
+        &self.captures[s.cap].transactions[s.tx as usize]
+    }
+
+    pub fn request(&self, s: Sighting) -> Option<&Msg> {
+        let c = &self.captures[s.cap];
+        c.request(c.transactions.get(s.tx as usize)?)
+    }
+
+    pub fn response(&self, s: Sighting) -> Option<&Msg> {
+        let c = &self.captures[s.cap];
+        c.response(c.transactions.get(s.tx as usize)?)
+    }
+
+    /// The first request sighting of a case transaction (in capture order of the case).
+    pub fn any_request(&self, t: &CaseTx) -> Option<(Sighting, &Msg)> {
+        t.sightings
+            .iter()
+            .find_map(|&s| self.request(s).map(|m| (s, m)))
+    }
+
+    /// Any response sighting: the server capture's first, else any.
+    pub fn any_response(&self, t: &CaseTx) -> Option<(Sighting, &Msg)> {
+        let mut best: Option<(Sighting, &Msg)> = None;
+        for &s in &t.sightings {
+            let c = &self.captures[s.cap];
+            if let Some(m) = c.final_response(self.tx(s)) {
+                let better = match best {
+                    None => true,
+                    Some((b, bm)) => {
+                        (self.roles[s.cap] == Role::Server && self.roles[b.cap] != Role::Server)
+                            || (bm.class != Class::Success && m.class == Class::Success)
+                    }
+                };
+                if better {
+                    best = Some((s, m));
+                }
+            }
+        }
+        best
+    }
+
+    pub fn is_answered(&self, t: &CaseTx) -> bool {
+        t.sightings
+            .iter()
+            .any(|&s| !self.tx(s).responses.is_empty())
+    }
+
+    /// Indices of client-role and server-role captures.
+    pub fn with_role(&self, role: Role) -> Vec<usize> {
+        (0..self.captures.len())
+            .filter(|&i| self.roles[i] == role)
+            .collect()
+    }
+
+    /// A timestamp of capture `cap` on the reference capture's clock, in nanoseconds.
+    pub fn to_reference(&self, cap: usize, ts: i64) -> i64 {
+        match &self.offsets[cap] {
+            Some(o) => ts - o.nanos,
+            None => ts,
+        }
+    }
+
+    /// True if the address is a TURN server endpoint seen in the traffic, or, when the traffic
+    /// shows none, one on the TURN port given (default 3478).
+    pub fn is_turn_endpoint(&self, addr: SocketAddr, transport: Transport) -> bool {
+        if self.turn_endpoints.contains(&(addr, transport.as_str())) {
+            return true;
+        }
+        if self.turn_endpoints.iter().any(|(a, _)| *a == addr) {
+            return true;
+        }
+        (self.turn_endpoints.is_empty() || self.hints.turn_port_given)
+            && addr.port() == self.hints.turn_port
+    }
+
+    /// The TURN server's IP addresses as the traffic shows them.
+    pub fn server_ips(&self) -> BTreeSet<IpAddr> {
+        let mut s: BTreeSet<IpAddr> = self.turn_endpoints.iter().map(|(a, _)| a.ip()).collect();
+        for r in &self.relayed {
+            s.insert(r.ip());
+        }
+        s
+    }
+
+    /// True if `addr` is a relayed address granted in the case, or (when no allocation shows
+    /// the relay range) an address of the server in the relay port range given.
+    pub fn is_relay_address(&self, addr: SocketAddr) -> bool {
+        if self.relayed.contains(&addr) {
+            return true;
+        }
+        let (lo, hi) = self.relay_range();
+        self.server_ips().contains(&addr.ip()) && (lo..=hi).contains(&addr.port())
+    }
+
+    /// The relay port range: observed relayed ports, else `--relay-ports` (default 24000-29999).
+    pub fn relay_range(&self) -> (u16, u16) {
+        if self.hints.relay_ports_given || self.relayed.is_empty() {
+            return self.hints.relay_ports;
+        }
+        let lo = self.relayed.iter().map(|a| a.port()).min().unwrap_or(0);
+        let hi = self.relayed.iter().map(|a| a.port()).max().unwrap_or(0);
+        (lo, hi)
+    }
+
+    /// Display name of a capture.
+    pub fn name(&self, cap: usize) -> &str {
+        &self.captures[cap].name
+    }
+}

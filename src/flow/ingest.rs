@@ -1,0 +1,510 @@
+//! Capture events -> [`CaptureFlows`]: one pass, in frame order, keeping compact summaries.
+
+use std::net::SocketAddr;
+
+use crate::capture::{Event, Payload, TcpControl, Timestamp};
+use crate::decode::{self, Body};
+use crate::wire::{Class, IntegrityVerdict, Key, Message, Method};
+
+use super::msg::{CredCheck, Msg};
+use super::{
+    CaptureFlows, ChannelKey, Counter, Credential, FlowOptions, HashMap, MalformedSeen, TcpSeen,
+    TlsSeen, Transaction, TupleKey, UnreachableSeen,
+};
+
+/// Most malformed messages / problems kept with their details (all are counted).
+const KEEP_DETAILS: usize = 2000;
+
+/// Builds the flows of one capture from its events.
+pub struct Ingest<'o> {
+    opts: &'o FlowOptions,
+    flows: CaptureFlows,
+    txmap: HashMap<crate::wire::TransactionId, u32>,
+    /// Allocation 5-tuple (client, server) -> relayed address, from Allocate successes.
+    relayed: HashMap<(SocketAddr, SocketAddr), SocketAddr>,
+    /// (client, server, channel) -> peer, from ChannelBind successes.
+    channels: HashMap<(SocketAddr, SocketAddr, u16), SocketAddr>,
+    /// REALMs of the server's challenges (401/438), for the realm-mismatch tries.
+    challenge_realms: Vec<String>,
+    keys: HashMap<(usize, String), Key>,
+}
+
+impl<'o> Ingest<'o> {
+    pub fn new(name: &str, opts: &'o FlowOptions) -> Self {
+        Ingest {
+            opts,
+            flows: CaptureFlows {
+                name: name.to_string(),
+                ..CaptureFlows::default()
+            },
+            txmap: HashMap::default(),
+            relayed: HashMap::default(),
+            channels: HashMap::default(),
+            challenge_realms: Vec::new(),
+            keys: HashMap::default(),
+        }
+    }
+
+    /// Feed a batch of events (frame order).
+    pub fn events(&mut self, batch: &[Event<'_>]) {
+        for ev in batch {
+            self.event(ev);
+        }
+    }
+
+    fn seen_ts(&mut self, ts: Timestamp, frame: u32) {
+        let f = &mut self.flows;
+        if f.first_ts.is_none_or(|t| ts < t) {
+            f.first_ts = Some(ts);
+        }
+        if f.last_ts.is_none_or(|t| ts > t) {
+            f.last_ts = Some(ts);
+        }
+        f.max_frame = f.max_frame.max(frame);
+    }
+
+    pub fn event(&mut self, ev: &Event<'_>) {
+        match ev {
+            Event::Payload(p) => self.payload(p),
+            Event::Unreachable {
+                frame,
+                ts,
+                reporter,
+                kind,
+                quoted_transport,
+                quoted_src,
+                quoted_dst,
+                quoted_payload,
+            } => {
+                self.seen_ts(*ts, *frame);
+                let quoted = Message::parse(quoted_payload)
+                    .ok()
+                    .map(|m| (m.transaction_id(), m.method(), m.class()));
+                self.flows.unreachable.push(UnreachableSeen {
+                    frame: *frame,
+                    ts: *ts,
+                    reporter: *reporter,
+                    kind: *kind,
+                    transport: *quoted_transport,
+                    src: *quoted_src,
+                    dst: *quoted_dst,
+                    stun: quoted,
+                });
+            }
+            Event::Tcp {
+                frame,
+                ts,
+                src,
+                dst,
+                control,
+            } => {
+                self.seen_ts(*ts, *frame);
+                // Keep connection control segments; cap FIN noise on busy captures.
+                if *control == TcpControl::Fin && self.flows.tcp.len() > 100_000 {
+                    return;
+                }
+                self.flows.tcp.push(TcpSeen {
+                    frame: *frame,
+                    ts: *ts,
+                    src: *src,
+                    dst: *dst,
+                    control: *control,
+                });
+            }
+            Event::TlsClientHello {
+                frame,
+                ts,
+                src,
+                dst,
+                sni,
+            } => {
+                self.seen_ts(*ts, *frame);
+                self.flows.tls.push(TlsSeen {
+                    frame: *frame,
+                    ts: *ts,
+                    src: *src,
+                    dst: *dst,
+                    hello: true,
+                    sni: sni.clone(),
+                    alert: None,
+                });
+            }
+            Event::TlsServer {
+                frame,
+                ts,
+                src,
+                dst,
+                alert,
+            } => {
+                self.seen_ts(*ts, *frame);
+                self.flows.tls.push(TlsSeen {
+                    frame: *frame,
+                    ts: *ts,
+                    src: *src,
+                    dst: *dst,
+                    hello: false,
+                    sni: None,
+                    alert: *alert,
+                });
+            }
+            Event::Problem(p) => {
+                self.flows.problem_count += 1;
+                if self.flows.problems.len() < KEEP_DETAILS {
+                    self.flows.problems.push((p.frame, p.kind.to_string()));
+                }
+            }
+        }
+    }
+
+    fn payload(&mut self, p: &Payload<'_>) {
+        self.seen_ts(p.ts, p.frame);
+        let len = p.data.len() as u64;
+        self.flows
+            .traffic
+            .entry(TupleKey {
+                src: p.src,
+                dst: p.dst,
+                transport: p.transport,
+            })
+            .or_default()
+            .add(p.frame, p.ts, len);
+        // Fast path for relayed media: ChannelData counted without the generic decode.
+        if p.framing != crate::capture::Framing::Unframed
+            && p.data.first().is_some_and(|b| (0x40..=0x7F).contains(b))
+            && self.channel_data_frames(p, true)
+        {
+            return;
+        }
+        let mut records = Vec::new();
+        if decode::decode_payload(p, &mut records).is_some() {
+            // RFC 5766 allowed channels 0x4000-0x7FFF; RFC 7983 demultiplexing only knows
+            // 0x4000-0x4FFF. Frames on a channel bound on this 5-tuple are ChannelData.
+            self.channel_data_frames(p, false);
+            return;
+        }
+        // The carrier of the next carried message (peer address, channel).
+        let mut carrier: (Option<SocketAddr>, Option<u16>) = (None, None);
+        for r in &records {
+            match &r.body {
+                Body::Stun(m) => {
+                    if r.carried_in.is_none() {
+                        carrier = (None, None);
+                        self.wire_indication(m, p, &mut carrier);
+                    }
+                    if r.carried_in.is_none()
+                        && m.class() == Class::Indication
+                        && matches!(m.method(), Method::SEND | Method::DATA)
+                    {
+                        // Counted as relayed data, not kept as a message.
+                        self.flows.stun_messages += 1;
+                        continue;
+                    }
+                    self.flows.stun_messages += 1;
+                    let mut s =
+                        Msg::summarise(m, r.frame, r.ts, r.transport, r.src, r.dst, r.carried_in);
+                    if r.carried_in.is_some() {
+                        *self
+                            .flows
+                            .carried_stun
+                            .entry(TupleKey {
+                                src: p.src,
+                                dst: p.dst,
+                                transport: p.transport,
+                            })
+                            .or_default() += 1;
+                        s.carrier_peer = carrier.0;
+                        s.carrier_channel = carrier.1;
+                    }
+                    self.check_credentials(m, &mut s);
+                    self.push_msg(s);
+                }
+                Body::ChannelData(c) => {
+                    let key = ChannelKey {
+                        src: p.src,
+                        dst: p.dst,
+                        transport: p.transport,
+                        channel: c.channel,
+                    };
+                    self.flows.channel_data.entry(key).or_default().add(
+                        p.frame,
+                        p.ts,
+                        c.data.len() as u64,
+                    );
+                    let peer = self
+                        .channels
+                        .get(&(p.src, p.dst, c.channel))
+                        .or_else(|| self.channels.get(&(p.dst, p.src, c.channel)))
+                        .copied();
+                    carrier = (peer, Some(c.channel));
+                }
+                Body::Malformed(e) => {
+                    self.flows.malformed_count += 1;
+                    if self.flows.malformed.len() < KEEP_DETAILS {
+                        self.flows.malformed.push(MalformedSeen {
+                            frame: r.frame,
+                            ts: r.ts,
+                            src: r.src,
+                            dst: r.dst,
+                            transport: r.transport,
+                            reason: e.error.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Count ChannelData frames (and summarise STUN carried in them). A frame counts when its
+    /// channel was bound by a ChannelBind on this 5-tuple, or, with `fast`, when it is in the
+    /// RFC 8656 range 0x4000-0x4FFF and the payload is exactly one frame. Returns true if the
+    /// payload was consumed.
+    fn channel_data_frames(&mut self, p: &Payload<'_>, fast: bool) -> bool {
+        let data: &[u8] = &p.data;
+        if fast {
+            let Some(h) = data.get(..4) else { return false };
+            let ch = u16::from_be_bytes([h[0], h[1]]);
+            let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+            let whole = data.len() >= 4 + len && data.len() - (4 + len) < 4;
+            let known = (0x4000..=0x4FFF).contains(&ch)
+                || self.channels.contains_key(&(p.src, p.dst, ch))
+                || self.channels.contains_key(&(p.dst, p.src, ch));
+            if !whole || !known {
+                return false;
+            }
+        } else if self.channels.is_empty() {
+            return false;
+        }
+        let stream = p.transport != crate::capture::Transport::Udp;
+        let mut at = 0usize;
+        while let Some(h) = data.get(at..at + 4) {
+            let ch = u16::from_be_bytes([h[0], h[1]]);
+            let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+            let bound = (0x4000..=0x7FFF).contains(&ch)
+                && (fast
+                    || self.channels.contains_key(&(p.src, p.dst, ch))
+                    || self.channels.contains_key(&(p.dst, p.src, ch)));
+            let Some(body) = data.get(at + 4..at + 4 + len).filter(|_| bound) else {
+                return at > 0;
+            };
+            let key = ChannelKey {
+                src: p.src,
+                dst: p.dst,
+                transport: p.transport,
+                channel: ch,
+            };
+            self.flows
+                .channel_data
+                .entry(key)
+                .or_default()
+                .add(p.frame, p.ts, len as u64);
+            if let Some(inner) = crate::wire::decode_carried(body) {
+                let peer = self
+                    .channels
+                    .get(&(p.src, p.dst, ch))
+                    .or_else(|| self.channels.get(&(p.dst, p.src, ch)))
+                    .copied();
+                *self
+                    .flows
+                    .carried_stun
+                    .entry(TupleKey {
+                        src: p.src,
+                        dst: p.dst,
+                        transport: p.transport,
+                    })
+                    .or_default() += 1;
+                self.flows.stun_messages += 1;
+                let mut s = Msg::summarise(
+                    &inner,
+                    p.frame,
+                    p.ts,
+                    p.transport,
+                    p.src,
+                    p.dst,
+                    Some(crate::decode::Carrier::ChannelData),
+                );
+                s.carrier_peer = peer;
+                s.carrier_channel = Some(ch);
+                self.check_credentials(&inner, &mut s);
+                self.push_msg(s);
+            }
+            at += 4 + len;
+            if stream && !fast {
+                at = (at + 3) & !3;
+            } else {
+                return true;
+            }
+        }
+        at > 0
+    }
+
+    /// Count Send/Data indications per direction and remember their peer for what they carry.
+    fn wire_indication(
+        &mut self,
+        m: &Message<'_>,
+        p: &Payload<'_>,
+        carrier: &mut (Option<SocketAddr>, Option<u16>),
+    ) {
+        if m.class() != Class::Indication {
+            return;
+        }
+        let method = m.method();
+        if method != Method::SEND && method != Method::DATA {
+            return;
+        }
+        let peer = m.xor_peer_addresses().next();
+        *carrier = (peer, None);
+        let data_len = m.data().map_or(0, <[u8]>::len) as u64;
+        let map = if method == Method::SEND {
+            &mut self.flows.send_ind
+        } else {
+            &mut self.flows.data_ind
+        };
+        map.entry(TupleKey {
+            src: p.src,
+            dst: p.dst,
+            transport: p.transport,
+        })
+        .or_default()
+        .add(p.frame, p.ts, data_len);
+    }
+
+    fn key(&mut self, cred: usize, realm: &str) -> &Key {
+        let c: &Credential = &self.opts.credentials[cred];
+        self.keys
+            .entry((cred, realm.to_string()))
+            .or_insert_with(|| Key::long_term(&c.user, realm, &c.password))
+    }
+
+    fn check_credentials(&mut self, m: &Message<'_>, s: &mut Msg) {
+        if self.opts.credentials.is_empty() || !s.is_authenticated() {
+            return;
+        }
+        if s.class != Class::Request && s.class != Class::Indication {
+            return;
+        }
+        if s.rfc3489 {
+            s.cred = CredCheck::Unsupported;
+            return;
+        }
+        let user = s.username.as_deref().unwrap_or("");
+        let matching: Vec<usize> = (0..self.opts.credentials.len())
+            .filter(|&i| self.opts.credentials[i].user == user)
+            .collect();
+        if matching.is_empty() {
+            s.cred = CredCheck::UnknownUser;
+            return;
+        }
+        let msg_realm = s.realm.as_deref().unwrap_or("").to_string();
+        for &i in &matching {
+            let key = self.key(i, &msg_realm).clone();
+            if let IntegrityVerdict::Verified(_) = m.verify_integrity(&key) {
+                s.cred = CredCheck::Verified { cred: i };
+                return;
+            }
+        }
+        // Other realms: the server's challenges, the one given, Expressway's default.
+        let mut others: Vec<String> = self.challenge_realms.clone();
+        if let Some(r) = &self.opts.realm {
+            others.push(r.clone());
+        }
+        others.push("TANDBERG".into());
+        others.retain(|r| *r != msg_realm);
+        others.dedup();
+        for &i in &matching {
+            for r in &others {
+                let key = self.key(i, r).clone();
+                if let IntegrityVerdict::Verified(_) = m.verify_integrity(&key) {
+                    s.cred = CredCheck::VerifiedOtherRealm {
+                        cred: i,
+                        realm: r.clone(),
+                    };
+                    return;
+                }
+            }
+        }
+        s.cred = match m.verify_integrity(&self.key(matching[0], &msg_realm).clone()) {
+            IntegrityVerdict::Failed(_) => CredCheck::Failed { cred: matching[0] },
+            _ => CredCheck::Unsupported,
+        };
+    }
+
+    fn push_msg(&mut self, s: Msg) {
+        let idx = self.flows.msgs.len() as u32;
+        if s.class == Class::Error && matches!(s.error, Some(401) | Some(438)) {
+            if let Some(r) = &s.realm {
+                if !self.challenge_realms.iter().any(|x| **x == **r) {
+                    self.challenge_realms.push(r.to_string());
+                }
+            }
+        }
+        if s.class != Class::Indication {
+            let tx = match self.txmap.get(&s.txid) {
+                Some(&t) => t,
+                None => {
+                    let t = self.flows.transactions.len() as u32;
+                    self.flows.transactions.push(Transaction {
+                        txid: s.txid,
+                        method: s.method,
+                        requests: Vec::new(),
+                        responses: Vec::new(),
+                    });
+                    self.txmap.insert(s.txid, t);
+                    t
+                }
+            };
+            let t = &mut self.flows.transactions[tx as usize];
+            if s.class == Class::Request {
+                t.requests.push(idx);
+            } else {
+                t.responses.push(idx);
+                // Learn allocation state for what follows.
+                if s.class == Class::Success && s.carried.is_none() {
+                    if s.method == Method::ALLOCATE {
+                        if let Some(r) = s.relayed {
+                            self.relayed.insert((s.dst, s.src), r);
+                        }
+                    }
+                    if s.method == Method::CHANNEL_BIND {
+                        if let Some(&rq) = t.requests.first() {
+                            let req = &self.flows.msgs[rq as usize];
+                            if let (Some(ch), Some(peer)) = (req.channel, req.peers.first()) {
+                                self.channels.insert((req.src, req.dst, ch), *peer);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.flows.msgs.push(s);
+    }
+
+    pub fn set_frames(&mut self, frames: u64) {
+        self.flows.frames = frames;
+    }
+
+    pub fn set_link_types(&mut self, links: Vec<u32>) {
+        self.flows.link_types = links;
+    }
+
+    pub fn finish(mut self) -> CaptureFlows {
+        if self.flows.frames == 0 {
+            self.flows.frames = u64::from(self.flows.max_frame);
+        }
+        self.flows.relayed_by_tuple = self.relayed.into_iter().collect();
+        self.flows.build_allocations();
+        self.flows
+    }
+}
+
+impl Counter {
+    pub fn add(&mut self, frame: u32, ts: Timestamp, bytes: u64) {
+        if self.packets == 0 {
+            self.first_frame = frame;
+            self.first_ts = ts;
+        }
+        self.packets += 1;
+        self.bytes += bytes;
+        self.last_frame = frame;
+        self.last_ts = ts;
+    }
+}

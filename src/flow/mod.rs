@@ -1,0 +1,338 @@
+//! Message records and capture events -> transactions, allocations, ICE checks; vantage points
+//! and cross-capture correlation.
+//!
+//! Everything here is owned and compact: one [`Msg`] per STUN message (a few small fields, never
+//! the payload), counters for relayed data and other traffic. Memory grows with the number of
+//! transactions and flows, not with the size of the capture.
+
+pub mod allocation;
+pub mod case;
+pub mod correlate;
+pub mod ingest;
+pub mod msg;
+pub mod vantage;
+
+use std::collections::HashMap as StdHashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::{IpAddr, SocketAddr};
+
+use serde::Serialize;
+
+use crate::capture::{TcpControl, Timestamp, Transport, UnreachableKind};
+use crate::decode::Carrier;
+use crate::wire::{Class, Method, TransactionId};
+
+pub use allocation::{AllocOutcome, Allocation};
+pub use case::{Case, CaseTx, Sighting};
+pub use correlate::{ClockOffset, NatMapping, TxPath};
+pub use ingest::Ingest;
+pub use msg::{CredCheck, IceAttrs, Msg};
+pub use vantage::Role;
+
+/// A small multiplicative hasher (FxHash) for the per-packet counters: keys are addresses,
+/// not attacker-chosen strings, and SipHash showed in profiles.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(FX_SEED);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A hash map with [`FxHasher`].
+pub type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// A `--credential USER:PASSWORD`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::str::FromStr for Credential {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            Some((u, p)) if !u.is_empty() => Ok(Credential {
+                user: u.to_string(),
+                password: p.to_string(),
+            }),
+            _ => Err(format!("expected USER:PASSWORD, got {s:?}")),
+        }
+    }
+}
+
+/// What the flow layer needs to know beyond the packets.
+#[derive(Debug, Clone, Default)]
+pub struct FlowOptions {
+    pub credentials: Vec<Credential>,
+    /// `--realm`: an extra realm to try in integrity checks.
+    pub realm: Option<String>,
+}
+
+/// Packets and bytes in one direction, with where they start and end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counter {
+    pub packets: u64,
+    pub bytes: u64,
+    #[serde(skip)]
+    pub first_frame: u32,
+    #[serde(skip)]
+    pub last_frame: u32,
+    #[serde(skip)]
+    pub first_ts: Timestamp,
+    #[serde(skip)]
+    pub last_ts: Timestamp,
+}
+
+impl Counter {
+    pub fn merge(&mut self, o: &Counter) {
+        if o.packets == 0 {
+            return;
+        }
+        if self.packets == 0 || o.first_ts < self.first_ts {
+            self.first_frame = o.first_frame;
+            self.first_ts = o.first_ts;
+        }
+        if self.packets == 0 || o.last_ts > self.last_ts {
+            self.last_frame = o.last_frame;
+            self.last_ts = o.last_ts;
+        }
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+    }
+}
+
+/// A directed transport 5-tuple.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TupleKey {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub transport: Transport,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChannelKey {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub transport: Transport,
+    pub channel: u16,
+}
+
+/// A request and its responses in one capture, by transaction id.
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    pub txid: TransactionId,
+    pub method: Method,
+    /// Indices into [`CaptureFlows::msgs`]: every sighting of the request (retransmissions,
+    /// and the same request on another leg, e.g. raw and inside a Data indication).
+    pub requests: Vec<u32>,
+    /// Indices of the responses, in capture order.
+    pub responses: Vec<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MalformedSeen {
+    pub frame: u32,
+    pub ts: Timestamp,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub transport: Transport,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct UnreachableSeen {
+    pub frame: u32,
+    pub ts: Timestamp,
+    pub reporter: IpAddr,
+    pub kind: UnreachableKind,
+    pub transport: Transport,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// The quoted STUN message, when the ICMP error quotes enough of it.
+    pub stun: Option<(TransactionId, Method, Class)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TcpSeen {
+    pub frame: u32,
+    pub ts: Timestamp,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub control: TcpControl,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsSeen {
+    pub frame: u32,
+    pub ts: Timestamp,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// ClientHello (true) or a server answer (ServerHello / alert).
+    pub hello: bool,
+    pub sni: Option<String>,
+    pub alert: Option<u8>,
+}
+
+/// Everything one capture shows, summarised.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureFlows {
+    pub name: String,
+    pub frames: u64,
+    pub max_frame: u32,
+    pub link_types: Vec<u32>,
+    pub first_ts: Option<Timestamp>,
+    pub last_ts: Option<Timestamp>,
+    /// STUN messages on the wire and carried (Send/Data indications included).
+    pub stun_messages: u64,
+    pub msgs: Vec<Msg>,
+    pub transactions: Vec<Transaction>,
+    /// Every payload per direction (STUN, ChannelData, DTLS, media...).
+    pub traffic: HashMap<TupleKey, Counter>,
+    /// Send indications (client -> server) per 5-tuple; bytes are DATA bytes.
+    pub send_ind: HashMap<TupleKey, Counter>,
+    /// Data indications (server -> client) per 5-tuple.
+    pub data_ind: HashMap<TupleKey, Counter>,
+    pub channel_data: HashMap<ChannelKey, Counter>,
+    /// STUN messages (ICE checks) relayed inside Send/Data/ChannelData, per carrier direction.
+    pub carried_stun: HashMap<TupleKey, u64>,
+    pub relayed_by_tuple: Vec<((SocketAddr, SocketAddr), SocketAddr)>,
+    pub malformed: Vec<MalformedSeen>,
+    pub malformed_count: u64,
+    pub unreachable: Vec<UnreachableSeen>,
+    pub tcp: Vec<TcpSeen>,
+    pub tls: Vec<TlsSeen>,
+    pub problems: Vec<(Option<u32>, String)>,
+    pub problem_count: u64,
+    pub allocations: Vec<Allocation>,
+}
+
+impl CaptureFlows {
+    pub fn msg(&self, i: u32) -> &Msg {
+        &self.msgs[i as usize]
+    }
+
+    /// The first sighting of the request, if the capture has it.
+    pub fn request(&self, t: &Transaction) -> Option<&Msg> {
+        t.requests.first().map(|&i| self.msg(i))
+    }
+
+    /// The first response, if any.
+    pub fn response(&self, t: &Transaction) -> Option<&Msg> {
+        t.responses.first().map(|&i| self.msg(i))
+    }
+
+    /// The final response: an error followed by nothing, or the success if any.
+    pub fn final_response(&self, t: &Transaction) -> Option<&Msg> {
+        t.responses
+            .iter()
+            .map(|&i| self.msg(i))
+            .find(|m| m.class == Class::Success)
+            .or_else(|| self.response(t))
+    }
+
+    /// Request sightings on the leg of the first one (same carrier, source and destination):
+    /// the original and its retransmissions.
+    pub fn origin_leg<'a>(&'a self, t: &'a Transaction) -> impl Iterator<Item = &'a Msg> + 'a {
+        let first = self.request(t);
+        t.requests
+            .iter()
+            .map(|&i| self.msg(i))
+            .filter(move |m| first.is_some_and(|f| same_leg(f, m)))
+    }
+
+    /// Retransmissions of the request on its original leg.
+    pub fn retransmissions(&self, t: &Transaction) -> usize {
+        self.origin_leg(t).count().saturating_sub(1)
+    }
+
+    /// Request send times relative to the first, in milliseconds.
+    pub fn schedule_ms(&self, t: &Transaction) -> Vec<f64> {
+        let mut out = Vec::new();
+        let mut first = None;
+        for m in self.origin_leg(t) {
+            let f = *first.get_or_insert(m.ts.0);
+            out.push((m.ts.0 - f) as f64 / 1e6);
+        }
+        out
+    }
+
+    /// Time from the first request to the first response on the reverse leg, in milliseconds.
+    pub fn rtt_ms(&self, t: &Transaction) -> Option<f64> {
+        let rq = self.request(t)?;
+        let rs = t
+            .responses
+            .iter()
+            .map(|&i| self.msg(i))
+            .find(|m| m.carried == rq.carried && m.src == rq.dst && m.dst == rq.src)
+            .or_else(|| self.response(t))?;
+        Some((rs.ts.0 - rq.ts.0) as f64 / 1e6)
+    }
+
+    /// Requests of this transaction sent after a response had been sent on the same leg: the
+    /// client did not get the response.
+    pub fn requests_after_response(&self, t: &Transaction) -> usize {
+        let Some(rs) = self.response(t) else { return 0 };
+        self.origin_leg(t).filter(|m| m.ts > rs.ts).count()
+    }
+
+    pub fn duration_secs(&self) -> f64 {
+        match (self.first_ts, self.last_ts) {
+            (Some(a), Some(b)) => (b.0 - a.0) as f64 / 1e9,
+            _ => 0.0,
+        }
+    }
+}
+
+/// Same carrier, source and destination.
+pub fn same_leg(a: &Msg, b: &Msg) -> bool {
+    a.carried == b.carried && a.src == b.src && a.dst == b.dst && a.transport == b.transport
+}
+
+/// RFC 1918, CGNAT, link-local, loopback, unique-local: addresses that do not route publicly.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || (o[0] == 100 && (o[1] & 0xC0) == 64)
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            v6.is_loopback() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Text for a carrier, for tables.
+pub fn carrier_name(c: Option<Carrier>) -> &'static str {
+    c.map_or("", Carrier::as_str)
+}

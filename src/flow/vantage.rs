@@ -1,0 +1,312 @@
+//! Vantage points: which capture was taken on the client side and which on the TURN server.
+//!
+//! Nothing here assumes addresses or ports. The signals, strongest first:
+//! - a success's XOR-MAPPED-ADDRESS differs from the request's source: a NAT sits between this
+//!   capture and the server, so this is the client side;
+//! - raw traffic between a relayed address and a permitted peer: only the server sees that leg;
+//! - for the same transactions in two captures, the request-to-answer time is shorter where the
+//!   capture is nearer the server (clock offsets do not matter for this);
+//! - answers leaving in one capture that never arrive in the other;
+//! - Linux "any" link types (SLL, SLL2), typical of tcpdump on an Expressway;
+//! - requests from a private address to a public server address.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use crate::wire::{Class, Method};
+
+use super::case::Case;
+use super::is_private;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Client,
+    Server,
+    Unknown,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::Server => "server",
+            Role::Unknown => "unknown",
+        }
+    }
+
+    fn opposite(self) -> Role {
+        match self {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+            Role::Unknown => Role::Unknown,
+        }
+    }
+}
+
+const LINKTYPE_LINUX_SLL: u32 = 113;
+const LINKTYPE_LINUX_SLL2: u32 = 276;
+
+/// Score one capture on its own: positive means server side, negative client side.
+fn own_score(case: &Case, cap: usize, why: &mut Vec<String>) -> i32 {
+    let c = &case.captures[cap];
+    let mut score = 0;
+    let (mut nat_seen, mut same_seen) = (None, 0);
+    for t in &c.transactions {
+        if !matches!(t.method, Method::ALLOCATE | Method::BINDING) {
+            continue;
+        }
+        let (Some(rq), Some(rs)) = (c.request(t), c.final_response(t)) else {
+            continue;
+        };
+        if rq.carried.is_some() || rs.class != Class::Success || rq.ice.is_some() {
+            continue;
+        }
+        if let Some(mapped) = rs.mapped {
+            if mapped != rq.src && nat_seen.is_none() {
+                nat_seen = Some((rq.src, mapped, rq.frame));
+            } else if mapped == rq.src {
+                same_seen += 1;
+            }
+        }
+    }
+    if let Some((src, mapped, frame)) = nat_seen {
+        score -= 4;
+        why.push(format!(
+            "requests leave from {src} but the server sees {mapped} (NAT in between, frame {frame})"
+        ));
+    } else if same_seen > 0 {
+        score += 1;
+        why.push("requests arrive from the address the server reports back".into());
+    }
+    // The relay leg: relayed address <-> permitted peer, raw.
+    // A peer on the allocating client's own host (a local ICE agent) proves nothing.
+    let mut permitted: HashSet<std::net::SocketAddr> = HashSet::new();
+    let clients: HashSet<std::net::IpAddr> = c.allocations.iter().map(|a| a.client.ip()).collect();
+    for a in &c.allocations {
+        permitted.extend(
+            a.permissions
+                .iter()
+                .filter(|p| !clients.contains(&p.ip()))
+                .copied(),
+        );
+    }
+    for (k, cnt) in &c.traffic {
+        let relay_to_peer = case.relayed.contains(&k.src) && permitted.contains(&k.dst);
+        let peer_to_relay = case.relayed.contains(&k.dst) && permitted.contains(&k.src);
+        if relay_to_peer || peer_to_relay {
+            score += 4;
+            why.push(format!(
+                "relay leg {} -> {} visible (frame {})",
+                k.src, k.dst, cnt.first_frame
+            ));
+            break;
+        }
+    }
+    if c.link_types
+        .iter()
+        .any(|l| *l == LINKTYPE_LINUX_SLL || *l == LINKTYPE_LINUX_SLL2)
+    {
+        score += 1;
+        why.push("Linux cooked capture (tcpdump -i any)".into());
+    }
+    // Private source to public TURN endpoint.
+    let mut priv_to_pub = false;
+    let mut pub_to_priv_relay = false;
+    for t in &c.transactions {
+        if let Some(rq) = c.request(t) {
+            if rq.carried.is_none()
+                && case.is_turn_endpoint(rq.dst, rq.transport)
+                && is_private(rq.src.ip())
+                && !is_private(rq.dst.ip())
+            {
+                priv_to_pub = true;
+            }
+            if rq.carried.is_none()
+                && !is_private(rq.src.ip())
+                && is_private(rq.dst.ip())
+                && case.is_turn_endpoint(rq.dst, rq.transport)
+            {
+                pub_to_priv_relay = true;
+            }
+        }
+    }
+    if priv_to_pub {
+        score -= 2;
+        why.push("requests from a private address to a public TURN address".into());
+    }
+    if pub_to_priv_relay {
+        score += 1;
+        why.push("public clients reach a private TURN address (server behind static NAT)".into());
+    }
+    score
+}
+
+fn median(v: &mut [i64]) -> Option<i64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    Some(v[v.len() / 2])
+}
+
+/// Compare two captures through their shared transactions: (score for a, reasons).
+fn pair_score(case: &Case, a: usize, b: usize) -> (i32, Vec<String>) {
+    let mut why = Vec::new();
+    let (ca, cb) = (&case.captures[a], &case.captures[b]);
+    let mut rtt_a = Vec::new();
+    let mut rtt_b = Vec::new();
+    let (mut answered_only_a, mut answered_only_b, mut shared) = (0, 0, 0);
+    for t in &case.txs {
+        let sa = t.sightings.iter().find(|s| s.cap == a);
+        let sb = t.sightings.iter().find(|s| s.cap == b);
+        let (Some(sa), Some(sb)) = (sa, sb) else {
+            continue;
+        };
+        let (ta, tb) = (case.tx(*sa), case.tx(*sb));
+        let (Some(qa), Some(qb)) = (ca.request(ta), cb.request(tb)) else {
+            continue;
+        };
+        if qa.carried.is_some() || qb.carried.is_some() {
+            continue;
+        }
+        shared += 1;
+        match (ca.response(ta), cb.response(tb)) {
+            (Some(ra), Some(rb)) => {
+                rtt_a.push(ra.ts.0 - qa.ts.0);
+                rtt_b.push(rb.ts.0 - qb.ts.0);
+            }
+            (Some(_), None) => answered_only_a += 1,
+            (None, Some(_)) => answered_only_b += 1,
+            _ => {}
+        }
+    }
+    // ICMP answers to the same requests count like responses for timing.
+    for (x, other, rtts) in [(a, b, &mut rtt_a), (b, a, &mut rtt_b)] {
+        for u in &case.captures[x].unreachable {
+            let Some((txid, _, _)) = u.stun else { continue };
+            let Some(&i) = case.by_txid.get(&txid) else {
+                continue;
+            };
+            let t = &case.txs[i];
+            if !t.sightings.iter().any(|s| s.cap == other) {
+                continue;
+            }
+            let q = t
+                .sightings
+                .iter()
+                .find(|s| s.cap == x)
+                .and_then(|s| case.request(*s));
+            if let Some(q) = q {
+                if u.ts >= q.ts {
+                    rtts.push(u.ts.0 - q.ts.0);
+                }
+            }
+        }
+    }
+    let mut score = 0;
+    if shared == 0 {
+        return (0, why);
+    }
+    if let (Some(ma), Some(mb)) = (median(&mut rtt_a), median(&mut rtt_b)) {
+        if ma < mb {
+            score += 2;
+            why.push(format!(
+                "answers come back faster here ({:.3} ms vs {:.3} ms in {}): nearer the server",
+                ma as f64 / 1e6,
+                mb as f64 / 1e6,
+                cb.name
+            ));
+        } else if mb < ma {
+            score -= 2;
+            why.push(format!(
+                "answers take longer here ({:.3} ms vs {:.3} ms in {}): nearer the client",
+                ma as f64 / 1e6,
+                mb as f64 / 1e6,
+                cb.name
+            ));
+        }
+    }
+    if answered_only_a > answered_only_b {
+        score += 2;
+        why.push(format!(
+            "{answered_only_a} answer(s) seen here never show in {}",
+            cb.name
+        ));
+    } else if answered_only_b > answered_only_a {
+        score -= 2;
+        why.push(format!(
+            "{answered_only_b} answer(s) in {} never show here",
+            cb.name
+        ));
+    }
+    (score, why)
+}
+
+/// Decide every capture's role: given hints first, then evidence, then complements.
+pub fn assign_roles(case: &mut Case, hints: &[Option<Role>]) {
+    let n = case.captures.len();
+    let mut scores = vec![0i32; n];
+    let mut whys: Vec<Vec<String>> = vec![Vec::new(); n];
+    for i in 0..n {
+        let mut why = Vec::new();
+        scores[i] = own_score(case, i, &mut why);
+        whys[i] = why;
+    }
+    for i in 0..n {
+        for j in 0..n {
+            if i != j {
+                let (s, why) = pair_score(case, i, j);
+                scores[i] += s;
+                whys[i].extend(why);
+            }
+        }
+    }
+    let mut roles = vec![Role::Unknown; n];
+    let mut reasons = vec![String::new(); n];
+    for i in 0..n {
+        if let Some(Some(r)) = hints.get(i) {
+            roles[i] = *r;
+            reasons[i] = "given on the command line".into();
+        } else if scores[i] > 0 {
+            roles[i] = Role::Server;
+            reasons[i] = whys[i].join("; ");
+        } else if scores[i] < 0 {
+            roles[i] = Role::Client;
+            reasons[i] = whys[i].join("; ");
+        }
+    }
+    // Two captures of one case: one from each side.
+    if n == 2 {
+        for (i, j) in [(0, 1), (1, 0)] {
+            if roles[i] == Role::Unknown && roles[j] != Role::Unknown {
+                roles[i] = roles[j].opposite();
+                reasons[i] = format!(
+                    "the other capture ({}) is the {} side",
+                    case.captures[j].name,
+                    roles[j].as_str()
+                );
+            }
+        }
+        // Both unknown: a capture whose requests to the server go unanswered and nothing else
+        // distinguishes is taken as the client side.
+        if roles[0] == Role::Unknown && roles[1] == Role::Unknown {
+            let stun0 = case.captures[0].msgs.len();
+            let stun1 = case.captures[1].msgs.len();
+            if stun0 > 0 && stun1 == 0 {
+                roles = vec![Role::Client, Role::Server];
+                reasons[0] =
+                    "the only capture with STUN traffic (the server capture shows none)".into();
+                reasons[1] = "shows none of the client's requests".into();
+            } else if stun1 > 0 && stun0 == 0 {
+                roles = vec![Role::Server, Role::Client];
+                reasons[1] =
+                    "the only capture with STUN traffic (the server capture shows none)".into();
+                reasons[0] = "shows none of the client's requests".into();
+            }
+        }
+    }
+    case.roles = roles;
+    case.role_reasons = reasons;
+}

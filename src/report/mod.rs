@@ -1,0 +1,389 @@
+//! Findings + flows -> the report of one case, rendered as a terminal table, JSON (the contract
+//! of `../shared/spec/cli.md`), Markdown for case notes, or self-contained HTML with an SVG
+//! ladder diagram.
+
+mod analyze;
+mod html;
+mod text;
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::diagnose::{self, DiagnoseOptions, Finding, Severity};
+use crate::flow::case::ServerHints;
+use crate::flow::{
+    carrier_name, AllocOutcome, CaptureFlows, Case, ClockOffset, Counter, Credential, FlowOptions,
+    NatMapping, Role, TxPath,
+};
+
+pub use analyze::{analyze, Input, Source};
+pub use html::html;
+pub use text::{markdown, table};
+
+/// Options of one analysis (the `analyze` command line).
+#[derive(Debug, Clone)]
+pub struct AnalyzeOptions {
+    pub credentials: Vec<Credential>,
+    pub realm: Option<String>,
+    /// `--turn-port`: only a hint when the traffic does not show the TURN port.
+    pub turn_port: Option<u16>,
+    /// `--relay-ports A-B`: only a hint when no allocation shows the relay range.
+    pub relay_ports: Option<(u16, u16)>,
+    /// Most bytes a bundle may decompress to (all members together).
+    pub bundle_limit: u64,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        AnalyzeOptions {
+            credentials: Vec::new(),
+            realm: None,
+            turn_port: None,
+            relay_ports: None,
+            bundle_limit: crate::capture::bundle::DEFAULT_LIMIT,
+        }
+    }
+}
+
+impl AnalyzeOptions {
+    pub fn flow_options(&self) -> FlowOptions {
+        FlowOptions {
+            credentials: self.credentials.clone(),
+            realm: self.realm.clone(),
+        }
+    }
+
+    fn hints(&self) -> ServerHints {
+        let d = ServerHints::default();
+        ServerHints {
+            turn_port: self.turn_port.unwrap_or(d.turn_port),
+            turn_port_given: self.turn_port.is_some(),
+            relay_ports: self.relay_ports.unwrap_or(d.relay_ports),
+            relay_ports_given: self.relay_ports.is_some(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaptureInfo {
+    pub path: String,
+    pub role: Role,
+    pub frames: u64,
+    pub stun_messages: u64,
+    /// Why this role (inferred or given).
+    pub role_reason: String,
+    pub first_ts: Option<f64>,
+    pub last_ts: Option<f64>,
+    /// Reading problems (cut packets, TCP gaps...), counted.
+    pub problems: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TxSeen {
+    pub capture: String,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub request_frames: Vec<u32>,
+    pub response_frame: Option<u32>,
+    pub response: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TxInfo {
+    pub txid: String,
+    pub method: String,
+    pub transport: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carried_in: Option<&'static str>,
+    pub client: Option<SocketAddr>,
+    pub server: Option<SocketAddr>,
+    /// "success", "error 401", "none" (unanswered).
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub retransmissions: usize,
+    /// Send times of the request and its retransmissions, ms after the first.
+    pub schedule_ms: Vec<f64>,
+    pub rtt_ms: Option<f64>,
+    pub ts: f64,
+    pub ice_check: bool,
+    pub seen: Vec<TxSeen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<TxPath>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Relayed {
+    pub send_indications: Counter,
+    pub data_indications: Counter,
+    pub channeldata_out: Counter,
+    pub channeldata_in: Counter,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelInfo {
+    pub channel: u16,
+    pub peer: SocketAddr,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AllocInfo {
+    pub capture: String,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub transport: &'static str,
+    pub username: Option<String>,
+    pub realm: Option<String>,
+    pub outcome: String,
+    pub challenge_frame: Option<u32>,
+    pub outcome_frame: Option<u32>,
+    pub relayed: Option<SocketAddr>,
+    pub mapped: Option<SocketAddr>,
+    pub lifetime: Option<u32>,
+    pub refreshes: usize,
+    pub permissions: Vec<SocketAddr>,
+    pub channels: Vec<ChannelInfo>,
+    pub relayed_data: Relayed,
+    pub released: bool,
+    pub expired: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OffsetInfo {
+    pub capture: String,
+    pub offset_ms: f64,
+    pub method: &'static str,
+    pub error_ms: f64,
+    pub transactions: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Correlation {
+    /// The capture whose clock the paths use.
+    pub reference: Option<String>,
+    pub clock_offsets: Vec<OffsetInfo>,
+    pub nat: Vec<NatMapping>,
+    /// TURN server addresses as the traffic shows them ("IP:PORT/transport").
+    pub turn_servers: Vec<String>,
+    pub relay_ports: (u16, u16),
+}
+
+/// An input that could not be used, with the reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputError {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Everything `analyze` says about one case.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub captures: Vec<CaptureInfo>,
+    pub transactions: Vec<TxInfo>,
+    pub allocations: Vec<AllocInfo>,
+    pub findings: Vec<Finding>,
+    pub correlation: Correlation,
+    pub errors: Vec<InputError>,
+}
+
+impl Report {
+    /// Finding ids in report order.
+    pub fn ids(&self) -> Vec<&'static str> {
+        self.findings.iter().map(|f| f.id).collect()
+    }
+
+    pub fn has(&self, id: &str) -> bool {
+        self.findings.iter().any(|f| f.id == id)
+    }
+
+    pub fn finding(&self, id: &str) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.id == id)
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+    }
+
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+fn secs(ts: i64) -> f64 {
+    ts as f64 / 1e9
+}
+
+/// Diagnose captures already read into flows, and build the report.
+pub fn report_from_flows(
+    flows: Vec<CaptureFlows>,
+    roles: &[Option<Role>],
+    errors: Vec<InputError>,
+    opts: &AnalyzeOptions,
+) -> Report {
+    let case = Case::build(flows, roles, opts.hints());
+    let findings = diagnose::diagnose(
+        &case,
+        &DiagnoseOptions {
+            credentials: opts.credentials.clone(),
+            realm: opts.realm.clone(),
+        },
+    );
+    build(&case, findings, errors)
+}
+
+fn build(case: &Case, findings: Vec<Finding>, errors: Vec<InputError>) -> Report {
+    let captures = case
+        .captures
+        .iter()
+        .enumerate()
+        .map(|(i, c)| CaptureInfo {
+            path: c.name.clone(),
+            role: case.roles[i],
+            frames: c.frames,
+            stun_messages: c.stun_messages,
+            role_reason: case.role_reasons[i].clone(),
+            first_ts: c.first_ts.map(|t| secs(t.0)),
+            last_ts: c.last_ts.map(|t| secs(t.0)),
+            problems: c.problem_count,
+        })
+        .collect();
+    let mut transactions = Vec::with_capacity(case.txs.len());
+    for (ti, t) in case.txs.iter().enumerate() {
+        let first = case.any_request(t);
+        let resp = case.any_response(t);
+        let Some((s0, m0)) = first.or(resp) else {
+            continue;
+        };
+        let c0 = &case.captures[s0.cap];
+        let tx0 = case.tx(s0);
+        let (client, server) = if first.is_some() {
+            (Some(m0.src), Some(m0.dst))
+        } else {
+            (Some(m0.dst), Some(m0.src))
+        };
+        let seen = t
+            .sightings
+            .iter()
+            .map(|&s| {
+                let c = &case.captures[s.cap];
+                let tx = case.tx(s);
+                let q = c.request(tx);
+                let r = c.final_response(tx);
+                let any = q.or(r).expect("a sighting has a message");
+                TxSeen {
+                    capture: c.name.clone(),
+                    src: if q.is_some() { any.src } else { any.dst },
+                    dst: if q.is_some() { any.dst } else { any.src },
+                    request_frames: tx
+                        .requests
+                        .iter()
+                        .take(8)
+                        .map(|&i| c.msg(i).frame)
+                        .collect(),
+                    response_frame: r.map(|m| m.frame),
+                    response: r.map(|m| m.outcome()),
+                }
+            })
+            .collect();
+        let retrans = t
+            .sightings
+            .iter()
+            .map(|&s| case.captures[s.cap].retransmissions(case.tx(s)))
+            .max()
+            .unwrap_or(0);
+        transactions.push(TxInfo {
+            txid: t.txid.to_hex(),
+            method: t.method.to_string(),
+            transport: m0.transport.as_str(),
+            carried_in: m0.carried.map(|c| carrier_name(Some(c))),
+            client,
+            server,
+            outcome: resp.map_or_else(|| "none".to_string(), |(_, m)| m.outcome()),
+            reason: resp.and_then(|(_, m)| m.reason.as_deref().map(str::to_string)),
+            retransmissions: retrans,
+            schedule_ms: c0.schedule_ms(tx0),
+            rtt_ms: c0.rtt_ms(tx0),
+            ts: secs(case.to_reference(s0.cap, m0.ts.0)),
+            ice_check: m0.is_ice_check(),
+            seen,
+            path: case.paths.get(&ti).cloned(),
+        });
+    }
+    transactions.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+    let mut allocations = Vec::new();
+    for c in &case.captures {
+        for a in &c.allocations {
+            let outcome_frame = match a.outcome {
+                AllocOutcome::Success { msg } | AllocOutcome::Error { msg, .. } => {
+                    Some(c.msg(msg).frame)
+                }
+                _ => None,
+            };
+            allocations.push(AllocInfo {
+                capture: c.name.clone(),
+                client: a.client,
+                server: a.server,
+                transport: a.transport.as_str(),
+                username: a.username.clone(),
+                realm: a.realm.clone(),
+                outcome: a.outcome.label(),
+                challenge_frame: a.challenge.map(|m| c.msg(m).frame),
+                outcome_frame,
+                relayed: a.relayed,
+                mapped: a.mapped,
+                lifetime: a.lifetime,
+                refreshes: a.refreshes,
+                permissions: a.permissions.clone(),
+                channels: a
+                    .channels
+                    .iter()
+                    .map(|&(channel, peer)| ChannelInfo { channel, peer })
+                    .collect(),
+                relayed_data: Relayed {
+                    send_indications: a.send,
+                    data_indications: a.data,
+                    channeldata_out: a.channel_out,
+                    channeldata_in: a.channel_in,
+                },
+                released: a.released_at.is_some(),
+                expired: a.expired_at.is_some(),
+            });
+        }
+    }
+    let clock_offsets = case
+        .offsets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| {
+            o.as_ref().map(|o: &ClockOffset| OffsetInfo {
+                capture: case.name(i).to_string(),
+                offset_ms: o.nanos as f64 / 1e6,
+                method: o.method,
+                error_ms: o.error_ms,
+                transactions: o.transactions,
+            })
+        })
+        .collect();
+    let correlation = Correlation {
+        reference: (!case.captures.is_empty()).then(|| case.name(case.reference).to_string()),
+        clock_offsets,
+        nat: case.nat.clone(),
+        turn_servers: case
+            .turn_endpoints
+            .iter()
+            .map(|(a, t)| format!("{a}/{t}"))
+            .collect(),
+        relay_ports: case.relay_range(),
+    };
+    Report {
+        captures,
+        transactions,
+        allocations,
+        findings,
+        correlation,
+        errors,
+    }
+}

@@ -1,0 +1,175 @@
+//! The `analyze` command line: formats, exit codes, bundles, unusable inputs.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_turnscope"))
+}
+
+fn lab(s: &str, f: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/lab/default")
+        .join(s)
+        .join(f)
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("turnscope-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn tgz(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (n, d) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(d.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, n, &d[..]).unwrap();
+    }
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(&b.into_inner().unwrap()).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn json_follows_the_contract() {
+    let out = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(lab("bad-password", "client.pcap"))
+        .arg(lab("bad-password", "server.pcap"))
+        .args(["--credential", "turnuser:cisco"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for k in ["captures", "transactions", "allocations", "findings"] {
+        assert!(v[k].is_array(), "{k}");
+    }
+    let c = &v["captures"][0];
+    assert_eq!(c["role"], "client");
+    assert!(c["frames"].as_u64().unwrap() > 0 && c["stun_messages"].as_u64().unwrap() > 0);
+    let f = &v["findings"][0];
+    assert_eq!(f["id"], "auth.password_mismatch");
+    assert_eq!(f["severity"], "error");
+    assert!(f["evidence"][0]["frame"].as_u64().is_some());
+    assert!(f["remedy"].as_str().unwrap().contains("turnServers"));
+}
+
+#[test]
+fn other_formats_render() {
+    for (fmt, needle) in [
+        ("table", "reach.response_lost"),
+        ("markdown", "`reach.response_lost`"),
+        ("html", "<svg"),
+    ] {
+        let out = bin()
+            .args(["analyze", "--format", fmt])
+            .arg(lab("blocked-return", "client.pcap"))
+            .arg(lab("blocked-return", "server.pcap"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{fmt}");
+        let s = String::from_utf8(out.stdout).unwrap();
+        assert!(s.contains(needle), "{fmt}: {s}");
+    }
+}
+
+#[test]
+fn exit_codes_and_unusable_inputs() {
+    let bad = bin()
+        .args(["analyze", "x.pcap", "--relay-ports", "5-1"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let missing = bin()
+        .args(["analyze", "/nonexistent/case.pcap"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("/nonexistent/case.pcap"), "{err}");
+    // One unusable input among usable ones: named on stderr, the rest analysed.
+    let dir = tmpdir("mixed");
+    let junk = dir.join("notes.pcap");
+    std::fs::write(&junk, b"this is not a capture at all").unwrap();
+    let out = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(&junk)
+        .arg(lab("ok-udp", "client.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("notes.pcap") && err.contains("not a pcap"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["captures"].as_array().unwrap().len(), 1);
+    assert_eq!(v["errors"][0]["path"], junk.display().to_string());
+}
+
+#[test]
+fn bundle_of_both_sides() {
+    let dir = tmpdir("bundle");
+    let b = dir.join("diag.tgz");
+    let inner = tgz(&[(
+        "tcpdump/srv.dat",
+        std::fs::read(lab("blocked-return", "server.pcap")).unwrap(),
+    )]);
+    std::fs::write(
+        &b,
+        tgz(&[
+            ("readme.txt", b"case 123".to_vec()),
+            (
+                "client/capture",
+                std::fs::read(lab("blocked-return", "client.pcap")).unwrap(),
+            ),
+            ("logs/expe.tar.gz", inner),
+        ]),
+    )
+    .unwrap();
+    let out = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let caps = v["captures"].as_array().unwrap();
+    assert_eq!(caps.len(), 2);
+    assert!(caps[1]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("expe.tar.gz!tcpdump/srv.dat"));
+    assert!(v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["id"] == "reach.response_lost"));
+}
+
+#[test]
+fn gzip_bomb_is_refused_with_a_message() {
+    let r = turnscope::analyze(
+        &[turnscope::Input::bytes(
+            "bomb.tgz",
+            tgz(&[("big.pcap", vec![0u8; 4 << 20])]),
+        )],
+        &turnscope::AnalyzeOptions {
+            bundle_limit: 1 << 20,
+            ..Default::default()
+        },
+    );
+    assert!(r.captures.is_empty());
+    assert!(r.errors[0].reason.contains("gzip bomb"), "{:?}", r.errors);
+}

@@ -1,0 +1,98 @@
+//! `batch`: cases found by content under folders, analysed in parallel, one report each.
+
+use std::path::Path;
+use std::process::Command;
+
+fn fixture(p: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/lab/default")
+            .join(p),
+    )
+    .expect("fixture")
+}
+
+fn tar_gz(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(enc);
+    for (name, data) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, name, &data[..]).expect("append");
+    }
+    tar.into_inner().expect("tar").finish().expect("gzip")
+}
+
+#[test]
+fn batch_finds_folders_and_bundles_and_writes_reports() {
+    let root = std::env::temp_dir().join(format!("turnscope-batch-{}", std::process::id()));
+    let cases = root.join("cases");
+    let out = root.join("out");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(cases.join("acme/healthy")).expect("mkdir");
+    std::fs::create_dir_all(cases.join("globex")).expect("mkdir");
+    // Names say nothing: cases are found by content.
+    std::fs::write(
+        cases.join("acme/healthy/a.bin"),
+        fixture("ok-udp/client.pcap"),
+    )
+    .expect("write");
+    std::fs::write(
+        cases.join("acme/healthy/b.bin"),
+        fixture("ok-udp/server.pcap"),
+    )
+    .expect("write");
+    std::fs::write(cases.join("acme/notes.txt"), b"customer says it fails").expect("write");
+    let bundle = tar_gz(&[
+        (
+            "diag/tcpdump/expe.pcap",
+            fixture("bad-password/server.pcap"),
+        ),
+        ("diag/logs/status.xml", b"<status/>".to_vec()),
+    ]);
+    std::fs::write(cases.join("globex/diagnostic_log.tar.gz"), bundle).expect("write");
+
+    let status = Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .arg("batch")
+        .arg(&cases)
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .expect("run turnscope");
+    assert!(status.success());
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary"))
+            .expect("json");
+    let list = summary["cases"].as_array().expect("cases");
+    let names: Vec<&str> = list.iter().filter_map(|c| c["case"].as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["cases/acme/healthy", "cases/globex/diagnostic_log.tar.gz"]
+    );
+    assert_eq!(list[0]["verdict"], "info");
+    assert!(list[0]["findings"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .any(|f| f == "flow.healthy"));
+    assert_eq!(list[1]["verdict"], "error");
+    assert!(list[1]["findings"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .any(|f| f == "auth.rejected"));
+    for c in list {
+        for r in c["reports"].as_array().expect("reports") {
+            let p = out.join(r.as_str().expect("name"));
+            assert!(p.is_file(), "{} written", p.display());
+        }
+    }
+    let md = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
+    assert!(
+        md.contains("| cases/globex/diagnostic_log.tar.gz | error |"),
+        "{md}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

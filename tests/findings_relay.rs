@@ -1,0 +1,330 @@
+//! relay.*, capacity.*, alloc.*, perm.*, ice.*, proto.*, transport.*, version.*, nat.* from
+//! scripted exchanges.
+
+mod analyze_support;
+
+use analyze_support::*;
+use turnscope::testsupport::{
+    healthy_exchange, ice_check, ice_ok, media, send_indication, tid, tls_client_hello,
+    tls_server_hello, Script, Turn,
+};
+use turnscope::wire::{attr, encode::channel_data, Class, MessageBuilder, Method};
+
+fn allocated(relayed: &str) -> (Script, Turn) {
+    let t = Turn::new("alice", "pw", "TANDBERG");
+    let mut s = Script::new();
+    s.udp(CLIENT, SERVER, t.allocate(tid(1)));
+    s.after(10.0);
+    s.udp(SERVER, CLIENT, t.challenge(Method::ALLOCATE, tid(1)));
+    s.after(5.0);
+    s.udp(CLIENT, SERVER, t.allocate_auth(tid(2)));
+    s.after(10.0);
+    s.udp(SERVER, CLIENT, t.allocate_ok(tid(2), relayed, NAT, 600)); // 4
+    s.after(5.0);
+    s.udp(CLIENT, SERVER, t.create_permission(tid(3), PEER));
+    s.after(10.0);
+    s.udp(
+        SERVER,
+        CLIENT,
+        t.ok(Method::CREATE_PERMISSION, tid(3), None),
+    ); // 6
+    (s, t)
+}
+
+fn error_answer(code: u16, reason: &str, method: Method) -> Script {
+    let (mut s, t) = allocated(RELAY);
+    s.after(10.0);
+    let req = match method {
+        Method::ALLOCATE => t.allocate_auth(tid(9)),
+        Method::CREATE_PERMISSION => t.create_permission(tid(9), "10.9.9.9:1000"),
+        m => t.authed(m, tid(9), |b| b),
+    };
+    s.udp(CLIENT, SERVER, req); // 7
+    s.after(10.0);
+    let mut b = MessageBuilder::new(method, Class::Error, tid(9)).error_code(code, reason);
+    if code == 300 {
+        b = b.address(attr::ALTERNATE_SERVER, sa("198.51.100.30:3478"));
+    }
+    if code == 420 {
+        b = b.unknown_attributes(&[0x8008, 0x0030]);
+    }
+    s.udp(SERVER, CLIENT, b.fingerprint()); // 8
+    s
+}
+
+fn sa(s: &str) -> std::net::SocketAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn error_code_findings() {
+    for (code, reason, method, id) in [
+        (
+            486,
+            "Allocation Quota Reached",
+            Method::ALLOCATE,
+            "capacity.quota_reached",
+        ),
+        (
+            508,
+            "Insufficient Capacity",
+            Method::ALLOCATE,
+            "capacity.insufficient",
+        ),
+        (
+            300,
+            "Try Alternate",
+            Method::ALLOCATE,
+            "capacity.alternate_server",
+        ),
+        (
+            437,
+            "Allocation Mismatch",
+            Method::ALLOCATE,
+            "alloc.mismatch",
+        ),
+        (
+            403,
+            "Forbidden",
+            Method::CREATE_PERMISSION,
+            "perm.forbidden",
+        ),
+        (
+            420,
+            "Unknown Attribute",
+            Method::ALLOCATE,
+            "proto.unknown_attribute",
+        ),
+    ] {
+        let r = one(&error_answer(code, reason, method), &[]);
+        assert_finding(&r, id, "c.pcap", &[7, 8]);
+        let f = r.finding(id).unwrap();
+        match code {
+            300 => assert!(f.summary.contains("198.51.100.30:3478"), "{}", f.summary),
+            420 => assert!(f.summary.contains("0x8008 (MS-VERSION)"), "{}", f.summary),
+            403 => assert!(f.summary.contains("10.9.9.9:1000"), "{}", f.summary),
+            _ => assert!(f.summary.contains(&code.to_string()), "{}", f.summary),
+        }
+    }
+}
+
+#[test]
+fn role_conflict() {
+    let mut s = Script::new();
+    s.udp("10.1.1.10:40000", "10.1.1.20:40002", ice_check(tid(1)));
+    s.after(5.0);
+    let e = MessageBuilder::new(Method::BINDING, Class::Error, tid(1))
+        .error_code(487, "Role Conflict")
+        .fingerprint();
+    s.udp("10.1.1.20:40002", "10.1.1.10:40000", e);
+    let r = one(&s, &[]);
+    assert_finding(&r, "ice.role_conflict", "c.pcap", &[1, 2]);
+}
+
+#[test]
+fn relay_unreachable_and_ice_check_failed() {
+    let (mut s, _) = allocated(RELAY);
+    // The peer's checks to the relay address never get an answer, nothing is relayed back.
+    for i in 0..5 {
+        s.after(100.0);
+        s.udp(PEER, RELAY, ice_check(tid(100 + i))); // 7..11
+    }
+    s.after(3000.0);
+    let r = one(&s, &[]);
+    assert_finding(&r, "relay.unreachable", "c.pcap", &[4, 7, 11]);
+    assert_finding(&r, "ice.check_failed", "c.pcap", &[7]);
+    assert!(r
+        .finding("relay.unreachable")
+        .unwrap()
+        .summary
+        .contains("198.51.100.20:25000"));
+}
+
+#[test]
+fn relay_private_address() {
+    let (s, _) = allocated("10.0.0.5:25000");
+    let r = one(&s, &[]);
+    assert_finding(&r, "relay.private_address", "c.pcap", &[4]);
+}
+
+#[test]
+fn relay_one_way() {
+    // Media goes out through the relay, nothing ever comes back.
+    let (mut a, _) = allocated(RELAY);
+    for _ in 0..8 {
+        a.after(20.0);
+        a.udp(CLIENT, SERVER, send_indication(tid(50), PEER, &media(160))); // 7..14
+    }
+    let r = one(&a, &[]);
+    assert_finding(&r, "relay.one_way", "c.pcap", &[4, 7]);
+    // Both ways: not one-way.
+    let t = Turn::new("alice", "pw", "TANDBERG");
+    let mut s = Script::new();
+    healthy_exchange(&mut s, &t, CLIENT, SERVER, NAT, RELAY, PEER, 1);
+    assert_absent(&one(&s, &[]), "relay.one_way");
+}
+
+#[test]
+fn allocation_expires() {
+    let t = Turn::new("alice", "pw", "TANDBERG");
+    let mut s = Script::new();
+    s.udp(CLIENT, SERVER, t.allocate_auth(tid(1)));
+    s.after(10.0);
+    s.udp(SERVER, CLIENT, t.allocate_ok(tid(1), RELAY, NAT, 2)); // lifetime 2 s
+    s.after(5000.0);
+    s.udp(CLIENT, SERVER, channel_data(0x4000, &media(100), false));
+    let r = one(&s, &[]);
+    assert_finding(&r, "alloc.expired", "c.pcap", &[2]);
+    // A refresh in time keeps it alive.
+    let mut ok = Script::new();
+    ok.udp(CLIENT, SERVER, t.allocate_auth(tid(1)));
+    ok.after(10.0);
+    ok.udp(SERVER, CLIENT, t.allocate_ok(tid(1), RELAY, NAT, 2));
+    ok.after(1000.0);
+    ok.udp(CLIENT, SERVER, t.refresh(tid(2), 600));
+    ok.after(10.0);
+    ok.udp(SERVER, CLIENT, t.ok(Method::REFRESH, tid(2), Some(600)));
+    ok.after(5000.0);
+    ok.udp(CLIENT, SERVER, channel_data(0x4000, &media(100), false));
+    assert_absent(&one(&ok, &[]), "alloc.expired");
+}
+
+#[test]
+fn consent_lost_after_30_seconds() {
+    let (a, b) = ("10.1.1.10:40000", "192.0.2.50:40002");
+    let mut s = Script::new();
+    s.udp(a, b, ice_check(tid(1)));
+    s.after(5.0);
+    s.udp(b, a, ice_ok(tid(1), a)); // 2
+    for i in 0..8 {
+        s.after(5000.0);
+        s.udp(a, b, ice_check(tid(10 + i))); // 3..10
+    }
+    let r = one(&s, &[]);
+    assert_finding(&r, "ice.consent_lost", "c.pcap", &[1, 3]);
+    assert_absent(&r, "ice.check_failed");
+}
+
+#[test]
+fn bad_fingerprint_and_malformed() {
+    let t = Turn::new("alice", "pw", "TANDBERG");
+    let mut s = Script::new();
+    let mut m = t.allocate(tid(1));
+    let n = m.len();
+    m[n - 1] ^= 0xff; // FINGERPRINT value changed on the way
+    s.udp(CLIENT, SERVER, m);
+    let mut bad = t.allocate(tid(2));
+    bad[3] = bad[3].wrapping_add(40); // length overruns the datagram
+    s.udp(CLIENT, SERVER, bad);
+    let r = one(&s, &[]);
+    assert_finding(&r, "proto.bad_fingerprint", "c.pcap", &[1]);
+    assert_finding(&r, "proto.malformed", "c.pcap", &[2]);
+}
+
+#[test]
+fn turn_over_tls_on_443() {
+    let (c, srv) = ("10.1.1.10:51000", "198.51.100.20:443");
+    let mut s = Script::new();
+    s.tcp_handshake(c, srv);
+    let hello = s.tcp_data(c, srv, tls_client_hello("turn.example.com")); // 4
+    s.tcp_data(srv, c, tls_server_hello());
+    let r = one(&s, &[]);
+    assert_finding(&r, "transport.turn_tls", "c.pcap", &[hello]);
+    let f = r.finding("transport.turn_tls").unwrap();
+    assert!(f.summary.contains("turn.example.com"), "{}", f.summary);
+    assert!(f.summary.contains("ServerHello"), "{}", f.summary);
+}
+
+#[test]
+fn cms_binding_only() {
+    let cms = "10.0.0.40:5000";
+    let mut s = Script::new();
+    for i in 0..3 {
+        s.udp(
+            cms,
+            "10.0.0.36:3478",
+            MessageBuilder::new(Method::BINDING, Class::Request, tid(i)).fingerprint(),
+        );
+        s.after(1000.0);
+    }
+    let r = one(&s, &[]);
+    assert_finding(&r, "version.cms_binding_only", "c.pcap", &[1, 2, 3]);
+    // A client that also allocates is not flagged for its Binding requests.
+    let t = Turn::new("alice", "pw", "TANDBERG");
+    let mut h = Script::new();
+    healthy_exchange(&mut h, &t, CLIENT, SERVER, NAT, RELAY, PEER, 1);
+    h.udp(
+        "10.1.1.10:50002",
+        SERVER,
+        MessageBuilder::new(Method::BINDING, Class::Request, tid(90)).fingerprint(),
+    );
+    assert_absent(&one(&h, &[]), "version.cms_binding_only");
+}
+
+#[test]
+fn nat_reflection_missing() {
+    // CMS reaches the Expressway-E on its inside address; the relay it gets is the public
+    // (static NAT) address, and its packets to that public address never come back.
+    let t = Turn::new("cms", "pw", "TANDBERG");
+    let (cms, inside, public_relay) = ("10.0.0.40:5000", "10.0.0.36:3478", "175.12.5.1:24010");
+    let mut s = Script::new();
+    s.udp(cms, inside, t.allocate_auth(tid(1)));
+    s.after(5.0);
+    s.udp(inside, cms, t.allocate_ok(tid(1), public_relay, cms, 600)); // 2
+    for i in 0..4 {
+        s.after(200.0);
+        s.udp("10.0.0.40:5002", "175.12.5.1:24020", ice_check(tid(10 + i))); // 3..6
+    }
+    let r = one(&s, &[]);
+    assert_finding(&r, "nat.reflection_missing", "c.pcap", &[3]);
+    assert!(r
+        .finding("nat.reflection_missing")
+        .unwrap()
+        .summary
+        .contains("175.12.5.1"));
+    assert_absent(&r, "relay.unreachable");
+}
+
+#[test]
+fn every_catalogue_id_is_covered_by_a_test() {
+    // Keep this list in step with src/diagnose/mod.rs CATALOGUE.
+    let tested = [
+        "flow.healthy",
+        "auth.rejected",
+        "auth.password_mismatch",
+        "auth.server_password_mismatch",
+        "auth.unknown_user",
+        "auth.realm_mismatch",
+        "auth.no_credentials",
+        "auth.stale_nonce",
+        "auth.stale_nonce_unhandled",
+        "reach.no_response",
+        "reach.inbound_blocked",
+        "reach.response_lost",
+        "reach.server_silent",
+        "reach.port_unreachable",
+        "reach.tcp_refused",
+        "relay.unreachable",
+        "relay.private_address",
+        "relay.one_way",
+        "capacity.quota_reached",
+        "capacity.insufficient",
+        "capacity.alternate_server",
+        "alloc.mismatch",
+        "alloc.expired",
+        "perm.forbidden",
+        "ice.check_failed",
+        "ice.role_conflict",
+        "ice.consent_lost",
+        "proto.bad_fingerprint",
+        "proto.malformed",
+        "proto.unknown_attribute",
+        "transport.turn_tls",
+        "version.cms_binding_only",
+        "nat.reflection_missing",
+    ];
+    for (id, _) in turnscope::diagnose::CATALOGUE {
+        assert!(tested.contains(id), "{id} has no scripted test");
+    }
+    assert_eq!(tested.len(), turnscope::diagnose::CATALOGUE.len());
+}
