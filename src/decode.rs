@@ -312,34 +312,52 @@ impl Stats {
 /// Count the messages of a capture. Batches are decoded in parallel.
 pub fn stats(file: &crate::capture::CaptureFile) -> Stats {
     use rayon::prelude::*;
-    let mut total = Stats {
-        frames: file.frame_count(),
-        ..Stats::default()
-    };
-    for batch in file.events() {
-        let part = batch
-            .par_iter()
-            .fold(Stats::default, |mut st, ev| {
-                match ev {
-                    Event::Payload(p) => {
-                        let mut recs = Vec::new();
-                        if let Some(o) = decode_payload(p, &mut recs) {
-                            *st.other.entry(o.class.as_str()).or_default() += 1;
-                        }
-                        for r in &recs {
-                            st.add_record(r);
-                        }
-                    }
-                    Event::Unreachable { .. } => st.unreachable += 1,
-                    Event::Problem(_) => st.problems += 1,
-                    _ => {}
+    // The reader runs on its own thread, a couple of batches ahead, while this thread decodes
+    // the previous batch on the rayon pool. (Call this from a plain thread, not a rayon worker:
+    // the reader uses the pool too.)
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event<'_>>>(2);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut events = file.events();
+            for batch in &mut events {
+                if tx.send(batch).is_err() {
+                    break;
                 }
-                st
-            })
-            .reduce(Stats::default, Stats::merge);
-        total = total.merge(part);
-    }
-    total
+            }
+            events.stats().frames
+        });
+        let mut total = Stats::default();
+        for batch in rx {
+            let part = batch
+                .par_iter()
+                .fold(
+                    || (Stats::default(), Vec::new()),
+                    |(mut st, mut recs), ev| {
+                        match ev {
+                            Event::Payload(p) => {
+                                recs.clear();
+                                if let Some(o) = decode_payload(p, &mut recs) {
+                                    *st.other.entry(o.class.as_str()).or_default() += 1;
+                                }
+                                for r in &recs {
+                                    st.add_record(r);
+                                }
+                            }
+                            Event::Unreachable { .. } => st.unreachable += 1,
+                            Event::Problem(_) => st.problems += 1,
+                            _ => {}
+                        }
+                        (st, recs)
+                    },
+                )
+                .map(|(st, _)| st)
+                .reduce(Stats::default, Stats::merge);
+            total = total.merge(part);
+        }
+        // A reader that panicked has nothing more to say; count what was decoded.
+        total.frames = reader.join().unwrap_or_else(|_| file.frame_count());
+        total
+    })
 }
 
 /// Call `f` with every record of a capture, in capture order, batch by batch; `on_event` sees the

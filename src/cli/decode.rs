@@ -3,8 +3,6 @@
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
-use rayon::prelude::*;
-
 use super::CliError;
 use crate::capture::{self, CaptureFile, Event};
 use crate::decode::{self, Body, Record, Stats};
@@ -50,7 +48,17 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let result = if args.stats {
-        let stats: Vec<Stats> = files.par_iter().map(|(_, f)| decode::stats(f)).collect();
+        // One plain thread per file: `decode::stats` drives the rayon pool itself.
+        let stats: Vec<Stats> = std::thread::scope(|scope| {
+            let handles: Vec<_> = files
+                .iter()
+                .map(|(_, f)| scope.spawn(|| decode::stats(f)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
         files
             .iter()
             .zip(&stats)
