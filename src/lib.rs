@@ -1,3 +1,24 @@
+//! turnscope: STUN/TURN packet-capture analysis for Expressway / CMS WebRTC support cases.
+//!
+//! ```no_run
+//! use turnscope::{analyze, AnalyzeOptions, Input};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let report = analyze(
+//!     &[Input::path("client.pcap"), Input::path("expe_diag.tar.gz")],
+//!     &AnalyzeOptions { credentials: vec!["turnuser:cisco".parse()?], ..Default::default() },
+//! );
+//! for f in &report.findings {
+//!     println!("{} {}: {}", f.severity.as_str(), f.id, f.summary);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Layers (data flows one way): [`wire`] <- [`capture`] <- [`decode`] <- [`flow`] <- [`diagnose`]
+//! <- [`report`]; [`turn`] (sans-IO TURN server core) uses [`wire`] only, and [`replay`] and
+//! [`serve`] sit on it.
+
 pub mod batch;
 pub mod capture;
 pub mod cli;
