@@ -32,24 +32,12 @@ impl Key {
 
     /// Long-term credentials: MD5(username ":" realm ":" password) (RFC 8489 section 9.2.2).
     pub fn long_term(username: &str, realm: &str, password: &str) -> Key {
-        let mut h = Md5::new();
-        h.update(username.as_bytes());
-        h.update(b":");
-        h.update(realm.as_bytes());
-        h.update(b":");
-        h.update(password.as_bytes());
-        Key(h.finalize().to_vec())
+        Key(credential_digest::<Md5>(username, realm, password))
     }
 
     /// Long-term credentials with PASSWORD-ALGORITHM SHA-256.
     pub fn long_term_sha256(username: &str, realm: &str, password: &str) -> Key {
-        let mut h = Sha256::new();
-        h.update(username.as_bytes());
-        h.update(b":");
-        h.update(realm.as_bytes());
-        h.update(b":");
-        h.update(password.as_bytes());
-        Key(h.finalize().to_vec())
+        Key(credential_digest::<Sha256>(username, realm, password))
     }
 
     /// A key given as raw bytes (e.g. computed elsewhere).
@@ -60,6 +48,17 @@ impl Key {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
+}
+
+fn credential_digest<D: Digest>(username: &str, realm: &str, password: &str) -> Vec<u8> {
+    let mut h = D::new();
+    for (i, part) in [username, realm, password].into_iter().enumerate() {
+        if i > 0 {
+            h.update(b":");
+        }
+        h.update(part.as_bytes());
+    }
+    h.finalize().to_vec()
 }
 
 /// Which integrity attribute a verdict is about.
