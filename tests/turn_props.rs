@@ -72,11 +72,13 @@ struct World {
 }
 
 impl World {
+    /// The client whose live allocation holds `relay`. A relay port freed by an expired or
+    /// deleted allocation may be handed to another client, so stale entries do not count.
     fn client_of_relay(&self, relay: SocketAddr) -> Option<u8> {
         self.m
             .alloc
             .iter()
-            .find(|(_, (r, _))| *r == relay)
+            .find(|(_, (r, t))| *r == relay && self.now < *t)
             .map(|(c, _)| *c)
     }
 
