@@ -161,7 +161,7 @@ impl Script {
         payload: &[u8],
     ) -> u32 {
         let (s, d) = (sa(src), sa(dst));
-        let rep: IpAddr = reporter.parse().expect("reporter IP");
+        let rep: IpAddr = reporter.parse().expect("reporter IP"); // ok: scripted test input, never capture bytes
         let quoted = ip_packet(s, d, 17, &udp_header(s, d, payload));
         // The ICMP message goes from the reporter back to the datagram's source.
         self.push(

@@ -248,10 +248,10 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
         } else {
             String::new()
         };
-        let t0 = &case.txs[g.txs[0]];
-        let (_, q0) = case
-            .any_request(t0)
-            .expect("grouped requests have a request");
+        // Every group was made from a request, so this only skips an impossible empty group.
+        let Some((_, q0)) = g.txs.first().and_then(|&i| case.any_request(&case.txs[i])) else {
+            continue;
+        };
         let (dst_addr, transport) = (q0.dst, q0.transport);
         let reqs = plural(
             n,

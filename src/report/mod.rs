@@ -267,13 +267,14 @@ fn build(case: &Case, findings: Vec<Finding>, errors: Vec<InputError>) -> Report
         let seen = t
             .sightings
             .iter()
-            .map(|&s| {
+            .filter_map(|&s| {
                 let c = &case.captures[s.cap];
                 let tx = case.tx(s);
                 let q = c.request(tx);
                 let r = c.final_response(tx);
-                let any = q.or(r).expect("a sighting has a message");
-                TxSeen {
+                // A sighting exists because a message was seen; skip it if not.
+                let any = q.or(r)?;
+                Some(TxSeen {
                     capture: c.name.clone(),
                     src: if q.is_some() { any.src } else { any.dst },
                     dst: if q.is_some() { any.dst } else { any.src },
@@ -285,7 +286,7 @@ fn build(case: &Case, findings: Vec<Finding>, errors: Vec<InputError>) -> Report
                         .collect(),
                     response_frame: r.map(|m| m.frame),
                     response: r.map(|m| m.outcome()),
-                }
+                })
             })
             .collect();
         let retrans = t

@@ -132,14 +132,14 @@ impl Harness {
             demux::PayloadClass::ChannelData => {
                 self.reached.to_client_data += 1;
                 let cd = ChannelData::parse(bytes, to.transport == Transport::Tcp)
-                    .expect("ChannelData to the client parses");
+                    .expect("ChannelData to the client parses"); // ok: a fuzz oracle, must abort
                 if to.transport == Transport::Tcp {
                     assert_eq!(cd.wire_len, bytes.len());
                     assert_eq!(bytes.len() % 4, 0);
                 }
             }
             _ => {
-                let m = Message::parse(bytes).expect("STUN to the client parses");
+                let m = Message::parse(bytes).expect("STUN to the client parses"); // ok: a fuzz oracle, must abort
                 if m.is_rfc3489() {
                     return;
                 }
