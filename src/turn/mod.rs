@@ -9,12 +9,13 @@
 //! ```
 //! use turnscope::turn::{Config, Server, Transport, Time, Output, SequenceNonces};
 //! use std::time::Duration;
+//! # fn main() -> Result<(), std::net::AddrParseError> {
 //! let config = Config::default().credential("alice", "secret");
 //! let mut server = Server::new(config, Box::new(SequenceNonces::new(Duration::from_secs(600))));
 //! # let bytes = [0u8; 0];
 //! let now = Time::from_secs(0);
-//! let client = "192.0.2.1:5000".parse().unwrap();
-//! let local = "198.51.100.1:3478".parse().unwrap();
+//! let client = "192.0.2.1:5000".parse()?;
+//! let local = "198.51.100.1:3478".parse()?;
 //! server.handle_client(now, Transport::Udp, client, local, &bytes);
 //! while let Some(out) = server.poll_output() {
 //!     match out {
@@ -23,6 +24,8 @@
 //!         Output::ReleaseRelay { .. } | Output::Event(_) => {}
 //!     }
 //! }
+//! # Ok(())
+//! # }
 //! ```
 
 mod allocation;
