@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 
-use crate::capture::{Event, Framing, Payload, Timestamp, Transport};
+use crate::capture::{DatagramScan, Event, Framing, Payload, Scanned, Timestamp, Transport};
 use crate::wire::{self, ChannelData, Decoded, Message, Method, PayloadClass, WireError};
 
 /// What carried a message relayed through TURN.
@@ -73,6 +73,14 @@ pub fn decode_payload<'p>(
     payload: &'p Payload<'_>,
     out: &mut Vec<Record<'p>>,
 ) -> Option<OtherPayload> {
+    decode_payload_each(payload, |r| out.push(r))
+}
+
+/// As [`decode_payload`], handing each record to `out` instead of collecting them.
+pub fn decode_payload_each<'p>(
+    payload: &'p Payload<'_>,
+    mut out: impl FnMut(Record<'p>),
+) -> Option<OtherPayload> {
     if payload.framing == Framing::Unframed {
         return Some(OtherPayload {
             class: PayloadClass::Other,
@@ -97,18 +105,18 @@ pub fn decode_payload<'p>(
                 Method::DATA if m.class() == wire::Class::Indication => Some(Carrier::Data),
                 _ => None,
             };
-            out.push(record(None, Body::Stun(m)));
+            out(record(None, Body::Stun(m)));
             if let Some(carrier) = carrier {
                 if let Some(inner) = m.data().and_then(wire::decode_carried) {
-                    out.push(record(Some(carrier), Body::Stun(inner)));
+                    out(record(Some(carrier), Body::Stun(inner)));
                 }
             }
             None
         }
         Decoded::ChannelData(c) => {
-            out.push(record(None, Body::ChannelData(c)));
+            out(record(None, Body::ChannelData(c)));
             if let Some(inner) = wire::decode_carried(c.data) {
-                out.push(record(Some(Carrier::ChannelData), Body::Stun(inner)));
+                out(record(Some(Carrier::ChannelData), Body::Stun(inner)));
             }
             None
         }
@@ -116,7 +124,7 @@ pub fn decode_payload<'p>(
             let message_type = data
                 .get(..2)
                 .map_or(0, |t| u16::from_be_bytes([t[0], t[1]]));
-            out.push(record(
+            out(record(
                 None,
                 Body::Malformed(Malformed {
                     error,
@@ -263,6 +271,23 @@ impl Stats {
         self.carried_by_type.values().sum()
     }
 
+    /// Count what one payload holds.
+    pub fn add_payload(&mut self, p: &Payload<'_>) {
+        if let Some(o) = decode_payload_each(p, |r| self.add_record(&r)) {
+            *self.other.entry(o.class.as_str()).or_default() += 1;
+        }
+    }
+
+    /// Count an event: its payload's messages, an unreachable, a problem.
+    pub fn add_event(&mut self, ev: &Event<'_>) {
+        match ev {
+            Event::Payload(p) => self.add_payload(p),
+            Event::Unreachable { .. } => self.unreachable += 1,
+            Event::Problem(_) => self.problems += 1,
+            _ => {}
+        }
+    }
+
     fn add_record(&mut self, r: &Record<'_>) {
         match &r.body {
             Body::Stun(m) => {
@@ -309,55 +334,28 @@ impl Stats {
     }
 }
 
-/// Count the messages of a capture. Batches are decoded in parallel.
+/// Count the messages of a capture. UDP datagrams are decoded where they are read, on all
+/// cores ([`CaptureFile::scan`](crate::capture::CaptureFile::scan)); what TCP reassembly
+/// gives is decoded in order on the calling thread.
 pub fn stats(file: &crate::capture::CaptureFile) -> Stats {
-    use rayon::prelude::*;
-    // The reader runs on its own thread, a couple of batches ahead, while this thread decodes
-    // the previous batch on the rayon pool. (Call this from a plain thread, not a rayon worker:
-    // the reader uses the pool too.)
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event<'_>>>(2);
-    std::thread::scope(|scope| {
-        let reader = scope.spawn(move || {
-            let mut events = file.events();
-            for batch in &mut events {
-                if tx.send(batch).is_err() {
-                    break;
-                }
-            }
-            events.stats().frames
-        });
-        let mut total = Stats::default();
-        for batch in rx {
-            let part = batch
-                .par_iter()
-                .fold(
-                    || (Stats::default(), Vec::new()),
-                    |(mut st, mut recs), ev| {
-                        match ev {
-                            Event::Payload(p) => {
-                                recs.clear();
-                                if let Some(o) = decode_payload(p, &mut recs) {
-                                    *st.other.entry(o.class.as_str()).or_default() += 1;
-                                }
-                                for r in &recs {
-                                    st.add_record(r);
-                                }
-                            }
-                            Event::Unreachable { .. } => st.unreachable += 1,
-                            Event::Problem(_) => st.problems += 1,
-                            _ => {}
-                        }
-                        (st, recs)
-                    },
-                )
-                .map(|(st, _)| st)
-                .reduce(Stats::default, Stats::merge);
-            total = total.merge(part);
+    struct Count;
+    impl DatagramScan for Count {
+        type Part = Stats;
+        fn part(&self) -> Stats {
+            Stats::default()
         }
-        // A reader that panicked has nothing more to say; count what was decoded.
-        total.frames = reader.join().unwrap_or_else(|_| file.frame_count());
-        total
-    })
+        fn datagram(&self, part: &mut Stats, p: &Payload<'_>) -> bool {
+            part.add_payload(p);
+            true
+        }
+    }
+    let mut total = Stats::default();
+    let counts = file.scan(&Count, |s| match s {
+        Scanned::Part { part, .. } => total = std::mem::take(&mut total).merge(part),
+        Scanned::Events(batch) => batch.iter().for_each(|ev| total.add_event(ev)),
+    });
+    total.frames = counts.frames;
+    total
 }
 
 /// Call `f` with every record of a capture, in capture order, batch by batch; `on_event` sees the

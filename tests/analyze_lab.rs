@@ -71,6 +71,12 @@ fn check_setting(setting: &str) {
             ];
             let rep = analyze(&inputs, &options(&run.args));
             assert!(rep.errors.is_empty(), "{scen}: {:?}", rep.errors);
+            // The parallel JSON writer lays the report out exactly as serde_json does.
+            assert_eq!(
+                rep.json(),
+                serde_json::to_string_pretty(&rep).unwrap(),
+                "{setting}/{scen}: JSON layout"
+            );
             let ids = rep.ids();
             let roles: Vec<Role> = rep.captures.iter().map(|c| c.role).collect();
             if roles != [Role::Client, Role::Server] {

@@ -23,7 +23,12 @@
 //! limits on live fragments and streams, not by the capture size. UDP payloads borrow from the
 //! capture bytes; reassembled data is owned.
 //!
-//! One file per job: `source.rs` (pcap / pcapng records), `link.rs`, `ip.rs`, `defrag.rs`,
+//! [`CaptureFile::scan`] is the parallel walk for the hot paths (`decode --stats`, `analyze`):
+//! the file is cut into stretches that all cores walk at once, a [`DatagramScan`] takes the
+//! UDP datagrams whose handling needs no order, and the rest arrives in frame order as from
+//! `events`.
+//!
+//! One file per job: `source.rs` (pcap / pcapng records), `scan.rs` (the parallel walk), `link.rs`, `ip.rs`, `defrag.rs`,
 //! `tcp.rs` (segment ordering), `stream.rs` (framing a byte stream), `tls.rs`.
 
 pub mod bundle;
@@ -197,11 +202,13 @@ mod defrag;
 pub mod fuzzing;
 mod ip;
 pub mod link;
+mod scan;
 mod source;
 mod stream;
 mod tcp;
 mod tls;
 
+pub use scan::{DatagramScan, ScanOptions, Scanned};
 pub use source::{open, CaptureError, CaptureFile, CaptureFormat};
 
 use std::collections::BTreeMap;
@@ -246,10 +253,7 @@ impl CaptureFile {
         Events {
             reader: self.records(),
             batch: batch_frames.max(1),
-            defrag: defrag::Defragmenter::default(),
-            tcp: tcp::TcpReassembler::default(),
-            unknown_links: Vec::new(),
-            stats: CaptureStats::default(),
+            st: Stateful::default(),
             walked: Vec::new(),
             started: false,
             finished: false,
@@ -260,7 +264,7 @@ impl CaptureFile {
     pub fn stats(&self) -> CaptureStats {
         let mut ev = self.events();
         for _ in ev.by_ref() {}
-        ev.stats
+        ev.st.stats
     }
 }
 
@@ -359,26 +363,31 @@ fn parse_record(r: Record<'_>) -> Parsed1<'_> {
 pub struct Events<'a> {
     reader: RecordReader<'a>,
     batch: usize,
-    defrag: defrag::Defragmenter<'a>,
-    tcp: tcp::TcpReassembler<'a>,
-    unknown_links: Vec<u32>,
-    stats: CaptureStats,
+    st: Stateful<'a>,
     /// Records walked but not parsed yet.
     walked: Vec<Item<'a>>,
     started: bool,
     finished: bool,
 }
 
-impl<'a> Events<'a> {
-    fn walked_all(&self) -> bool {
-        self.walked.is_empty()
-    }
-
+impl Events<'_> {
     /// Counts so far (complete once the iterator is exhausted).
     pub fn stats(&self) -> &CaptureStats {
-        &self.stats
+        &self.st.stats
     }
+}
 
+/// The stages that carry state across frames (IP defragmentation, TCP reassembly) and the
+/// counts; fed parsed frames in frame order.
+#[derive(Default)]
+struct Stateful<'a> {
+    defrag: defrag::Defragmenter<'a>,
+    tcp: tcp::TcpReassembler<'a>,
+    unknown_links: Vec<u32>,
+    stats: CaptureStats,
+}
+
+impl<'a> Stateful<'a> {
     fn push(&mut self, ev: Event<'a>, out: &mut Vec<Event<'a>>) {
         match &ev {
             Event::Problem(_) => self.stats.problems += 1,
@@ -557,12 +566,12 @@ impl<'a> Iterator for Events<'a> {
             frames += parsed.len();
             out.reserve(parsed.len());
             for p in parsed {
-                self.apply(p, &mut out);
+                self.st.apply(p, &mut out);
             }
             let eof = next.is_empty();
             self.walked = next;
-            if eof && self.walked_all() {
-                self.finish(&mut out);
+            if eof && self.walked.is_empty() {
+                self.st.finish(&mut out);
                 self.finished = true;
             }
             if self.finished || (frames >= self.batch && !out.is_empty()) {

@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{Problem, ProblemKind, Timestamp};
 
@@ -64,6 +65,9 @@ pub struct CaptureFile {
     backing: Backing,
     format: CaptureFormat,
     link_types: Vec<u32>,
+    /// pcapng only: block boundaries with the reader state there, so that stretches of the
+    /// file can be walked independently (see [`CaptureFile::segment_starts`]).
+    checkpoints: Vec<Checkpoint>,
 }
 
 impl std::fmt::Debug for CaptureFile {
@@ -113,13 +117,30 @@ impl CaptureFile {
             Backing::Mapped(m) => m,
             Backing::Owned(v) => v,
         };
-        let (format, link_types) = sniff(&name, bytes)?;
+        let Sniffed {
+            format,
+            link_types,
+            checkpoints,
+        } = sniff(&name, bytes)?;
         Ok(CaptureFile {
             name,
             backing,
             format,
             link_types,
+            checkpoints,
         })
+    }
+
+    /// Let go of the capture on another thread: unmapping a few hundred megabytes means
+    /// tearing down their page tables, milliseconds the caller need not wait for.
+    pub fn release_in_background(self) {
+        if self.bytes().len() < 16 << 20 {
+            return;
+        }
+        // If the thread cannot be started, the capture is dropped here instead.
+        let _ = std::thread::Builder::new()
+            .name("turnscope-unmap".into())
+            .spawn(move || drop(self));
     }
 
     /// The name given at open (the path as given, or the bundle member name).
@@ -161,6 +182,150 @@ impl CaptureFile {
     pub(crate) fn records(&self) -> RecordReader<'_> {
         RecordReader::new(self.bytes(), self.format)
     }
+
+    /// Split the file into stretches of about `bytes` each that can be walked on their own.
+    /// pcapng stretches start at block boundaries recorded when the file was opened, with the
+    /// interfaces in force there; pcap stretches start at nominal offsets, and the walker looks
+    /// for the first plausible record header from there ([`CaptureFile::segment_reader`]).
+    pub(crate) fn segments(&self, bytes: usize) -> Vec<SegmentPlan> {
+        let bytes = bytes.max(1);
+        let len = self.bytes().len();
+        let mut starts: Vec<(usize, Option<&Checkpoint>)> = match self.format {
+            CaptureFormat::Pcap { .. } => (PCAP_HEADER..len)
+                .step_by(bytes)
+                .map(|pos| (pos, None))
+                .collect(),
+            CaptureFormat::PcapNg => {
+                let mut picked: Vec<(usize, Option<&Checkpoint>)> = Vec::new();
+                for c in &self.checkpoints {
+                    if picked.last().is_none_or(|(p, _)| c.pos >= p + bytes) {
+                        picked.push((c.pos, Some(c)));
+                    }
+                }
+                picked
+            }
+        };
+        if starts.is_empty() {
+            starts.push((0, None));
+        }
+        let limits: Vec<usize> = starts
+            .iter()
+            .skip(1)
+            .map(|(p, _)| *p)
+            .chain(std::iter::once(usize::MAX))
+            .collect();
+        starts
+            .into_iter()
+            .zip(limits)
+            .enumerate()
+            .map(|(i, ((from, checkpoint), limit))| SegmentPlan {
+                from,
+                limit,
+                start: match (self.format, checkpoint) {
+                    (_, Some(c)) => SegmentStart::Exact(Kind::PcapNg {
+                        big: c.big,
+                        ifaces: c.ifaces.to_vec(),
+                    }),
+                    (CaptureFormat::Pcap { .. }, None) if i > 0 => SegmentStart::Guess,
+                    _ => SegmentStart::FromHeader,
+                },
+            })
+            .collect()
+    }
+
+    /// The walker for one stretch, or `None` when no record plausibly starts in it (then the
+    /// walk of the stretch before runs through it).
+    pub(crate) fn segment_reader(&self, plan: &SegmentPlan) -> Option<RecordReader<'_>> {
+        if let Backing::Mapped(m) = &self.backing {
+            let from = plan.from.min(m.len());
+            let to = plan.limit.saturating_add(64 * 1024).min(m.len());
+            let _ = m.advise_range(memmap2::Advice::PopulateRead, from, to - from);
+        }
+        let mut r = self.records();
+        r.limit = plan.limit;
+        match &plan.start {
+            SegmentStart::FromHeader => {}
+            SegmentStart::Exact(kind) => {
+                r.pos = plan.from;
+                r.kind = kind.clone();
+            }
+            SegmentStart::Guess => {
+                let Kind::Pcap {
+                    big,
+                    nanos,
+                    rec_hdr,
+                    ..
+                } = r.kind
+                else {
+                    return None;
+                };
+                let b = self.bytes();
+                let end = plan.limit.min(b.len());
+                r.pos = (plan.from..end)
+                    .find(|&p| pcap_records_plausible(b, p, big, nanos, rec_hdr))?;
+            }
+        }
+        Some(r)
+    }
+}
+
+/// Where a stretch's walk begins.
+pub(crate) enum SegmentStart {
+    /// At the start of the file's records (the first stretch).
+    FromHeader,
+    /// At `from`, a block boundary, with this reader state.
+    Exact(Kind),
+    /// At the first plausible pcap record header at or after `from`.
+    Guess,
+}
+
+/// One stretch of a capture file for a parallel walk.
+pub(crate) struct SegmentPlan {
+    /// Nominal start.
+    pub from: usize,
+    /// The walk takes records starting before this offset (the next stretch's nominal start).
+    pub limit: usize,
+    pub start: SegmentStart,
+}
+
+const PCAP_HEADER: usize = 24;
+
+/// True when a chain of pcap record headers starting at `pos` looks real: sub-second parts
+/// in range, captured lengths no longer than original ones and at most 256 KiB, seconds
+/// within a day of each other, and the chain ends at the end of the file or runs for eight
+/// records. A wrong guess costs time only: the walk of the previous stretch checks where
+/// records really start.
+fn pcap_records_plausible(b: &[u8], pos: usize, big: bool, nanos: bool, rec_hdr: usize) -> bool {
+    const CHAIN: usize = 8;
+    const MAX_CAPLEN: u32 = 256 * 1024;
+    let frac_limit = if nanos { 1_000_000_000 } else { 1_000_000 };
+    let mut at = pos;
+    let mut prev_sec: Option<u32> = None;
+    for _ in 0..CHAIN {
+        if at == b.len() {
+            return true;
+        }
+        let (Some(sec), Some(frac), Some(incl), Some(orig)) = (
+            rd32(b, at, big),
+            rd32(b, at + 4, big),
+            rd32(b, at + 8, big),
+            rd32(b, at + 12, big),
+        ) else {
+            return false;
+        };
+        if frac >= frac_limit || incl > orig || incl > MAX_CAPLEN {
+            return false;
+        }
+        if prev_sec.is_some_and(|p| p.abs_diff(sec) > 86_400) {
+            return false;
+        }
+        prev_sec = Some(sec);
+        at = at + rec_hdr + incl as usize;
+        if at > b.len() {
+            return false;
+        }
+    }
+    true
 }
 
 const PCAP_US: u32 = 0xa1b2_c3d4;
@@ -169,7 +334,13 @@ const PCAP_MODIFIED: u32 = 0xa1b2_cd34;
 const PCAPNG_SHB: u32 = 0x0a0d_0d0a;
 const PCAPNG_BOM: u32 = 0x1a2b_3c4d;
 
-fn sniff(name: &str, b: &[u8]) -> Result<(CaptureFormat, Vec<u32>), CaptureError> {
+struct Sniffed {
+    format: CaptureFormat,
+    link_types: Vec<u32>,
+    checkpoints: Vec<Checkpoint>,
+}
+
+fn sniff(name: &str, b: &[u8]) -> Result<Sniffed, CaptureError> {
     let truncated = |what, needed: usize| CaptureError::TruncatedHeader {
         file: name.to_string(),
         what,
@@ -204,13 +375,23 @@ fn sniff(name: &str, b: &[u8]) -> Result<(CaptureFormat, Vec<u32>), CaptureError
         let mut links = Vec::new();
         let mut reader = RecordReader::new(b, CaptureFormat::PcapNg);
         reader.headers_only = true;
+        reader.checkpoints = Some(Checkpoints::new(b.len()));
         while reader.next_item().is_some() {}
+        let checkpoints = reader
+            .checkpoints
+            .take()
+            .map(|c| c.list)
+            .unwrap_or_default();
         for iface in &reader.all_links {
             if !links.contains(iface) {
                 links.push(*iface);
             }
         }
-        return Ok((CaptureFormat::PcapNg, links));
+        return Ok(Sniffed {
+            format: CaptureFormat::PcapNg,
+            link_types: links,
+            checkpoints,
+        });
     }
     Err(CaptureError::NotACapture {
         file: name.to_string(),
@@ -224,7 +405,7 @@ fn pcap_header(
     big_endian: bool,
     nanosecond: bool,
     modified: bool,
-) -> Result<(CaptureFormat, Vec<u32>), CaptureError> {
+) -> Result<Sniffed, CaptureError> {
     let network = rd32(b, 20, big_endian).ok_or_else(|| CaptureError::TruncatedHeader {
         file: name.to_string(),
         what: "pcap file header",
@@ -232,14 +413,15 @@ fn pcap_header(
         needed: 24,
         available: b.len() as u64,
     })?;
-    Ok((
-        CaptureFormat::Pcap {
+    Ok(Sniffed {
+        format: CaptureFormat::Pcap {
             nanosecond,
             big_endian,
             modified,
         },
-        vec![network & 0xffff],
-    ))
+        link_types: vec![network & 0xffff],
+        checkpoints: Vec::new(),
+    })
 }
 
 pub(crate) fn be16(b: &[u8], at: usize) -> Option<u16> {
@@ -272,25 +454,31 @@ fn rd64(b: &[u8], at: usize, big: bool) -> Option<u64> {
     })
 }
 
-/// The record walk is a chain of dependent loads through the whole file; hardware prefetchers
-/// stop at page boundaries, so ask for the bytes a few pages ahead.
+/// The record walk is a chain of dependent loads through the whole file. Ask for the next
+/// record's header as soon as its offset is known, so it arrives while this packet is parsed,
+/// and for bytes a few pages ahead, where hardware prefetchers (which stop at page
+/// boundaries) do not look.
 #[inline(always)]
-fn prefetch_ahead(b: &[u8], pos: usize) {
+fn prefetch_ahead(b: &[u8], next: usize) {
+    const AHEAD: usize = 8 * 1024;
+    prefetch(b, next);
+    prefetch(b, next.wrapping_add(AHEAD));
+}
+
+#[inline(always)]
+fn prefetch(b: &[u8], at: usize) {
     #[cfg(target_arch = "x86_64")]
-    {
-        const AHEAD: usize = 8 * 1024;
-        if let Some(p) = b.get(pos.wrapping_add(AHEAD)) {
-            // SAFETY: prefetching is a hint with no architectural effect; the address lies
-            // inside the slice.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    (p as *const u8).cast::<i8>(),
-                )
-            };
-        }
+    if let Some(p) = b.get(at) {
+        // SAFETY: prefetching is a hint with no architectural effect; the address lies
+        // inside the slice.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                (p as *const u8).cast::<i8>(),
+            )
+        };
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (b, pos);
+    let _ = (b, at);
 }
 
 /// One packet record, borrowed from the capture bytes.
@@ -358,15 +546,16 @@ impl TsUnit {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Iface {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Iface {
     link: u32,
     snaplen: u32,
     unit: TsUnit,
     offset_ns: i64,
 }
 
-enum Kind {
+#[derive(Clone)]
+pub(crate) enum Kind {
     Pcap {
         big: bool,
         nanos: bool,
@@ -389,6 +578,62 @@ pub(crate) struct RecordReader<'a> {
     /// Only interested in interface descriptions (used when sniffing link types).
     headers_only: bool,
     all_links: Vec<u32>,
+    /// Walk no further than a record or block starting at or after this offset.
+    limit: usize,
+    /// The walk stopped on a problem that ends it (not at the end or the limit).
+    fatal: bool,
+    /// Filled while sniffing a pcapng file.
+    checkpoints: Option<Checkpoints>,
+}
+
+/// A pcapng block boundary with the reader state in force there.
+#[derive(Debug, Clone)]
+pub(crate) struct Checkpoint {
+    pos: usize,
+    big: bool,
+    ifaces: Arc<[Iface]>,
+}
+
+/// Collects checkpoints at roughly even spacing while the file is sniffed.
+struct Checkpoints {
+    every: usize,
+    next_at: usize,
+    list: Vec<Checkpoint>,
+    /// Interface entries held by distinct snapshots; recording stops past a bound.
+    stored: usize,
+}
+
+impl Checkpoints {
+    /// At most about 4096 checkpoints, at least 4 KiB apart.
+    fn new(file_len: usize) -> Checkpoints {
+        Checkpoints {
+            every: (file_len / 4096).max(4096),
+            next_at: 0,
+            list: Vec::new(),
+            stored: 0,
+        }
+    }
+
+    fn offer(&mut self, pos: usize, big: bool, ifaces: &[Iface]) {
+        if pos < self.next_at {
+            return;
+        }
+        self.next_at = pos.saturating_add(self.every);
+        let ifaces = match self.list.last() {
+            Some(last) if *last.ifaces == *ifaces => Arc::clone(&last.ifaces),
+            _ => {
+                self.stored += ifaces.len();
+                // A file redefining thousands of interfaces over and over: walk the rest as
+                // one stretch rather than hold a snapshot per checkpoint.
+                if self.stored > 1 << 20 {
+                    self.next_at = usize::MAX;
+                    return;
+                }
+                Arc::from(ifaces)
+            }
+        };
+        self.list.push(Checkpoint { pos, big, ifaces });
+    }
 }
 
 impl<'a> RecordReader<'a> {
@@ -400,7 +645,7 @@ impl<'a> RecordReader<'a> {
                 modified,
             } => RecordReader {
                 b,
-                pos: 24,
+                pos: PCAP_HEADER,
                 frame: 0,
                 kind: Kind::Pcap {
                     big: big_endian,
@@ -411,6 +656,9 @@ impl<'a> RecordReader<'a> {
                 done: false,
                 headers_only: false,
                 all_links: Vec::new(),
+                limit: usize::MAX,
+                fatal: false,
+                checkpoints: None,
             },
             CaptureFormat::PcapNg => RecordReader {
                 b,
@@ -423,12 +671,47 @@ impl<'a> RecordReader<'a> {
                 done: false,
                 headers_only: false,
                 all_links: Vec::new(),
+                limit: usize::MAX,
+                fatal: false,
+                checkpoints: None,
             },
+        }
+    }
+
+    /// Where the walk is (after a stretch: where the next record starts).
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// Frames walked so far (numbered from 1 at the reader's start).
+    pub fn frames(&self) -> u32 {
+        self.frame
+    }
+
+    /// True if the walk ended on a problem that ends the whole capture.
+    pub fn stopped(&self) -> bool {
+        self.fatal
+    }
+
+    /// A walker continuing from here up to `limit`, numbering frames from 1 again.
+    pub fn resume(&self, limit: usize) -> RecordReader<'a> {
+        RecordReader {
+            b: self.b,
+            pos: self.pos,
+            frame: 0,
+            kind: self.kind.clone(),
+            done: self.fatal,
+            headers_only: false,
+            all_links: Vec::new(),
+            limit,
+            fatal: self.fatal,
+            checkpoints: None,
         }
     }
 
     fn fatal(&mut self, kind: ProblemKind) -> Option<Item<'a>> {
         self.done = true;
+        self.fatal = true;
         Some(Item::Problem(Problem { frame: None, kind }))
     }
 
@@ -460,7 +743,7 @@ impl<'a> RecordReader<'a> {
         let b = self.b;
         let pos = self.pos;
         let remaining = b.len().saturating_sub(pos);
-        if remaining == 0 {
+        if remaining == 0 || pos >= self.limit {
             self.done = true;
             return None;
         }
@@ -480,8 +763,8 @@ impl<'a> RecordReader<'a> {
             )));
         };
         let start = pos + rec_hdr;
-        prefetch_ahead(b, start);
         let end = start.checked_add(incl as usize);
+        prefetch_ahead(b, end.unwrap_or(start));
         let Some(data) = end.and_then(|e| b.get(start..e)) else {
             return self.fatal(ProblemKind::TruncatedFile(format!(
                 "record at byte offset {pos} claims {incl} bytes, {} remain",
@@ -514,9 +797,12 @@ impl<'a> RecordReader<'a> {
             let b = self.b;
             let pos = self.pos;
             let remaining = b.len().saturating_sub(pos);
-            if remaining == 0 {
+            if remaining == 0 || pos >= self.limit {
                 self.done = true;
                 return None;
+            }
+            if let (Some(c), Kind::PcapNg { big, ifaces }) = (&mut self.checkpoints, &self.kind) {
+                c.offer(pos, *big, ifaces);
             }
             if remaining < 12 {
                 return self.fatal(ProblemKind::TruncatedFile(format!(
@@ -571,7 +857,7 @@ impl<'a> RecordReader<'a> {
             }
             let body = b.get(pos + 8..pos + total - 4)?;
             self.pos = pos + total;
-            prefetch_ahead(b, pos);
+            prefetch_ahead(b, self.pos);
             match block_type {
                 // Section header: options are not needed.
                 PCAPNG_SHB => {}

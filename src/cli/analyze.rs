@@ -90,19 +90,26 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     if rep.captures.is_empty() {
         return Err(CliError("no input could be used".into()));
     }
-    let text = match args.format {
-        Format::Table => report::table(&rep),
-        Format::Json => rep.json() + "\n",
-        Format::Markdown => report::markdown(&rep),
-        Format::Html => report::html(&rep),
+    let write = |w: &mut dyn Write| -> std::io::Result<()> {
+        match args.format {
+            Format::Json => {
+                let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
+                rep.write_json(&mut w)?;
+                w.write_all(b"\n")?;
+                w.flush()
+            }
+            Format::Table => w.write_all(report::table(&rep).as_bytes()),
+            Format::Markdown => w.write_all(report::markdown(&rep).as_bytes()),
+            Format::Html => w.write_all(report::html(&rep).as_bytes()),
+        }
     };
     match &args.out {
-        Some(p) => std::fs::write(p, text)
+        Some(p) => std::fs::File::create(p)
+            .and_then(|mut f| write(&mut f))
             .map_err(|e| CliError(format!("{}: cannot write: {e}", p.display())))?,
         None => {
-            let mut out = std::io::stdout().lock();
             // A closed pipe (e.g. `| head`) is not an error of the analysis.
-            let _ = out.write_all(text.as_bytes());
+            let _ = write(&mut std::io::stdout().lock());
         }
     }
     Ok(0)

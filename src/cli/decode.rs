@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let result = if args.stats {
-        // One plain thread per file: `decode::stats` drives the rayon pool itself.
+        // One plain thread per file; `decode::stats` also walks each file on all cores.
         let stats: Vec<Stats> = std::thread::scope(|scope| {
             let handles: Vec<_> = files
                 .iter()

@@ -1,7 +1,10 @@
 //! auth.*: rejected credentials (told apart offline with `--credential`), missing credentials,
 //! realm mismatch, nonce expiry. The first 401 challenge is the normal flow, never a finding.
 
-use crate::flow::{Case, CredCheck, Msg, Role, Sighting};
+use std::net::{IpAddr, SocketAddr};
+
+use crate::capture::Timestamp;
+use crate::flow::{Case, CredCheck, HashMap, Msg, Role, Sighting};
 use crate::wire::{Class, Method};
 
 use super::{method_title, plural, DiagnoseOptions, Sink};
@@ -192,6 +195,8 @@ pub(super) fn rules(sink: &mut Sink<'_>, opts: &DiagnoseOptions) {
 
 fn no_credentials(sink: &mut Sink<'_>) {
     let case = sink.case;
+    // Per capture: the latest authenticated request from a client IP to a server address.
+    let mut latest_authenticated: Option<Vec<HashMap<(IpAddr, SocketAddr), Timestamp>>> = None;
     for t in &case.txs {
         let Some((_, rs)) = case.any_response(t) else {
             continue;
@@ -210,18 +215,29 @@ fn no_credentials(sink: &mut Sink<'_>) {
         }
         // Any authenticated request from this client address to this server afterwards, in
         // any capture where this transaction shows (each with its own view of the addresses)?
+        let latest = latest_authenticated.get_or_insert_with(|| {
+            case.captures
+                .iter()
+                .map(|c| {
+                    let mut by_pair: HashMap<(IpAddr, SocketAddr), Timestamp> = HashMap::default();
+                    for m in &c.msgs {
+                        if m.class == Class::Request && m.is_authenticated() {
+                            let ts = by_pair.entry((m.src.ip(), m.dst)).or_insert(m.ts);
+                            *ts = (*ts).max(m.ts);
+                        }
+                    }
+                    by_pair
+                })
+                .collect()
+        });
         let came_back = t.sightings.iter().any(|&x| {
-            let c = &case.captures[x.cap];
             let Some(q) = case.request(x) else {
                 return false;
             };
-            c.msgs.iter().any(|m| {
-                m.class == Class::Request
-                    && m.src.ip() == q.src.ip()
-                    && m.dst == q.dst
-                    && m.ts >= q.ts
-                    && m.is_authenticated()
-            })
+            latest
+                .get(x.cap)
+                .and_then(|by_pair| by_pair.get(&(q.src.ip(), q.dst)))
+                .is_some_and(|ts| *ts >= q.ts)
         });
         if came_back {
             continue;

@@ -190,9 +190,14 @@ impl<'c> Sink<'c> {
                 let evidence = ev
                     .into_iter()
                     .filter(|(c, _, _)| {
-                        let n = taken.iter().filter(|x| *x == c).count();
-                        taken.push(*c);
-                        n < per_cap
+                        if taken.len() <= *c {
+                            taken.resize(*c + 1, 0);
+                        }
+                        let n = taken.get_mut(*c).map_or(usize::MAX, |n| {
+                            *n += 1;
+                            *n
+                        });
+                        n <= per_cap
                     })
                     .map(|(c, f, _)| Evidence {
                         capture: case.name(c).to_string(),

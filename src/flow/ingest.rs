@@ -2,9 +2,9 @@
 
 use std::net::SocketAddr;
 
-use crate::capture::{Event, Payload, TcpControl, Timestamp};
+use crate::capture::{DatagramScan, Event, Framing, Payload, TcpControl, Timestamp};
 use crate::decode::{self, Body};
-use crate::wire::{Class, IntegrityVerdict, Key, Message, Method};
+use crate::wire::{Class, Decoded, IntegrityVerdict, Key, Message, Method};
 
 use super::msg::{CredCheck, Msg};
 use super::{
@@ -42,6 +42,23 @@ impl<'o> Ingest<'o> {
             channels: HashMap::default(),
             challenge_realms: Vec::new(),
             keys: HashMap::default(),
+        }
+    }
+
+    /// Add what [`OrderFree`] counted in a stretch whose frames start after `frame_base`.
+    pub fn absorb(&mut self, part: OrderFreePart, frame_base: u32) {
+        let f = &mut self.flows;
+        for (k, c) in &part.traffic {
+            f.traffic.entry(*k).or_default().absorb(c, frame_base);
+        }
+        for (k, c) in &part.channel_data {
+            f.channel_data.entry(*k).or_default().absorb(c, frame_base);
+        }
+        if let Some(ts) = part.first_ts {
+            self.seen_ts(ts, part.max_frame.saturating_add(frame_base));
+        }
+        if let Some(ts) = part.last_ts {
+            self.seen_ts(ts, part.max_frame.saturating_add(frame_base));
         }
     }
 
@@ -497,14 +514,108 @@ impl<'o> Ingest<'o> {
 }
 
 impl Counter {
+    /// Count one packet. First and last go by frame number, so counts made in parallel
+    /// stretches and absorbed later agree with counting in frame order.
     pub fn add(&mut self, frame: u32, ts: Timestamp, bytes: u64) {
-        if self.packets == 0 {
+        if self.packets == 0 || frame < self.first_frame {
             self.first_frame = frame;
             self.first_ts = ts;
         }
+        if self.packets == 0 || frame >= self.last_frame {
+            self.last_frame = frame;
+            self.last_ts = ts;
+        }
         self.packets += 1;
         self.bytes += bytes;
-        self.last_frame = frame;
-        self.last_ts = ts;
+    }
+
+    /// Add the counts of another stretch, whose frame numbers start after `frame_base`.
+    fn absorb(&mut self, o: &Counter, frame_base: u32) {
+        if o.packets == 0 {
+            return;
+        }
+        let (first, last) = (
+            o.first_frame.saturating_add(frame_base),
+            o.last_frame.saturating_add(frame_base),
+        );
+        if self.packets == 0 || first < self.first_frame {
+            self.first_frame = first;
+            self.first_ts = o.first_ts;
+        }
+        if self.packets == 0 || last >= self.last_frame {
+            self.last_frame = last;
+            self.last_ts = o.last_ts;
+        }
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+    }
+}
+
+/// The datagrams whose effect on the flows does not depend on what came before them, counted
+/// stretch by stretch in parallel ([`CaptureFile::scan`](crate::capture::CaptureFile::scan)):
+/// ChannelData frames that carry no STUN, and payloads that are neither STUN nor ChannelData
+/// (media and DTLS to and from relays). Everything else goes through [`Ingest::events`] in
+/// frame order.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OrderFree;
+
+/// What [`OrderFree`] counted in one stretch (frame numbers relative to the stretch).
+#[derive(Debug, Default)]
+pub struct OrderFreePart {
+    traffic: HashMap<TupleKey, Counter>,
+    channel_data: HashMap<ChannelKey, Counter>,
+    first_ts: Option<Timestamp>,
+    last_ts: Option<Timestamp>,
+    max_frame: u32,
+}
+
+impl DatagramScan for OrderFree {
+    type Part = OrderFreePart;
+
+    fn part(&self) -> OrderFreePart {
+        OrderFreePart::default()
+    }
+
+    fn datagram(&self, part: &mut OrderFreePart, p: &Payload<'_>) -> bool {
+        if p.framing != Framing::Datagram {
+            return false;
+        }
+        let channel = match crate::wire::decode_payload(&p.data, false) {
+            Decoded::ChannelData(c) if crate::wire::decode_carried(c.data).is_none() => {
+                Some((c.channel, c.data.len()))
+            }
+            // Bytes that could be ChannelData on a channel bound earlier need the bindings.
+            Decoded::Other(_) if !p.data.first().is_some_and(|b| (0x40..=0x7F).contains(b)) => None,
+            _ => return false,
+        };
+        let tuple = TupleKey {
+            src: p.src,
+            dst: p.dst,
+            transport: p.transport,
+        };
+        part.traffic
+            .entry(tuple)
+            .or_default()
+            .add(p.frame, p.ts, p.data.len() as u64);
+        if let Some((channel, len)) = channel {
+            let key = ChannelKey {
+                src: p.src,
+                dst: p.dst,
+                transport: p.transport,
+                channel,
+            };
+            part.channel_data
+                .entry(key)
+                .or_default()
+                .add(p.frame, p.ts, len as u64);
+        }
+        if part.first_ts.is_none_or(|t| p.ts < t) {
+            part.first_ts = Some(p.ts);
+        }
+        if part.last_ts.is_none_or(|t| p.ts > t) {
+            part.last_ts = Some(p.ts);
+        }
+        part.max_frame = part.max_frame.max(p.frame);
+        true
     }
 }

@@ -25,7 +25,7 @@ use crate::wire::{Class, Method, TransactionId};
 pub use allocation::{AllocOutcome, Allocation};
 pub use case::{Case, CaseTx, Sighting};
 pub use correlate::{ClockOffset, NatMapping, TxPath};
-pub use ingest::Ingest;
+pub use ingest::{Ingest, OrderFree, OrderFreePart};
 pub use msg::{CredCheck, IceAttrs, Msg};
 pub use vantage::Role;
 

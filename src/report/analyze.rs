@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::capture::{self, bundle, CaptureFile};
-use crate::flow::{CaptureFlows, FlowOptions, Ingest, Role};
+use crate::capture::{self, bundle, CaptureFile, Scanned};
+use crate::flow::{CaptureFlows, FlowOptions, Ingest, OrderFree, Role};
 
 use super::{report_from_flows, AnalyzeOptions, InputError, Report};
 
@@ -132,24 +132,14 @@ fn read(r: Ready, opts: &FlowOptions) -> Result<CaptureFlows, InputError> {
     })?;
     let mut ing = Ingest::new(&name, opts);
     ing.set_link_types(file.link_types().to_vec());
-    // Pipeline: the reader parses the next batches while this thread summarises the last.
-    let frames = std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(4);
-        let file = &file;
-        let producer = scope.spawn(move || {
-            let mut events = file.events();
-            for batch in events.by_ref() {
-                if tx.send(batch).is_err() {
-                    break;
-                }
-            }
-            events.stats().frames
-        });
-        for batch in rx {
-            ing.events(&batch);
-        }
-        producer.join().unwrap_or(0)
+    // Stretches of the file are walked on all cores; datagrams whose effect does not depend
+    // on order are counted there, the rest comes back here in frame order.
+    let counts = file.scan(&OrderFree, |s| match s {
+        Scanned::Part { part, frame_base } => ing.absorb(part, frame_base),
+        Scanned::Events(batch) => ing.events(&batch),
     });
+    let frames = counts.frames;
+    file.release_in_background();
     ing.set_frames(frames);
     Ok(ing.finish())
 }
@@ -206,9 +196,9 @@ pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Report {
         }
     }
     let fo = opts.flow_options();
-    // One plain thread per capture (at most one per core at a time). Not rayon workers: the
-    // capture reader parallelises on the rayon pool, and a worker blocked on its pipeline
-    // would starve it.
+    // One plain thread per capture (at most one per core at a time); each capture's scan
+    // starts its own walking threads, so several small captures and one big one both use
+    // every core.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut results: Vec<(Result<CaptureFlows, InputError>, Option<Role>)> = Vec::new();
     let mut pending = ready.into_iter();

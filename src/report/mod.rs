@@ -8,13 +8,14 @@ mod text;
 
 use std::net::SocketAddr;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::diagnose::{self, DiagnoseOptions, Finding, Severity};
 use crate::flow::case::ServerHints;
 use crate::flow::{
-    carrier_name, AllocOutcome, CaptureFlows, Case, ClockOffset, Counter, Credential, FlowOptions,
-    NatMapping, Role, TxPath,
+    carrier_name, AllocOutcome, CaptureFlows, Case, CaseTx, ClockOffset, Counter, Credential,
+    FlowOptions, NatMapping, Role, TxPath,
 };
 
 pub use analyze::{analyze, Input, Source};
@@ -207,8 +208,177 @@ impl Report {
             .filter(|f| f.severity == Severity::Error)
     }
 
+    /// The report as pretty-printed JSON, byte for byte what `serde_json::to_string_pretty`
+    /// gives.
     pub fn json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        let mut out = Vec::new();
+        match self.write_json(&mut out) {
+            Ok(()) => String::from_utf8(out).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")),
+            Err(e) => format!("{{\"error\":\"{e}\"}}"),
+        }
+    }
+
+    /// Write [`Report::json`] to `w`. The transactions, most of the text on a busy capture,
+    /// are rendered in parallel and written between the rest of the report's head and tail.
+    pub fn write_json(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        const SLOT: &str = "\n  \"transactions\": []";
+        if self.transactions.is_empty() {
+            serde_json::to_writer_pretty(&mut *w, self)?;
+            return Ok(());
+        }
+        // The report without its transactions (same fields, same order).
+        #[derive(Serialize)]
+        struct Outline<'a> {
+            captures: &'a [CaptureInfo],
+            transactions: &'a [TxInfo],
+            allocations: &'a [AllocInfo],
+            findings: &'a [Finding],
+            correlation: &'a Correlation,
+            errors: &'a [InputError],
+        }
+        let text = serde_json::to_string_pretty(&Outline {
+            captures: &self.captures,
+            transactions: &[],
+            allocations: &self.allocations,
+            findings: &self.findings,
+            correlation: &self.correlation,
+            errors: &self.errors,
+        })?;
+        // A newline followed by two spaces only occurs in the printer's own layout (string
+        // contents have their newlines escaped), so this is the top-level field. Split just
+        // before the empty array's closing bracket.
+        let split = text.find(SLOT).map(|at| at + SLOT.len() - 1);
+        let (Some(head), Some(tail)) = (
+            split.and_then(|n| text.get(..n)),
+            split.and_then(|n| text.get(n + 1..)),
+        ) else {
+            serde_json::to_writer_pretty(&mut *w, self)?;
+            return Ok(());
+        };
+        // Elements sit two levels deep in the document.
+        let parts = self
+            .transactions
+            .par_chunks(256)
+            .map(|chunk| {
+                let mut out = Vec::with_capacity(chunk.len() * 768);
+                for tx in chunk {
+                    out.extend_from_slice(if out.is_empty() { b"    " } else { b",\n    " });
+                    let mut ser =
+                        serde_json::Serializer::with_formatter(&mut out, NestedPretty::at(2));
+                    tx.serialize(&mut ser)?;
+                }
+                Ok(out)
+            })
+            .collect::<Result<Vec<Vec<u8>>, serde_json::Error>>()?;
+        w.write_all(head.as_bytes())?;
+        w.write_all(b"\n")?;
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                w.write_all(b",\n")?;
+            }
+            w.write_all(part)?;
+        }
+        w.write_all(b"\n  ]")?;
+        w.write_all(tail.as_bytes())
+    }
+}
+
+/// serde_json's pretty layout (two spaces a level) for a value that sits `depth` levels deep
+/// in a larger document.
+struct NestedPretty {
+    depth: usize,
+    has_value: bool,
+}
+
+impl NestedPretty {
+    fn at(depth: usize) -> NestedPretty {
+        NestedPretty {
+            depth,
+            has_value: false,
+        }
+    }
+
+    fn indent<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        for _ in 0..self.depth {
+            w.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+
+    fn open<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        bracket: &[u8],
+    ) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(bracket)
+    }
+
+    fn close<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        bracket: &[u8],
+    ) -> std::io::Result<()> {
+        self.depth = self.depth.saturating_sub(1);
+        if self.has_value {
+            w.write_all(b"\n")?;
+            self.indent(w)?;
+        }
+        w.write_all(bracket)
+    }
+
+    fn item<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        w.write_all(if first { b"\n" } else { b",\n" })?;
+        self.indent(w)
+    }
+}
+
+impl serde_json::ser::Formatter for NestedPretty {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"[")
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.item(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"{")
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.item(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
     }
 }
 
@@ -224,17 +394,22 @@ pub fn report_from_flows(
     opts: &AnalyzeOptions,
 ) -> Report {
     let case = Case::build(flows, roles, opts.hints());
-    let findings = diagnose::diagnose(
-        &case,
-        &DiagnoseOptions {
-            credentials: opts.credentials.clone(),
-            realm: opts.realm.clone(),
-        },
+    let diagnose_options = DiagnoseOptions {
+        credentials: opts.credentials.clone(),
+        realm: opts.realm.clone(),
+    };
+    let (findings, mut report) = rayon::join(
+        || diagnose::diagnose(&case, &diagnose_options),
+        || build(&case, errors),
     );
-    build(&case, findings, errors)
+    report.findings = findings;
+    // Freeing a big case takes a few milliseconds the caller need not wait for.
+    rayon::spawn(move || drop(case));
+    report
 }
 
-fn build(case: &Case, findings: Vec<Finding>, errors: Vec<InputError>) -> Report {
+/// The report's tables (everything but the findings).
+fn build(case: &Case, errors: Vec<InputError>) -> Report {
     let captures = case
         .captures
         .iter()
@@ -250,70 +425,13 @@ fn build(case: &Case, findings: Vec<Finding>, errors: Vec<InputError>) -> Report
             problems: c.problem_count,
         })
         .collect();
-    let mut transactions = Vec::with_capacity(case.txs.len());
-    for (ti, t) in case.txs.iter().enumerate() {
-        let first = case.any_request(t);
-        let resp = case.any_response(t);
-        let Some((s0, m0)) = first.or(resp) else {
-            continue;
-        };
-        let c0 = &case.captures[s0.cap];
-        let tx0 = case.tx(s0);
-        let (client, server) = if first.is_some() {
-            (Some(m0.src), Some(m0.dst))
-        } else {
-            (Some(m0.dst), Some(m0.src))
-        };
-        let seen = t
-            .sightings
-            .iter()
-            .filter_map(|&s| {
-                let c = &case.captures[s.cap];
-                let tx = case.tx(s);
-                let q = c.request(tx);
-                let r = c.final_response(tx);
-                // A sighting exists because a message was seen; skip it if not.
-                let any = q.or(r)?;
-                Some(TxSeen {
-                    capture: c.name.clone(),
-                    src: if q.is_some() { any.src } else { any.dst },
-                    dst: if q.is_some() { any.dst } else { any.src },
-                    request_frames: tx
-                        .requests
-                        .iter()
-                        .take(8)
-                        .map(|&i| c.msg(i).frame)
-                        .collect(),
-                    response_frame: r.map(|m| m.frame),
-                    response: r.map(|m| m.outcome()),
-                })
-            })
-            .collect();
-        let retrans = t
-            .sightings
-            .iter()
-            .map(|&s| case.captures[s.cap].retransmissions(case.tx(s)))
-            .max()
-            .unwrap_or(0);
-        transactions.push(TxInfo {
-            txid: t.txid.to_hex(),
-            method: t.method.to_string(),
-            transport: m0.transport.as_str(),
-            carried_in: m0.carried.map(|c| carrier_name(Some(c))),
-            client,
-            server,
-            outcome: resp.map_or_else(|| "none".to_string(), |(_, m)| m.outcome()),
-            reason: resp.and_then(|(_, m)| m.reason.as_deref().map(str::to_string)),
-            retransmissions: retrans,
-            schedule_ms: c0.schedule_ms(tx0),
-            rtt_ms: c0.rtt_ms(tx0),
-            ts: secs(case.to_reference(s0.cap, m0.ts.0)),
-            ice_check: m0.is_ice_check(),
-            seen,
-            path: case.paths.get(&ti).cloned(),
-        });
-    }
-    transactions.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+    let mut transactions: Vec<TxInfo> = case
+        .txs
+        .par_iter()
+        .enumerate()
+        .filter_map(|(ti, t)| tx_info(case, ti, t))
+        .collect();
+    transactions.par_sort_by(|a, b| a.ts.total_cmp(&b.ts));
     let mut allocations = Vec::new();
     for c in &case.captures {
         for a in &c.allocations {
@@ -383,8 +501,70 @@ fn build(case: &Case, findings: Vec<Finding>, errors: Vec<InputError>) -> Report
         captures,
         transactions,
         allocations,
-        findings,
+        findings: Vec::new(),
         correlation,
         errors,
     }
+}
+
+/// One transaction's row.
+fn tx_info(case: &Case, ti: usize, t: &CaseTx) -> Option<TxInfo> {
+    let first = case.any_request(t);
+    let resp = case.any_response(t);
+    let (s0, m0) = first.or(resp)?;
+    let c0 = &case.captures[s0.cap];
+    let tx0 = case.tx(s0);
+    let (client, server) = if first.is_some() {
+        (Some(m0.src), Some(m0.dst))
+    } else {
+        (Some(m0.dst), Some(m0.src))
+    };
+    let seen = t
+        .sightings
+        .iter()
+        .filter_map(|&s| {
+            let c = &case.captures[s.cap];
+            let tx = case.tx(s);
+            let q = c.request(tx);
+            let r = c.final_response(tx);
+            // A sighting exists because a message was seen; skip it if not.
+            let any = q.or(r)?;
+            Some(TxSeen {
+                capture: c.name.clone(),
+                src: if q.is_some() { any.src } else { any.dst },
+                dst: if q.is_some() { any.dst } else { any.src },
+                request_frames: tx
+                    .requests
+                    .iter()
+                    .take(8)
+                    .map(|&i| c.msg(i).frame)
+                    .collect(),
+                response_frame: r.map(|m| m.frame),
+                response: r.map(|m| m.outcome()),
+            })
+        })
+        .collect();
+    let retrans = t
+        .sightings
+        .iter()
+        .map(|&s| case.captures[s.cap].retransmissions(case.tx(s)))
+        .max()
+        .unwrap_or(0);
+    Some(TxInfo {
+        txid: t.txid.to_hex(),
+        method: t.method.to_string(),
+        transport: m0.transport.as_str(),
+        carried_in: m0.carried.map(|c| carrier_name(Some(c))),
+        client,
+        server,
+        outcome: resp.map_or_else(|| "none".to_string(), |(_, m)| m.outcome()),
+        reason: resp.and_then(|(_, m)| m.reason.as_deref().map(str::to_string)),
+        retransmissions: retrans,
+        schedule_ms: c0.schedule_ms(tx0),
+        rtt_ms: c0.rtt_ms(tx0),
+        ts: secs(case.to_reference(s0.cap, m0.ts.0)),
+        ice_check: m0.is_ice_check(),
+        seen,
+        path: case.paths.get(&ti).cloned(),
+    })
 }
