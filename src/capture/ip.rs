@@ -119,6 +119,7 @@ fn v6(b: &[u8], at: usize) -> Option<Ipv6Addr> {
     Some(Ipv6Addr::from(s))
 }
 
+#[inline(always)]
 pub(crate) fn parse(net: Net<'_>, cut: Cut) -> Parsed<'_> {
     match net {
         Net::Ipv4(d) => ipv4(d, cut),
@@ -127,6 +128,7 @@ pub(crate) fn parse(net: Net<'_>, cut: Cut) -> Parsed<'_> {
     }
 }
 
+#[inline(always)]
 fn ipv4(d: &[u8], cut: Cut) -> Parsed<'_> {
     let (Some(&vihl), Some(src), Some(dst)) = (d.first(), v4(d, 12), v4(d, 16)) else {
         return Parsed::problem(short("IPv4", 20, d.len(), cut));
@@ -326,6 +328,7 @@ pub(crate) fn ext_headers(mut nh: u8, b: &[u8]) -> Result<Ext<'_>, ProblemKind> 
 }
 
 /// Transport-layer dispatch for an unfragmented (or reassembled) IP payload.
+#[inline(always)]
 pub(crate) fn transport<'a>(
     proto: u8,
     src: IpAddr,

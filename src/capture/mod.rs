@@ -287,6 +287,7 @@ struct Parsed1<'a> {
     problem: Option<Box<ProblemKind>>,
 }
 
+#[inline(always)]
 fn l4_event<'a>(frame: u32, ts: Timestamp, l4: L4<'a>) -> FrameOut<'a> {
     match l4 {
         L4::Nothing => FrameOut::Nothing,
@@ -337,6 +338,7 @@ fn parse_item(item: Item<'_>) -> Parsed1<'_> {
     }
 }
 
+#[inline(always)]
 fn parse_record(r: Record<'_>) -> Parsed1<'_> {
     let mut p = Parsed1 {
         frame: r.frame,

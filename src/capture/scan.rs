@@ -218,6 +218,7 @@ impl CaptureFile {
                     sink(Scanned::Events(out));
                 }
                 base = base.saturating_add(reader.frames());
+                self.forget_pages(stretch.start, reader.pos());
                 stopped = reader.stopped();
                 last = Some(reader);
             },

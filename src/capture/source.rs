@@ -131,16 +131,26 @@ impl CaptureFile {
         })
     }
 
-    /// Let go of the capture on another thread: unmapping a few hundred megabytes means
-    /// tearing down their page tables, milliseconds the caller need not wait for.
-    pub fn release_in_background(self) {
-        if self.bytes().len() < 16 << 20 {
+    /// Drop the page-table entries of a walked stretch of a mapped file (the page cache keeps
+    /// the data). Unmapping a few hundred megabytes at the end costs milliseconds on one
+    /// thread and blocks other threads' allocations meanwhile; done stretch by stretch behind
+    /// the walk, the cost is spread over the scan. Reading the bytes later still works: the
+    /// pages fault back in from the file.
+    pub(crate) fn forget_pages(&self, from: usize, to: usize) {
+        const PAGE: usize = 4096;
+        let Backing::Mapped(m) = &self.backing else {
+            return;
+        };
+        let from = from.div_ceil(PAGE) * PAGE;
+        let to = (to.min(m.len()) / PAGE) * PAGE;
+        if to <= from {
             return;
         }
-        // If the thread cannot be started, the capture is dropped here instead.
-        let _ = std::thread::Builder::new()
-            .name("turnscope-unmap".into())
-            .spawn(move || drop(self));
+        // SAFETY: the map is private and read-only, so dropping its pages discards nothing:
+        // a later read faults the same file contents back in.
+        let _ = unsafe {
+            m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
+        };
     }
 
     /// The name given at open (the path as given, or the bundle member name).

@@ -48,11 +48,23 @@ impl<'o> Ingest<'o> {
     /// Add what [`OrderFree`] counted in a stretch whose frames start after `frame_base`.
     pub fn absorb(&mut self, part: OrderFreePart, frame_base: u32) {
         let f = &mut self.flows;
-        for (k, c) in &part.traffic {
-            f.traffic.entry(*k).or_default().absorb(c, frame_base);
-        }
-        for (k, c) in &part.channel_data {
-            f.channel_data.entry(*k).or_default().absorb(c, frame_base);
+        for ((tuple, channel), (traffic, frames)) in &part.counts {
+            f.traffic
+                .entry(*tuple)
+                .or_default()
+                .absorb(traffic, frame_base);
+            if let Some(channel) = *channel {
+                let key = ChannelKey {
+                    src: tuple.src,
+                    dst: tuple.dst,
+                    transport: tuple.transport,
+                    channel,
+                };
+                f.channel_data
+                    .entry(key)
+                    .or_default()
+                    .absorb(frames, frame_base);
+            }
         }
         if let Some(ts) = part.first_ts {
             self.seen_ts(ts, part.max_frame.saturating_add(frame_base));
@@ -562,8 +574,9 @@ pub struct OrderFree;
 /// What [`OrderFree`] counted in one stretch (frame numbers relative to the stretch).
 #[derive(Debug, Default)]
 pub struct OrderFreePart {
-    traffic: HashMap<TupleKey, Counter>,
-    channel_data: HashMap<ChannelKey, Counter>,
+    /// Per direction and channel (`None`: not ChannelData): all payloads, and the ChannelData
+    /// frames. One lookup a datagram; the per-direction totals are summed when absorbed.
+    counts: HashMap<(TupleKey, Option<u16>), (Counter, Counter)>,
     first_ts: Option<Timestamp>,
     last_ts: Option<Timestamp>,
     max_frame: u32,
@@ -593,21 +606,13 @@ impl DatagramScan for OrderFree {
             dst: p.dst,
             transport: p.transport,
         };
-        part.traffic
-            .entry(tuple)
-            .or_default()
-            .add(p.frame, p.ts, p.data.len() as u64);
-        if let Some((channel, len)) = channel {
-            let key = ChannelKey {
-                src: p.src,
-                dst: p.dst,
-                transport: p.transport,
-                channel,
-            };
-            part.channel_data
-                .entry(key)
-                .or_default()
-                .add(p.frame, p.ts, len as u64);
+        let (traffic, frames) = part
+            .counts
+            .entry((tuple, channel.map(|(ch, _)| ch)))
+            .or_default();
+        traffic.add(p.frame, p.ts, p.data.len() as u64);
+        if let Some((_, len)) = channel {
+            frames.add(p.frame, p.ts, len as u64);
         }
         if part.first_ts.is_none_or(|t| p.ts < t) {
             part.first_ts = Some(p.ts);

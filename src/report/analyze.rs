@@ -139,7 +139,6 @@ fn read(r: Ready, opts: &FlowOptions) -> Result<CaptureFlows, InputError> {
         Scanned::Events(batch) => ing.events(&batch),
     });
     let frames = counts.frames;
-    file.release_in_background();
     ing.set_frames(frames);
     Ok(ing.finish())
 }
