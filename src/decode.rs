@@ -351,7 +351,10 @@ pub fn stats(file: &crate::capture::CaptureFile) -> Stats {
     }
     let mut total = Stats::default();
     let counts = file.scan(&Count, |s| match s {
-        Scanned::Part { part, .. } => total = std::mem::take(&mut total).merge(part),
+        Scanned::Stretch { part, events, .. } => {
+            total = std::mem::take(&mut total).merge(part);
+            events.iter().for_each(|ev| total.add_event(ev));
+        }
         Scanned::Events(batch) => batch.iter().for_each(|ev| total.add_event(ev)),
     });
     total.frames = counts.frames;

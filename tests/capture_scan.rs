@@ -76,9 +76,9 @@ fn check(f: &CaptureFile, what: &str) {
                 threads,
             };
             let mut got = Vec::new();
-            let stats = f.scan_with(&TakeNothing, opts, |s| {
-                if let Scanned::Events(batch) = s {
-                    got.extend(batch.iter().map(describe));
+            let stats = f.scan_with(&TakeNothing, opts, |s| match s {
+                Scanned::Stretch { events, .. } | Scanned::Events(events) => {
+                    got.extend(events.iter().map(describe))
                 }
             });
             assert_eq!(
@@ -92,12 +92,17 @@ fn check(f: &CaptureFile, what: &str) {
             let mut taken = Vec::new();
             let mut left = Vec::new();
             let stats = f.scan_with(&TakeOdd, opts, |s| match s {
-                Scanned::Part { part, frame_base } => {
+                Scanned::Stretch {
+                    part,
+                    frame_base,
+                    events,
+                } => {
                     for t in part {
                         let (frame, rest) = t.split_once(' ').unwrap();
                         let frame: u32 = frame.parse().unwrap();
                         taken.push(format!("{} {rest}", frame + frame_base));
                     }
+                    left.extend(events.iter().map(describe));
                 }
                 Scanned::Events(batch) => left.extend(batch.iter().map(describe)),
             });

@@ -34,10 +34,15 @@ pub trait DatagramScan: Sync {
 
 /// What [`CaptureFile::scan`] hands to its sink, in file order.
 pub enum Scanned<'a, P> {
-    /// One stretch's accumulator; its frame numbers are relative to `frame_base`.
-    Part { part: P, frame_base: u32 },
-    /// Events the scan did not take, in frame order, with Wireshark's frame numbers. A
-    /// stretch's events follow its part.
+    /// One stretch: what the scan took into its part (frame numbers relative to
+    /// `frame_base`), and the events it left, in frame order with Wireshark's frame numbers.
+    Stretch {
+        part: P,
+        frame_base: u32,
+        events: Vec<Event<'a>>,
+    },
+    /// What the end of the capture completed (TCP data still pending, fragments never
+    /// completed); their frames may be lower than those before.
     Events(Vec<Event<'a>>),
 }
 
@@ -144,8 +149,8 @@ fn rebase(p: &mut Parsed1<'_>, base: u32) {
 
 impl CaptureFile {
     /// Walk the capture on all cores: `scan` sees the UDP datagrams stretch by stretch in
-    /// parallel, and `sink` gets, in file order, each stretch's part and then the events the
-    /// scan left (TCP, ICMP, problems, datagrams it did not take), exactly as
+    /// parallel, and `sink` gets, in file order, each stretch's part with the events the scan
+    /// left (TCP, ICMP, problems, datagrams it did not take), exactly as
     /// [`CaptureFile::events`] would give them. Returns the capture's counts.
     ///
     /// Uses plain threads (not the rayon pool), so it may be called from anywhere.
@@ -201,22 +206,20 @@ impl CaptureFile {
                     // start.
                     Some(prev) => walk(scan, prev.resume(plan.limit)),
                 };
-                let Some(reader) = stretch.reader else { return };
-                if let Some(part) = stretch.part {
-                    sink(Scanned::Part {
-                        part,
-                        frame_base: base,
-                    });
-                }
+                let (Some(reader), Some(part)) = (stretch.reader, stretch.part) else {
+                    return;
+                };
                 taken.absorb(stretch.taken);
-                let mut out = Vec::with_capacity(stretch.residue.len());
+                let mut events = Vec::with_capacity(stretch.residue.len());
                 for mut p in stretch.residue {
                     rebase(&mut p, base);
-                    st.apply(p, &mut out);
+                    st.apply(p, &mut events);
                 }
-                if !out.is_empty() {
-                    sink(Scanned::Events(out));
-                }
+                sink(Scanned::Stretch {
+                    part,
+                    frame_base: base,
+                    events,
+                });
                 base = base.saturating_add(reader.frames());
                 self.forget_pages(stretch.start, reader.pos());
                 stopped = reader.stopped();

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use crate::capture::{DatagramScan, Event, Framing, Payload, TcpControl, Timestamp};
-use crate::decode::{self, Body};
+use crate::decode::{self, Body, Carrier};
 use crate::wire::{Class, Decoded, IntegrityVerdict, Key, Message, Method};
 
 use super::msg::{CredCheck, Msg};
@@ -45,10 +45,23 @@ impl<'o> Ingest<'o> {
         }
     }
 
-    /// Add what [`OrderFree`] counted in a stretch whose frames start after `frame_base`.
-    pub fn absorb(&mut self, part: OrderFreePart, frame_base: u32) {
+    /// One stretch of a [`CaptureFile::scan`](crate::capture::CaptureFile::scan) with
+    /// [`OrderFree`]: its counts are added, and the messages it summarised are filed in frame
+    /// order among the stretch's other events.
+    pub fn stretch(&mut self, part: OrderFreePart, frame_base: u32, events: &[Event<'_>]) {
+        let OrderFreePart {
+            counts,
+            send_ind,
+            data_ind,
+            carried_stun,
+            stun_messages,
+            msgs,
+            first_ts,
+            last_ts,
+            max_frame,
+        } = part;
         let f = &mut self.flows;
-        for ((tuple, channel), (traffic, frames)) in &part.counts {
+        for ((tuple, channel), (traffic, frames)) in &counts {
             f.traffic
                 .entry(*tuple)
                 .or_default()
@@ -66,11 +79,37 @@ impl<'o> Ingest<'o> {
                     .absorb(frames, frame_base);
             }
         }
-        if let Some(ts) = part.first_ts {
-            self.seen_ts(ts, part.max_frame.saturating_add(frame_base));
+        for (k, c) in &send_ind {
+            f.send_ind.entry(*k).or_default().absorb(c, frame_base);
         }
-        if let Some(ts) = part.last_ts {
-            self.seen_ts(ts, part.max_frame.saturating_add(frame_base));
+        for (k, c) in &data_ind {
+            f.data_ind.entry(*k).or_default().absorb(c, frame_base);
+        }
+        for (k, n) in carried_stun {
+            *f.carried_stun.entry(k).or_default() += n;
+        }
+        f.stun_messages += stun_messages;
+        let last_frame = max_frame.saturating_add(frame_base);
+        for ts in [first_ts, last_ts].into_iter().flatten() {
+            self.seen_ts(ts, last_frame);
+        }
+        let mut msgs = msgs
+            .into_iter()
+            .map(|mut m| {
+                m.frame = m.frame.saturating_add(frame_base);
+                m
+            })
+            .peekable();
+        for ev in events {
+            if let Some(frame) = ev.frame() {
+                while let Some(m) = msgs.next_if(|m| m.frame < frame) {
+                    self.push_msg(m);
+                }
+            }
+            self.event(ev);
+        }
+        for m in msgs {
+            self.push_msg(m);
         }
     }
 
@@ -373,16 +412,10 @@ impl<'o> Ingest<'o> {
         p: &Payload<'_>,
         carrier: &mut (Option<SocketAddr>, Option<u16>),
     ) {
-        if m.class() != Class::Indication {
+        let Some((method, peer, data_len)) = relayed_data(m) else {
             return;
-        }
-        let method = m.method();
-        if method != Method::SEND && method != Method::DATA {
-            return;
-        }
-        let peer = m.xor_peer_addresses().next();
+        };
         *carrier = (peer, None);
-        let data_len = m.data().map_or(0, <[u8]>::len) as u64;
         let map = if method == Method::SEND {
             &mut self.flows.send_ind
         } else {
@@ -563,13 +596,26 @@ impl Counter {
     }
 }
 
-/// The datagrams whose effect on the flows does not depend on what came before them, counted
+/// The datagrams whose effect on the flows does not depend on what came before them, handled
 /// stretch by stretch in parallel ([`CaptureFile::scan`](crate::capture::CaptureFile::scan)):
-/// ChannelData frames that carry no STUN, and payloads that are neither STUN nor ChannelData
-/// (media and DTLS to and from relays). Everything else goes through [`Ingest::events`] in
-/// frame order.
+/// ChannelData frames that carry no STUN, payloads that are neither STUN nor ChannelData
+/// (media and DTLS to and from relays), and, when no credentials are to be checked, STUN
+/// messages, summarised here and filed into transactions later in frame order
+/// ([`Ingest::stretch`]). Everything else goes through [`Ingest::events`] in frame order.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct OrderFree;
+pub struct OrderFree {
+    /// Take STUN datagrams too (their integrity checks need credentials and the challenges
+    /// seen so far, so only without credentials).
+    pub stun: bool,
+}
+
+impl OrderFree {
+    pub fn for_options(opts: &FlowOptions) -> OrderFree {
+        OrderFree {
+            stun: opts.credentials.is_empty(),
+        }
+    }
+}
 
 /// What [`OrderFree`] counted in one stretch (frame numbers relative to the stretch).
 #[derive(Debug, Default)]
@@ -577,9 +623,72 @@ pub struct OrderFreePart {
     /// Per direction and channel (`None`: not ChannelData): all payloads, and the ChannelData
     /// frames. One lookup a datagram; the per-direction totals are summed when absorbed.
     counts: HashMap<(TupleKey, Option<u16>), (Counter, Counter)>,
+    send_ind: HashMap<TupleKey, Counter>,
+    data_ind: HashMap<TupleKey, Counter>,
+    carried_stun: HashMap<TupleKey, u64>,
+    stun_messages: u64,
+    /// Summaries of the STUN messages taken, in frame order.
+    msgs: Vec<Msg>,
     first_ts: Option<Timestamp>,
     last_ts: Option<Timestamp>,
     max_frame: u32,
+}
+
+/// A Send or Data indication's relayed data: method, peer, DATA length.
+fn relayed_data(m: &Message<'_>) -> Option<(Method, Option<SocketAddr>, u64)> {
+    let method = m.method();
+    if m.class() != Class::Indication || (method != Method::SEND && method != Method::DATA) {
+        return None;
+    }
+    let peer = m.xor_peer_addresses().next();
+    Some((method, peer, m.data().map_or(0, <[u8]>::len) as u64))
+}
+
+impl OrderFreePart {
+    /// A STUN message on the wire, and one carried in its DATA: the same bookkeeping as
+    /// [`Ingest::events`], the transaction filing left for later.
+    fn stun(&mut self, p: &Payload<'_>, m: &Message<'_>) {
+        let tuple = TupleKey {
+            src: p.src,
+            dst: p.dst,
+            transport: p.transport,
+        };
+        self.stun_messages += 1;
+        let Some((method, peer, data_len)) = relayed_data(m) else {
+            self.msgs.push(Msg::summarise(
+                m,
+                p.frame,
+                p.ts,
+                p.transport,
+                p.src,
+                p.dst,
+                None,
+            ));
+            return;
+        };
+        // Counted as relayed data, not kept as a message.
+        let (map, carrier) = if method == Method::SEND {
+            (&mut self.send_ind, Carrier::Send)
+        } else {
+            (&mut self.data_ind, Carrier::Data)
+        };
+        map.entry(tuple).or_default().add(p.frame, p.ts, data_len);
+        if let Some(inner) = m.data().and_then(crate::wire::decode_carried) {
+            self.stun_messages += 1;
+            *self.carried_stun.entry(tuple).or_default() += 1;
+            let mut s = Msg::summarise(
+                &inner,
+                p.frame,
+                p.ts,
+                p.transport,
+                p.src,
+                p.dst,
+                Some(carrier),
+            );
+            s.carrier_peer = peer;
+            self.msgs.push(s);
+        }
+    }
 }
 
 impl DatagramScan for OrderFree {
@@ -599,6 +708,10 @@ impl DatagramScan for OrderFree {
             }
             // Bytes that could be ChannelData on a channel bound earlier need the bindings.
             Decoded::Other(_) if !p.data.first().is_some_and(|b| (0x40..=0x7F).contains(b)) => None,
+            Decoded::Stun(m) if self.stun => {
+                part.stun(p, &m);
+                None
+            }
             _ => return false,
         };
         let tuple = TupleKey {

@@ -132,10 +132,14 @@ fn read(r: Ready, opts: &FlowOptions) -> Result<CaptureFlows, InputError> {
     })?;
     let mut ing = Ingest::new(&name, opts);
     ing.set_link_types(file.link_types().to_vec());
-    // Stretches of the file are walked on all cores; datagrams whose effect does not depend
-    // on order are counted there, the rest comes back here in frame order.
-    let counts = file.scan(&OrderFree, |s| match s {
-        Scanned::Part { part, frame_base } => ing.absorb(part, frame_base),
+    // Stretches of the file are walked on all cores; datagrams are decoded and summarised
+    // there, and filed here in frame order with what needs order (TCP, ICMP, bindings).
+    let counts = file.scan(&OrderFree::for_options(opts), |s| match s {
+        Scanned::Stretch {
+            part,
+            frame_base,
+            events,
+        } => ing.stretch(part, frame_base, &events),
         Scanned::Events(batch) => ing.events(&batch),
     });
     let frames = counts.frames;

@@ -83,7 +83,9 @@ pub struct CaptureInfo {
 #[derive(Debug, Clone, Serialize)]
 pub struct TxSeen {
     pub capture: String,
+    #[serde(serialize_with = "addr_json::one")]
     pub src: SocketAddr,
+    #[serde(serialize_with = "addr_json::one")]
     pub dst: SocketAddr,
     pub request_frames: Vec<u32>,
     pub response_frame: Option<u32>,
@@ -97,7 +99,9 @@ pub struct TxInfo {
     pub transport: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub carried_in: Option<&'static str>,
+    #[serde(serialize_with = "addr_json::optional")]
     pub client: Option<SocketAddr>,
+    #[serde(serialize_with = "addr_json::optional")]
     pub server: Option<SocketAddr>,
     /// "success", "error 401", "none" (unanswered).
     pub outcome: String,
@@ -379,6 +383,87 @@ impl serde_json::ser::Formatter for NestedPretty {
     fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
         self.has_value = true;
         Ok(())
+    }
+}
+
+/// Addresses as JSON strings, the same text as serde's own (`IP:PORT`, IPv6 in brackets),
+/// without the formatting machinery for IPv4: a busy report writes tens of thousands.
+mod addr_json {
+    use std::net::SocketAddr;
+
+    use serde::Serializer;
+
+    pub fn one<S: Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
+        let SocketAddr::V4(v4) = a else {
+            return serde::Serialize::serialize(a, s);
+        };
+        // "255.255.255.255:65535" is 21 bytes.
+        let mut buf = [0u8; 21];
+        let mut n = 0;
+        let mut put = |b: u8| {
+            if let Some(slot) = buf.get_mut(n) {
+                *slot = b;
+                n += 1;
+            }
+        };
+        for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+            if i > 0 {
+                put(b'.');
+            }
+            decimal(u32::from(octet), &mut put);
+        }
+        put(b':');
+        decimal(u32::from(v4.port()), &mut put);
+        match buf.get(..n).and_then(|b| std::str::from_utf8(b).ok()) {
+            Some(text) => s.serialize_str(text),
+            None => serde::Serialize::serialize(a, s),
+        }
+    }
+
+    pub fn optional<S: Serializer>(a: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match a {
+            Some(a) => one(a, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    fn decimal(v: u32, put: &mut impl FnMut(u8)) {
+        let mut digits = [0u8; 10];
+        let mut len = 0;
+        let mut v = v;
+        loop {
+            if let Some(d) = digits.get_mut(len) {
+                *d = b'0' + (v % 10) as u8;
+            }
+            len += 1;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        for d in digits.iter().take(len).rev() {
+            put(*d);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn same_text_as_serde() {
+            for a in [
+                "0.0.0.0:0",
+                "255.255.255.255:65535",
+                "192.0.2.10:3478",
+                "10.1.20.3:9",
+                "[2001:db8::1]:3478",
+                "[::ffff:192.0.2.1]:1",
+            ] {
+                let a: std::net::SocketAddr = a.parse().unwrap();
+                let mut ours = Vec::new();
+                super::one(&a, &mut serde_json::Serializer::new(&mut ours)).unwrap();
+                assert_eq!(ours, serde_json::to_vec(&a).unwrap(), "{a}");
+            }
+        }
     }
 }
 
