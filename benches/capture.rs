@@ -1,4 +1,5 @@
-//! Capture-layer throughput: walk every event of a large UDP capture.
+//! Capture-layer throughput: walk every event of a large UDP capture in order (`events`), and
+//! with the parallel stretch walk (`scan`, every datagram taken in the walking threads).
 //!
 //! Uses /tmp/synth.pcap when present (`python3 ../shared/lab/synth-pcap.py /tmp/synth.pcap 200`,
 //! about 250k TURN/ChannelData packets in 200 MB); otherwise builds a 32 MB capture of the same
@@ -7,7 +8,7 @@
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use turnscope::capture::{self, CaptureFile, Event};
+use turnscope::capture::{self, CaptureFile, DatagramScan, Event, Payload, Scanned};
 
 fn synth(target: usize) -> Vec<u8> {
     let mut v = Vec::with_capacity(target + 2048);
@@ -71,6 +72,32 @@ fn drain(f: &CaptureFile) -> u64 {
     n
 }
 
+/// Takes every UDP datagram in the walking threads, summing the payload bytes.
+struct SumDatagrams;
+
+impl DatagramScan for SumDatagrams {
+    type Part = u64;
+    fn part(&self) -> u64 {
+        0
+    }
+    fn datagram(&self, part: &mut u64, p: &Payload<'_>) -> bool {
+        *part += p.data.len() as u64;
+        true
+    }
+}
+
+fn scan(f: &CaptureFile) -> u64 {
+    let mut n = 0u64;
+    f.scan(&SumDatagrams, |s| match s {
+        Scanned::Stretch { part, events, .. } => {
+            n += part;
+            n += events.len() as u64;
+        }
+        Scanned::Events(events) => n += events.len() as u64,
+    });
+    n
+}
+
 fn bench(c: &mut Criterion) {
     let path = Path::new("/tmp/synth.pcap");
     let file = if path.exists() {
@@ -90,6 +117,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(len));
     g.sample_size(10);
     g.bench_function("events", |b| b.iter(|| drain(&file)));
+    g.bench_function("scan", |b| b.iter(|| scan(&file)));
     g.bench_function("frame_count", |b| b.iter(|| file.frame_count()));
     g.finish();
 }

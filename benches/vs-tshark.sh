@@ -4,8 +4,8 @@
 # minutes; a ratio taken within one round is what is comparable).
 #
 # Each round: tshark's STUN decode once (`-Y stun -T fields -e stun.type`), then
-# `turnscope decode --stats` and `turnscope analyze --format json` ten times each (hyperfine,
-# one warm-up). Per round it prints the three mean times and the two speed-ups, then the
+# `turnscope decode --stats`, `turnscope analyze` (table) and `--format json` ten times each
+# (hyperfine, one warm-up). Per round it prints the mean times and the speed-ups, then the
 # median speed-ups over all rounds. It also checks that both count the same STUN messages.
 #
 # Usage: benches/vs-tshark.sh [CAPTURE] [ROUNDS]
@@ -36,23 +36,29 @@ echo "STUN messages: tshark $tshark_msgs, turnscope $ours"
 [ "$tshark_msgs" = "$ours" ] || { echo "counts differ" >&2; exit 1; }
 
 mean() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["mean"])' "$1"; }
-printf '%-6s %10s %12s %12s %9s %9s\n' round tshark_s decode_ms analyze_ms decode_x analyze_x
+printf '%-6s %9s %10s %10s %10s %9s %9s %9s\n' round tshark_s decode_ms table_ms json_ms \
+  decode_x table_x json_x
 for r in $(seq 1 "$ROUNDS"); do
   hyperfine -N -r 1 --export-json "$TMP/t.json" \
     "tshark -r $CAP -Y stun -T fields -e stun.type" >/dev/null 2>&1
   hyperfine -N -w 1 -r 10 --export-json "$TMP/d.json" "$TS decode --stats $CAP" >/dev/null 2>&1
-  hyperfine -N -w 1 -r 10 --export-json "$TMP/a.json" "$TS analyze --format json $CAP" \
+  hyperfine -N -w 1 -r 10 --export-json "$TMP/a.json" "$TS analyze $CAP" >/dev/null 2>&1
+  hyperfine -N -w 1 -r 10 --export-json "$TMP/j.json" "$TS analyze --format json $CAP" \
     >/dev/null 2>&1
-  t=$(mean "$TMP/t.json"); d=$(mean "$TMP/d.json"); a=$(mean "$TMP/a.json")
-  python3 -c "import sys; t,d,a=map(float,sys.argv[1:4]); print(f'{sys.argv[4]:<6} {t:10.2f} {d*1e3:12.1f} {a*1e3:12.1f} {t/d:9.0f} {t/a:9.0f}')" \
-    "$t" "$d" "$a" "$r" | tee -a "$TMP/rounds"
+  python3 -c '
+import sys
+r = sys.argv[1]
+t, d, a, j = map(float, sys.argv[2:])
+print(f"{r:<6} {t:9.2f} {d*1e3:10.1f} {a*1e3:10.1f} {j*1e3:10.1f} {t/d:9.0f} {t/a:9.0f} {t/j:9.0f}")
+' "$r" "$(mean "$TMP/t.json")" "$(mean "$TMP/d.json")" "$(mean "$TMP/a.json")" \
+    "$(mean "$TMP/j.json")" | tee -a "$TMP/rounds"
 done
-python3 - "$TMP/rounds" <<'EOF'
+python3 -c '
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-dx = [float(r[4]) for r in rows]
-ax = [float(r[5]) for r in rows]
-print(f"median speed-up: decode --stats {statistics.median(dx):.0f}x, "
-      f"analyze --format json {statistics.median(ax):.0f}x "
-      f"(decode {min(dx):.0f}-{max(dx):.0f}x, analyze {min(ax):.0f}-{max(ax):.0f}x over {len(rows)} rounds)")
-EOF
+def col(i):
+    v = [float(r[i]) for r in rows]
+    return f"{statistics.median(v):.0f}x ({min(v):.0f}-{max(v):.0f}x)"
+print(f"median speed-up over {len(rows)} rounds: decode --stats {col(5)}, "
+      f"analyze {col(6)}, analyze --format json {col(7)}")
+' "$TMP/rounds"

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::ip::TcpSegment;
 use super::tcp::TcpReassembler;
-use super::{CaptureFile, Timestamp};
+use super::{CaptureFile, DatagramScan, Event, Payload, ScanOptions, Scanned, Timestamp};
 
 /// Treat `data` as a capture file and drain every event, checking a few invariants.
 pub fn capture_file(data: &[u8]) {
@@ -25,6 +25,44 @@ pub fn capture_file(data: &[u8]) {
         }
     }
     assert_eq!(events.stats().frames, frames);
+    let want = describe_all(events_of(&file));
+    // The parallel scan, cut into stretches of a size the input picks, must say the same.
+    // One thread: the stretch logic is the same, and threads started per input would slow
+    // the fuzzer down and trip its leak check on their thread-local bookkeeping.
+    let stretch_bytes = 1 + usize::from(data.last().copied().unwrap_or(0)) * 7;
+    let mut got = Vec::new();
+    let stats = file.scan_with(
+        &TakeNothing,
+        ScanOptions {
+            stretch_bytes,
+            threads: 1,
+        },
+        |s| match s {
+            Scanned::Stretch { events, .. } | Scanned::Events(events) => {
+                got.extend(events.iter().map(|e| format!("{e:?}")))
+            }
+        },
+    );
+    assert_eq!(got, want, "scan with stretches of {stretch_bytes} bytes");
+    assert_eq!(stats.frames, frames);
+}
+
+struct TakeNothing;
+
+impl DatagramScan for TakeNothing {
+    type Part = ();
+    fn part(&self) {}
+    fn datagram(&self, _: &mut (), _: &Payload<'_>) -> bool {
+        false
+    }
+}
+
+fn events_of(file: &CaptureFile) -> Vec<Event<'_>> {
+    file.events().flatten().collect()
+}
+
+fn describe_all(events: Vec<Event<'_>>) -> Vec<String> {
+    events.iter().map(|e| format!("{e:?}")).collect()
 }
 
 /// Split `data` into TCP segments driven by the input itself and reassemble them: the first
