@@ -302,11 +302,17 @@ impl NestedPretty {
         }
     }
 
-    fn indent<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
-        for _ in 0..self.depth {
-            w.write_all(b"  ")?;
+    /// A newline and the indentation of the current depth, in one write.
+    fn newline<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        const NEWLINE_AND_SPACES: &[u8; 65] =
+            b"\n                                                                ";
+        match NEWLINE_AND_SPACES.get(..1 + 2 * self.depth) {
+            Some(text) => w.write_all(text),
+            None => {
+                w.write_all(b"\n")?;
+                (0..self.depth).try_for_each(|_| w.write_all(b"  "))
+            }
         }
-        Ok(())
     }
 
     fn open<W: ?Sized + std::io::Write>(
@@ -326,15 +332,16 @@ impl NestedPretty {
     ) -> std::io::Result<()> {
         self.depth = self.depth.saturating_sub(1);
         if self.has_value {
-            w.write_all(b"\n")?;
-            self.indent(w)?;
+            self.newline(w)?;
         }
         w.write_all(bracket)
     }
 
     fn item<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
-        w.write_all(if first { b"\n" } else { b",\n" })?;
-        self.indent(w)
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline(w)
     }
 }
 
