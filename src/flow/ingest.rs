@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use crate::capture::{DatagramScan, Event, Framing, Payload, TcpControl, Timestamp};
+use crate::capture::{DatagramScan, Event, Framing, Payload, TcpControl, Timestamp, Transport};
 use crate::decode::{self, Body, Carrier};
 use crate::wire::{Class, Decoded, IntegrityVerdict, Key, Message, Method};
 
@@ -50,7 +50,8 @@ impl<'o> Ingest<'o> {
     /// order among the stretch's other events.
     pub fn stretch(&mut self, part: OrderFreePart, frame_base: u32, events: &[Event<'_>]) {
         let OrderFreePart {
-            counts,
+            counts_v4,
+            mut counts,
             send_ind,
             data_ind,
             carried_stun,
@@ -60,6 +61,7 @@ impl<'o> Ingest<'o> {
             last_ts,
             max_frame,
         } = part;
+        counts.extend(counts_v4.into_iter().map(|(k, v)| (unpack_v4(k), v)));
         let f = &mut self.flows;
         for ((tuple, channel), (traffic, frames)) in &counts {
             f.traffic
@@ -622,6 +624,8 @@ impl OrderFree {
 pub struct OrderFreePart {
     /// Per direction and channel (`None`: not ChannelData): all payloads, and the ChannelData
     /// frames. One lookup a datagram; the per-direction totals are summed when absorbed.
+    /// IPv4 directions are keyed by one packed integer (cheap to hash and compare).
+    counts_v4: HashMap<u128, (Counter, Counter)>,
     counts: HashMap<(TupleKey, Option<u16>), (Counter, Counter)>,
     send_ind: HashMap<TupleKey, Counter>,
     data_ind: HashMap<TupleKey, Counter>,
@@ -632,6 +636,46 @@ pub struct OrderFreePart {
     first_ts: Option<Timestamp>,
     last_ts: Option<Timestamp>,
     max_frame: u32,
+}
+
+/// An IPv4 direction and channel as one integer: source address and port, destination
+/// address and port, transport, channel (bit 16 set when present).
+fn pack_v4(t: &TupleKey, channel: Option<u16>) -> Option<u128> {
+    let (SocketAddr::V4(src), SocketAddr::V4(dst)) = (t.src, t.dst) else {
+        return None;
+    };
+    let transport: u128 = match t.transport {
+        Transport::Udp => 0,
+        Transport::Tcp => 1,
+        Transport::Tls => 2,
+    };
+    let channel = channel.map_or(0, |c| 0x1_0000 | u128::from(c));
+    Some(
+        u128::from(src.ip().to_bits()) << 96
+            | u128::from(src.port()) << 80
+            | u128::from(dst.ip().to_bits()) << 48
+            | u128::from(dst.port()) << 32
+            | transport << 17
+            | channel,
+    )
+}
+
+fn unpack_v4(k: u128) -> (TupleKey, Option<u16>) {
+    let addr = |ip: u128, port: u128| {
+        SocketAddr::from((std::net::Ipv4Addr::from_bits(ip as u32), port as u16))
+    };
+    let transport = match (k >> 17) & 3 {
+        0 => Transport::Udp,
+        1 => Transport::Tcp,
+        _ => Transport::Tls,
+    };
+    let tuple = TupleKey {
+        src: addr(k >> 96, (k >> 80) & 0xffff),
+        dst: addr((k >> 48) & 0xffff_ffff, (k >> 32) & 0xffff),
+        transport,
+    };
+    let channel = (k & 0x1_0000 != 0).then_some((k & 0xffff) as u16);
+    (tuple, channel)
 }
 
 /// A Send or Data indication's relayed data: method, peer, DATA length.
@@ -719,10 +763,11 @@ impl DatagramScan for OrderFree {
             dst: p.dst,
             transport: p.transport,
         };
-        let (traffic, frames) = part
-            .counts
-            .entry((tuple, channel.map(|(ch, _)| ch)))
-            .or_default();
+        let ch = channel.map(|(ch, _)| ch);
+        let (traffic, frames) = match pack_v4(&tuple, ch) {
+            Some(key) => part.counts_v4.entry(key).or_default(),
+            None => part.counts.entry((tuple, ch)).or_default(),
+        };
         traffic.add(p.frame, p.ts, p.data.len() as u64);
         if let Some((_, len)) = channel {
             frames.add(p.frame, p.ts, len as u64);
@@ -735,5 +780,39 @@ impl DatagramScan for OrderFree {
         }
         part.max_frame = part.max_frame.max(p.frame);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_ipv4_keys_round_trip() {
+        for (src, dst, transport, channel) in [
+            ("0.0.0.0:0", "255.255.255.255:65535", Transport::Udp, None),
+            (
+                "192.0.2.1:3478",
+                "198.51.100.7:49152",
+                Transport::Tcp,
+                Some(0x4000),
+            ),
+            ("10.0.0.1:1", "10.0.0.2:2", Transport::Tls, Some(0x7fff)),
+            ("203.0.113.9:65535", "0.0.0.1:0", Transport::Udp, Some(0)),
+        ] {
+            let t = TupleKey {
+                src: src.parse().unwrap(),
+                dst: dst.parse().unwrap(),
+                transport,
+            };
+            let k = pack_v4(&t, channel).unwrap();
+            assert_eq!(unpack_v4(k), (t, channel));
+        }
+        let v6 = TupleKey {
+            src: "[2001:db8::1]:1".parse().unwrap(),
+            dst: "192.0.2.1:2".parse().unwrap(),
+            transport: Transport::Udp,
+        };
+        assert_eq!(pack_v4(&v6, None), None);
     }
 }
