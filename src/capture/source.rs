@@ -146,8 +146,9 @@ impl CaptureFile {
         if to <= from {
             return;
         }
-        // SAFETY: the map is private and read-only, so dropping its pages discards nothing:
-        // a later read faults the same file contents back in.
+        // SAFETY: the map is read-only (never written through), so dropping its pages
+        // discards nothing: they stay in the page cache, and a later read faults the file's
+        // contents back in.
         let _ = unsafe {
             m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
         };
