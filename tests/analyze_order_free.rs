@@ -2,7 +2,11 @@
 //! threads (`OrderFree { stun: true }`, the default without credentials) or filed one by one
 //! in frame order (`stun: false`, what `--credential` uses), and whatever the stretch size.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
+
+use common::captures_under;
 
 use turnscope::capture::{self, CaptureFile, ScanOptions, Scanned};
 use turnscope::flow::{CaptureFlows, FlowOptions, Ingest, OrderFree};
@@ -55,20 +59,6 @@ fn dump(f: &CaptureFlows) -> String {
         f.tls,
         f.problems,
     )
-}
-
-fn captures_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            captures_under(&p, out);
-        } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
-            out.push(p);
-        }
-    }
 }
 
 fn check(file: &CaptureFile, what: &str) {

@@ -121,23 +121,6 @@ fn check(f: &CaptureFile, what: &str) {
     }
 }
 
-fn captures_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            captures_under(&p, out);
-        } else if p
-            .extension()
-            .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
-        {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn scan_matches_events_on_committed_fixtures() {
     let mut files = Vec::new();

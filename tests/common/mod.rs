@@ -380,3 +380,21 @@ pub fn icmp_capture(msg: &[u8]) -> Vec<u8> {
     let p = eth(0x0800, &ipv4(1, SRV, CLI, 5, 0, &icmp));
     pcap_le(1, &[(1, 0, &p)])
 }
+
+/// Every capture file (.pcap, .pcapng, .cap) under `dir`, recursively.
+pub fn captures_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            captures_under(&p, out);
+        } else if p
+            .extension()
+            .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
+        {
+            out.push(p);
+        }
+    }
+}
