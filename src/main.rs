@@ -1,4 +1,4 @@
-//! The `turnscope` command line: a thin layer over the library (see `../shared/spec/cli.md`).
+//! The `turnscope` command line: a thin layer over the library (see `docs/cli.md`).
 
 use std::process::ExitCode;
 

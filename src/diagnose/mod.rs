@@ -1,4 +1,4 @@
-//! Flows -> findings. One file per family of finding ids (see `../shared/spec/findings.md`); ids
+//! Flows -> findings. One file per family of finding ids (see `docs/findings.md`); ids
 //! are stable and never renamed. Findings are ordered by severity, then time, then id.
 
 mod alloc;

@@ -1,5 +1,5 @@
 //! Findings + flows -> the report of one case, rendered as a terminal table, JSON (the contract
-//! of `../shared/spec/cli.md`), Markdown for case notes, or self-contained HTML with an SVG
+//! of `docs/cli.md`), Markdown for case notes, or self-contained HTML with an SVG
 //! ladder diagram.
 
 mod analyze;
