@@ -169,6 +169,19 @@ pub fn addr_string(a: &SocketAddr) -> String {
 }
 
 /// The JSON object of one record, as `decode --format jsonl` prints it.
+/// The names (or `0x%04x`) of the attributes a message carries after its integrity attribute,
+/// other than FINGERPRINT: not covered by the MAC, so a compliant agent ignores them, and a
+/// signed message that has any was extended after it was signed (a middlebox or an attack).
+pub fn unprotected_attribute_names(m: &wire::Message<'_>) -> Vec<String> {
+    m.unprotected_attributes()
+        .map(|a| {
+            a.name()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("0x{:04x}", a.typ))
+        })
+        .collect()
+}
+
 pub fn record_json(capture: &str, r: &Record<'_>) -> serde_json::Value {
     use serde_json::{json, Map, Value};
     let mut o = Map::new();
@@ -216,6 +229,10 @@ pub fn record_json(capture: &str, r: &Record<'_>) -> serde_json::Value {
             };
             if let Some(fp) = fp {
                 o.insert("fingerprint".into(), json!(fp));
+            }
+            let unprotected = unprotected_attribute_names(m);
+            if !unprotected.is_empty() {
+                o.insert("unprotected_attributes".into(), json!(unprotected));
             }
         }
         Body::ChannelData(c) => {

@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use crate::turn::{
-    Answer, Config, Handled, NonceCheck, NonceSource, Output, PeerPolicy, Profile, Reason, Server,
-    Time, Transport,
+    Answer, Config, FiveTuple, Handled, NonceCheck, NonceSource, Output, PeerPolicy, Profile,
+    Reason, Server, Time, Transport,
 };
 use crate::wire::{attr, Class, IntegrityVerdict, Key, Message, Method};
 
@@ -105,12 +105,14 @@ struct ReplayNonces {
 }
 
 impl NonceSource for ReplayNonces {
-    fn issue(&mut self, _now: Time) -> String {
+    fn issue(&mut self, _now: Time, _five: &FiveTuple) -> String {
         self.issued += 1;
         format!("turnscope-replay-{}", self.issued)
     }
 
-    fn check(&self, nonce: &[u8], _now: Time) -> NonceCheck {
+    /// The captured server's nonces are judged by what it answered, on whatever 5-tuple the
+    /// capture shows them (a capture behind a NAT shows another address than the server saw).
+    fn check(&self, nonce: &[u8], _now: Time, _five: &FiveTuple) -> NonceCheck {
         let stale = self
             .stale
             .lock()

@@ -539,6 +539,23 @@ impl Turn {
             .fingerprint()
     }
 
+    /// A signed request with `appended` attributes after its MESSAGE-INTEGRITY (and a
+    /// FINGERPRINT over everything), as a middlebox or someone replaying it would append them.
+    pub fn authed_then_appended(
+        &self,
+        method: Method,
+        id: TransactionId,
+        extra: impl FnOnce(MessageBuilder) -> MessageBuilder,
+        appended: impl FnOnce(MessageBuilder) -> MessageBuilder,
+    ) -> Vec<u8> {
+        let b = extra(MessageBuilder::new(method, Class::Request, id))
+            .username(&self.user)
+            .realm(&self.realm)
+            .nonce(self.nonce.as_bytes())
+            .integrity(&self.client_key());
+        appended(b).fingerprint()
+    }
+
     /// An authenticated Allocate.
     pub fn allocate_auth(&self, id: TransactionId) -> Vec<u8> {
         self.authed(Method::ALLOCATE, id, |b| b.requested_transport(17))

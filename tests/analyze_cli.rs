@@ -173,3 +173,45 @@ fn gzip_bomb_is_refused_with_a_message() {
     assert!(r.captures.is_empty());
     assert!(r.errors[0].reason.contains("gzip bomb"), "{:?}", r.errors);
 }
+
+#[test]
+fn decode_names_attributes_appended_after_the_integrity() {
+    use turnscope::testsupport::{tid, Script, Turn};
+    use turnscope::wire::Method;
+    let t = Turn::new("alice", "pw", "TANDBERG");
+    let mut s = Script::new();
+    s.udp(
+        "192.0.2.10:40000",
+        "198.51.100.10:3478",
+        t.authed_then_appended(Method::REFRESH, tid(1), |b| b, |b| b.lifetime(0)),
+    );
+    s.udp(
+        "192.0.2.10:40000",
+        "198.51.100.10:3478",
+        t.authed(Method::REFRESH, tid(2), |b| b.lifetime(0)),
+    );
+    let dir = tmpdir("unprotected");
+    let path = dir.join("c.pcap");
+    std::fs::write(&path, s.pcap()).unwrap();
+    let out = bin()
+        .args(["decode", "--format", "jsonl"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        lines[0]["unprotected_attributes"],
+        serde_json::json!(["LIFETIME"])
+    );
+    assert!(lines[1].get("unprotected_attributes").is_none());
+    let table = bin().arg("decode").arg(&path).output().unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("AFTER-INTEGRITY=LIFETIME"), "{text}");
+}

@@ -222,6 +222,47 @@ fn bad_fingerprint_and_malformed() {
 }
 
 #[test]
+fn attributes_appended_after_the_integrity() {
+    let (mut s, t) = allocated(RELAY);
+    s.after(10.0);
+    let peer = "203.0.113.66:9".parse().expect("address");
+    let extended = t.authed_then_appended(
+        Method::CREATE_PERMISSION,
+        tid(7),
+        |b| {
+            b.xor_address(
+                attr::XOR_PEER_ADDRESS,
+                "10.9.9.9:1000".parse().expect("address"),
+            )
+        },
+        |b| b.xor_address(attr::XOR_PEER_ADDRESS, peer),
+    );
+    s.udp(CLIENT, SERVER, extended); // 7
+    s.after(10.0);
+    s.udp(
+        SERVER,
+        CLIENT,
+        t.ok(Method::CREATE_PERMISSION, tid(7), None),
+    );
+    s.after(10.0);
+    let refresh = t.authed_then_appended(Method::REFRESH, tid(8), |b| b, |b| b.lifetime(0));
+    s.udp(CLIENT, SERVER, refresh); // 9
+    let r = one(&s, &[]);
+    assert_finding(&r, "proto.unprotected_attribute", "c.pcap", &[7, 9]);
+    let f = r.finding("proto.unprotected_attribute").expect("finding");
+    assert!(f.summary.contains("XOR-PEER-ADDRESS"), "{}", f.summary);
+    assert!(
+        f.summary.contains("after MESSAGE-INTEGRITY"),
+        "{}",
+        f.summary
+    );
+
+    // Signed requests with nothing after the integrity raise nothing.
+    let (s, _) = allocated(RELAY);
+    assert_absent(&one(&s, &[]), "proto.unprotected_attribute");
+}
+
+#[test]
 fn turn_over_tls_on_443() {
     let (c, srv) = ("10.1.1.10:51000", "198.51.100.20:443");
     let mut s = Script::new();
@@ -319,6 +360,7 @@ fn every_catalogue_id_is_covered_by_a_test() {
         "proto.bad_fingerprint",
         "proto.malformed",
         "proto.unknown_attribute",
+        "proto.unprotected_attribute",
         "transport.turn_tls",
         "version.cms_binding_only",
         "nat.reflection_missing",

@@ -313,7 +313,7 @@ fn per_user_quota_is_486() {
     b.pass = "hunter2".into();
     assert_eq!(b.allocate(&mut s, t(0)).code(), None);
     let mut c0 = Client::new("192.0.2.1:40000");
-    c0.nonce = b.nonce.clone();
+    c0.fetch_nonce(&mut s, t(1));
     let r = c0.refresh(&mut s, t(1), Some(0));
     assert_eq!(r.code(), None);
     assert_eq!(r.msg().lifetime(), Some(0));
@@ -365,7 +365,7 @@ fn relay_bind_failure_moves_to_another_port_then_gives_up() {
     assert_eq!(m.xor_relayed_address(), Some(o.binds[1]));
 
     let mut c = Client::new("192.0.2.1:40001");
-    c.nonce = b"nonce-1".to_vec();
+    c.fetch_nonce(&mut s, t(0));
     let b = c.request(Method::ALLOCATE).requested_transport(17);
     let bytes = c.sign(b);
     s.handle_client(t(0), Transport::Udp, c.five.client, c.five.server, &bytes);
@@ -779,7 +779,7 @@ fn even_port_reservations() {
     assert_eq!(s.reservation_count(), 1);
     // Another 5-tuple redeems it and gets port + 1.
     let mut c2 = Client::new("192.0.2.1:40001");
-    c2.nonce = c.nonce.clone();
+    c2.fetch_nonce(&mut s, t(1));
     let r = c2.allocate_with(&mut s, t(1), |b| {
         b.requested_transport(17)
             .attr(attr::RESERVATION_TOKEN, &token)
@@ -789,7 +789,7 @@ fn even_port_reservations() {
     assert_eq!(s.reservation_count(), 0);
     // A token redeemed twice, or never issued: 508.
     let mut c3 = Client::new("192.0.2.1:40002");
-    c3.nonce = c.nonce.clone();
+    c3.fetch_nonce(&mut s, t(1));
     let r = c3.allocate_with(&mut s, t(1), |b| {
         b.requested_transport(17)
             .attr(attr::RESERVATION_TOKEN, &token)
@@ -803,7 +803,7 @@ fn even_port_reservations() {
     assert!(!r.msg().has(attr::RESERVATION_TOKEN));
     // An unredeemed reservation ends after 30 s and frees its port.
     let mut c4 = Client::new("192.0.2.1:40003");
-    c4.nonce = c.nonce.clone();
+    c4.fetch_nonce(&mut s, t(2));
     c4.allocate_with(&mut s, t(2), |b| {
         b.requested_transport(17).attr(attr::EVEN_PORT, &[0x80])
     });
@@ -815,7 +815,7 @@ fn even_port_reservations() {
     assert_eq!(s.reservation_count(), 0);
     // Both at once is a 400.
     let mut c5 = Client::new("192.0.2.1:40004");
-    c5.nonce = c.nonce.clone();
+    c5.fetch_nonce(&mut s, t(40));
     let r = c5.allocate_with(&mut s, t(40), |b| {
         b.requested_transport(17)
             .attr(attr::EVEN_PORT, &[0])

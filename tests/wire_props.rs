@@ -52,6 +52,42 @@ proptest! {
     }
 
     #[test]
+    fn only_the_signed_prefix_is_protected(
+        signed in proptest::collection::vec((0x8030u16..0x8100, proptest::collection::vec(any::<u8>(), 0..24)), 0..4),
+        appended in proptest::collection::vec((0x0030u16..0x0100, proptest::collection::vec(any::<u8>(), 0..24)), 0..4),
+        sha256 in any::<bool>(),
+        fingerprint in any::<bool>(),
+    ) {
+        let key = Key::long_term("u", "r", "p");
+        let mut b = MessageBuilder::new(Method::ALLOCATE, Class::Request, TransactionId::new([3; 12]));
+        for (t, v) in &signed {
+            b.push(*t, v);
+        }
+        let b = if sha256 { b.integrity_sha256(&key) } else { b.integrity(&key) };
+        let prefix = b.clone().build();
+        let mut b = b;
+        for (t, v) in &appended {
+            b.push(*t, v);
+        }
+        let bytes = if fingerprint { b.fingerprint() } else { b.build() };
+        let m = Message::parse(&bytes).unwrap();
+        let p = m.protected();
+        // The view is exactly what was signed (header length aside), and still verifies.
+        prop_assert_eq!(&p.as_bytes()[4..], &prefix[4..]);
+        prop_assert!(matches!(p.verify_integrity(&key), IntegrityVerdict::Verified(_)));
+        prop_assert!(matches!(m.verify_integrity(&key), IntegrityVerdict::Verified(_)));
+        let protected_types: Vec<u16> = p.attributes().map(|a| a.unwrap().typ).collect();
+        for (t, _) in &appended {
+            prop_assert!(!protected_types.contains(t));
+        }
+        let unprotected: Vec<u16> = m.unprotected_attributes().map(|a| a.typ).collect();
+        let want: Vec<u16> = appended.iter().map(|(t, _)| *t).collect();
+        prop_assert_eq!(unprotected, want);
+        prop_assert_eq!(p.protected().as_bytes(), p.as_bytes());
+        prop_assert_eq!(p.unprotected_attributes().count(), 0);
+    }
+
+    #[test]
     fn method_and_class_round_trip(method in 0u16..0x1000, class in class()) {
         let t = turnscope::wire::message::message_type(Method(method), class);
         prop_assert_eq!(t & 0xC000, 0);

@@ -164,6 +164,10 @@ fn write_row(out: &mut impl Write, r: &Record<'_>) -> io::Result<()> {
             if m.has_integrity() {
                 d.push("integrity".into());
             }
+            let unprotected = decode::unprotected_attribute_names(m);
+            if !unprotected.is_empty() {
+                d.push(format!("AFTER-INTEGRITY={}", unprotected.join(",")));
+            }
             if let crate::wire::FingerprintVerdict::Invalid { .. } = m.verify_fingerprint() {
                 d.push("BAD-FINGERPRINT".into());
             }

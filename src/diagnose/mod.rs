@@ -90,6 +90,7 @@ pub const CATALOGUE: &[(&str, Severity)] = &[
     ("proto.bad_fingerprint", Severity::Warning),
     ("proto.malformed", Severity::Warning),
     ("proto.unknown_attribute", Severity::Warning),
+    ("proto.unprotected_attribute", Severity::Warning),
     ("transport.turn_tls", Severity::Info),
     ("version.cms_binding_only", Severity::Warning),
     ("nat.reflection_missing", Severity::Error),

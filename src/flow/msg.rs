@@ -33,6 +33,9 @@ pub enum CredCheck {
     Unsupported,
 }
 
+/// How many unprotected attribute types a message summary keeps (enough to name them).
+pub const MAX_UNPROTECTED: usize = 8;
+
 /// One STUN message as the flow layer keeps it.
 #[derive(Debug, Clone)]
 pub struct Msg {
@@ -60,6 +63,9 @@ pub struct Msg {
     pub nonce: Option<Box<str>>,
     pub software: Option<Box<str>>,
     pub has_integrity: bool,
+    /// Attribute types after the integrity attribute (FINGERPRINT aside): not covered by the
+    /// MAC, appended after signing. At most [`MAX_UNPROTECTED`] kept.
+    pub unprotected_attrs: Box<[u16]>,
     pub cred: CredCheck,
     /// `Some((carried, computed))` when FINGERPRINT does not match; `Some((0,0))` misplaced.
     pub bad_fingerprint: Option<(u32, u32)>,
@@ -108,6 +114,7 @@ impl Msg {
             nonce: None,
             software: None,
             has_integrity: false,
+            unprotected_attrs: Box::default(),
             cred: CredCheck::NotChecked,
             bad_fingerprint: None,
             lifetime: None,
@@ -179,6 +186,13 @@ impl Msg {
                 Attribute::RequestedTransport(p) => s.requested_transport = Some(p),
                 _ => {}
             }
+        }
+        if s.has_integrity {
+            s.unprotected_attrs = m
+                .unprotected_attributes()
+                .map(|a| a.typ)
+                .take(MAX_UNPROTECTED)
+                .collect();
         }
         if is_ice && s.method == Method::BINDING {
             s.ice = Some(ice);

@@ -1,9 +1,15 @@
 //! Long-term credentials and nonces.
 //!
 //! Nonces come from an injected [`NonceSource`]: [`StatelessNonces`] (the default: the issue
-//! time and an HMAC under a secret, so the server keeps no per-nonce state and an attacker cannot
-//! grow its memory by asking for challenges), [`SequenceNonces`] (deterministic, for tests), or
-//! any other implementation (replay registers the nonces a captured server issued).
+//! time and an HMAC under a secret over that time and the client's 5-tuple, so the server keeps
+//! no per-nonce state and an attacker cannot grow its memory by asking for challenges),
+//! [`SequenceNonces`] (deterministic, for tests), or any other implementation (replay registers
+//! the nonces a captured server issued).
+//!
+//! A nonce is bound to the 5-tuple it was issued to (RFC 8489 section 9.2 lets the server put
+//! the client's transport address into it): a signed request captured on the path and replayed
+//! from another address carries a nonce that is not valid there, gets 438 and a fresh nonce, and
+//! cannot be re-signed without the password.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -13,7 +19,7 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
-use super::Time;
+use super::{FiveTuple, Time, Transport};
 use crate::wire::Key;
 
 /// What a [`NonceSource`] says about a NONCE a request carries.
@@ -24,7 +30,8 @@ pub enum NonceCheck {
     Stale {
         age: Duration,
     },
-    /// Not a nonce this source issued (or accepted).
+    /// Not a nonce this source issued to this 5-tuple (forged, from another server, or issued
+    /// to another client address: a replay).
     Unknown,
 }
 
@@ -33,20 +40,23 @@ impl fmt::Display for NonceCheck {
         match self {
             NonceCheck::Valid => f.write_str("valid"),
             NonceCheck::Stale { age } => write!(f, "expired ({} s old)", age.as_secs()),
-            NonceCheck::Unknown => f.write_str("not issued by this server"),
+            NonceCheck::Unknown => f.write_str("not issued by this server to this client"),
         }
     }
 }
 
 /// Issues and judges NONCE values. Time is passed in; nothing here reads a clock.
 pub trait NonceSource: Send {
-    /// A fresh nonce issued at `now` (at most 128 characters of printable ASCII).
-    fn issue(&mut self, now: Time) -> String;
-    /// Judge a nonce a request carries, at `now`.
-    fn check(&self, nonce: &[u8], now: Time) -> NonceCheck;
+    /// A fresh nonce for the client on `five`, issued at `now` (at most 128 characters of
+    /// printable ASCII).
+    fn issue(&mut self, now: Time, five: &FiveTuple) -> String;
+    /// Judge a nonce a request on `five` carries, at `now`. A nonce issued to another 5-tuple
+    /// is not valid here.
+    fn check(&self, nonce: &[u8], now: Time, five: &FiveTuple) -> NonceCheck;
 }
 
-/// Stateless nonces: 16 hex digits of the issue time (seconds) and 16 of HMAC-SHA1 over it.
+/// Stateless nonces: 16 hex digits of the issue time (seconds) and 16 of HMAC-SHA1 over that
+/// time and the client's 5-tuple.
 pub struct StatelessNonces {
     secret: [u8; 32],
     lifetime: Duration,
@@ -58,10 +68,23 @@ impl StatelessNonces {
         StatelessNonces { secret, lifetime }
     }
 
-    fn mac(&self, secs: i64) -> [u8; 8] {
+    fn mac(&self, secs: i64, five: &FiveTuple) -> [u8; 8] {
         let mut out = [0u8; 8];
         if let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(&self.secret) {
             mac.update(&secs.to_be_bytes());
+            mac.update(&[match five.transport {
+                Transport::Udp => 17,
+                Transport::Tcp => 6,
+            }]);
+            for addr in [five.client, five.server] {
+                // The IP as 16 bytes (IPv4 mapped), so no two addresses feed the same bytes.
+                let ip = match addr.ip() {
+                    std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                    std::net::IpAddr::V6(v6) => v6,
+                };
+                mac.update(&ip.octets());
+                mac.update(&addr.port().to_be_bytes());
+            }
             let full = mac.finalize().into_bytes();
             for (o, b) in out.iter_mut().zip(full.iter()) {
                 *o = *b;
@@ -95,9 +118,9 @@ fn parse_hex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
 }
 
 impl NonceSource for StatelessNonces {
-    fn issue(&mut self, now: Time) -> String {
+    fn issue(&mut self, now: Time, five: &FiveTuple) -> String {
         let secs = now.as_secs();
-        let mac = self.mac(secs);
+        let mac = self.mac(secs, five);
         let mut s = format!("{:016x}", secs as u64);
         for b in mac {
             s.push_str(&format!("{b:02x}"));
@@ -105,7 +128,7 @@ impl NonceSource for StatelessNonces {
         s
     }
 
-    fn check(&self, nonce: &[u8], now: Time) -> NonceCheck {
+    fn check(&self, nonce: &[u8], now: Time, five: &FiveTuple) -> NonceCheck {
         let (Some(time_hex), Some(mac_hex)) = (nonce.get(..16), nonce.get(16..)) else {
             return NonceCheck::Unknown;
         };
@@ -113,7 +136,7 @@ impl NonceSource for StatelessNonces {
             return NonceCheck::Unknown;
         };
         let secs = i64::from_be_bytes(secs);
-        if !bool::from(self.mac(secs).ct_eq(&mac)) {
+        if !bool::from(self.mac(secs, five).ct_eq(&mac)) {
             return NonceCheck::Unknown;
         }
         let now_secs = now.as_secs();
@@ -129,12 +152,19 @@ impl NonceSource for StatelessNonces {
     }
 }
 
-/// Deterministic nonces `nonce-1`, `nonce-2`, ... each valid for `lifetime` after its issue.
-/// For tests and benches; keeps one entry per issued nonce.
+/// Deterministic nonces `nonce-1`, `nonce-2`, ... each valid for `lifetime` after its issue,
+/// on the 5-tuple it was issued to. For tests and benches; keeps one entry per issued nonce.
 pub struct SequenceNonces {
     next: u64,
     lifetime: Duration,
-    issued: HashMap<Vec<u8>, Time>,
+    issued: HashMap<Vec<u8>, Issued>,
+}
+
+/// When and to whom a [`SequenceNonces`] nonce was issued.
+#[derive(Debug, Clone, Copy)]
+struct Issued {
+    at: Time,
+    to: FiveTuple,
 }
 
 impl SequenceNonces {
@@ -148,28 +178,29 @@ impl SequenceNonces {
 }
 
 impl NonceSource for SequenceNonces {
-    fn issue(&mut self, now: Time) -> String {
+    fn issue(&mut self, now: Time, five: &FiveTuple) -> String {
         let n = format!("nonce-{}", self.next);
         self.next += 1;
         // Bound memory: a test never needs more than this many live nonces.
         if self.issued.len() >= 4096 {
             self.issued.clear();
         }
-        self.issued.insert(n.clone().into_bytes(), now);
+        self.issued
+            .insert(n.clone().into_bytes(), Issued { at: now, to: *five });
         n
     }
 
-    fn check(&self, nonce: &[u8], now: Time) -> NonceCheck {
+    fn check(&self, nonce: &[u8], now: Time, five: &FiveTuple) -> NonceCheck {
         match self.issued.get(nonce) {
-            None => NonceCheck::Unknown,
-            Some(t) => {
-                let age = now.saturating_duration_since(*t);
+            Some(issued) if issued.to == *five => {
+                let age = now.saturating_duration_since(issued.at);
                 if age >= self.lifetime {
                     NonceCheck::Stale { age }
                 } else {
                     NonceCheck::Valid
                 }
             }
+            _ => NonceCheck::Unknown,
         }
     }
 }
@@ -207,45 +238,97 @@ impl Credentials {
 mod tests {
     use super::*;
 
+    fn five(client: &str) -> FiveTuple {
+        FiveTuple {
+            transport: Transport::Udp,
+            client: client.parse().unwrap_or_else(|e| panic!("{client}: {e}")),
+            server: "198.51.100.10:3478"
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}")),
+        }
+    }
+
     #[test]
     fn stateless_nonces_expire_and_resist_forgery() {
+        let c = five("192.0.2.1:40000");
         let mut n = StatelessNonces::new([7; 32], Duration::from_secs(600));
         let t0 = Time::from_secs(1_000);
-        let nonce = n.issue(t0);
+        let nonce = n.issue(t0, &c);
         assert_eq!(nonce.len(), 32);
-        assert_eq!(n.check(nonce.as_bytes(), t0), NonceCheck::Valid);
+        assert_eq!(n.check(nonce.as_bytes(), t0, &c), NonceCheck::Valid);
         assert_eq!(
-            n.check(nonce.as_bytes(), Time::from_secs(1_599)),
+            n.check(nonce.as_bytes(), Time::from_secs(1_599), &c),
             NonceCheck::Valid
         );
         assert!(matches!(
-            n.check(nonce.as_bytes(), Time::from_secs(1_600)),
+            n.check(nonce.as_bytes(), Time::from_secs(1_600), &c),
             NonceCheck::Stale { .. }
         ));
         let mut forged = nonce.clone().into_bytes();
         forged[15] = if forged[15] == b'0' { b'1' } else { b'0' };
-        assert_eq!(n.check(&forged, t0), NonceCheck::Unknown);
-        assert_eq!(n.check(b"short", t0), NonceCheck::Unknown);
-        assert_eq!(n.check(&[0xff; 32], t0), NonceCheck::Unknown);
+        assert_eq!(n.check(&forged, t0, &c), NonceCheck::Unknown);
+        assert_eq!(n.check(b"short", t0, &c), NonceCheck::Unknown);
+        assert_eq!(n.check(&[0xff; 32], t0, &c), NonceCheck::Unknown);
         let other = StatelessNonces::new([8; 32], Duration::from_secs(600));
-        assert_eq!(other.check(nonce.as_bytes(), t0), NonceCheck::Unknown);
+        assert_eq!(other.check(nonce.as_bytes(), t0, &c), NonceCheck::Unknown);
         // Issued in the future: not ours.
         assert_eq!(
-            n.check(nonce.as_bytes(), Time::from_secs(990)),
+            n.check(nonce.as_bytes(), Time::from_secs(990), &c),
             NonceCheck::Unknown
         );
     }
 
     #[test]
+    fn stateless_nonces_are_bound_to_the_five_tuple() {
+        let c = five("192.0.2.1:40000");
+        let mut n = StatelessNonces::new([7; 32], Duration::from_secs(600));
+        let t0 = Time::from_secs(1_000);
+        let nonce = n.issue(t0, &c);
+        let replayed_from = [
+            five("192.0.2.1:40001"),
+            five("192.0.2.2:40000"),
+            FiveTuple {
+                transport: Transport::Tcp,
+                ..c
+            },
+            FiveTuple {
+                server: "198.51.100.10:443"
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{e}")),
+                ..c
+            },
+        ];
+        for other in replayed_from {
+            assert_eq!(
+                n.check(nonce.as_bytes(), t0, &other),
+                NonceCheck::Unknown,
+                "nonce for {c:?} accepted on {other:?}"
+            );
+        }
+        assert_eq!(n.check(nonce.as_bytes(), t0, &c), NonceCheck::Valid);
+    }
+
+    #[test]
     fn sequence_nonces() {
+        let c = five("192.0.2.1:40000");
         let mut n = SequenceNonces::new(Duration::from_secs(10));
-        let a = n.issue(Time::from_secs(0));
+        let a = n.issue(Time::from_secs(0), &c);
         assert_eq!(a, "nonce-1");
-        assert_eq!(n.check(b"nonce-1", Time::from_secs(9)), NonceCheck::Valid);
+        assert_eq!(
+            n.check(b"nonce-1", Time::from_secs(9), &c),
+            NonceCheck::Valid
+        );
         assert!(matches!(
-            n.check(b"nonce-1", Time::from_secs(10)),
+            n.check(b"nonce-1", Time::from_secs(10), &c),
             NonceCheck::Stale { .. }
         ));
-        assert_eq!(n.check(b"nonce-2", Time::from_secs(0)), NonceCheck::Unknown);
+        assert_eq!(
+            n.check(b"nonce-2", Time::from_secs(0), &c),
+            NonceCheck::Unknown
+        );
+        assert_eq!(
+            n.check(b"nonce-1", Time::from_secs(1), &five("192.0.2.9:40000")),
+            NonceCheck::Unknown
+        );
     }
 }

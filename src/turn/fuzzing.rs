@@ -8,6 +8,7 @@
 //! (which is what the fuzzer reports).
 #![doc(hidden)]
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
@@ -81,7 +82,9 @@ struct Harness {
     server: Server,
     now: Time,
     key: Key,
-    nonce: Vec<u8>,
+    /// The last NONCE each client was given (nonces are bound to the 5-tuple); the fuzzer's
+    /// clients are a handful of addresses, so this stays small.
+    nonces: HashMap<FiveTuple, Vec<u8>>,
     relays: Vec<SocketAddr>,
     fail_binds: bool,
 }
@@ -163,7 +166,7 @@ impl Harness {
                             );
                         }
                         if let Some(n) = m.nonce() {
-                            self.nonce = n.to_vec();
+                            self.nonces.insert(*to, n.to_vec());
                         }
                     }
                     Class::Indication => {
@@ -176,30 +179,35 @@ impl Harness {
         }
     }
 
-    /// Rebuild a fuzzer-made message as a signed request from the fuzz user.
-    fn sign(&self, payload: &[u8], sha256: bool) -> Option<Vec<u8>> {
+    /// Rebuild a fuzzer-made message as a signed request from the fuzz user on `five`, with the
+    /// last nonce that 5-tuple was given. Attributes the payload has after its own
+    /// MESSAGE-INTEGRITY stay after the new one: unprotected, as an attacker appends them.
+    fn sign(&self, five: &FiveTuple, payload: &[u8], sha256: bool) -> Option<Vec<u8>> {
         let m = Message::parse(payload).ok()?;
         if m.is_rfc3489() {
             return None;
         }
         let mut b = MessageBuilder::new(m.method(), m.class(), m.transaction_id());
+        let mut appended = Vec::new();
+        let mut signed_part = true;
         for a in m.attributes().map_while(Result::ok) {
             match a.typ {
-                attr::USERNAME
-                | attr::REALM
-                | attr::NONCE
-                | attr::MESSAGE_INTEGRITY
-                | attr::MESSAGE_INTEGRITY_SHA256
-                | attr::FINGERPRINT => {}
-                t => b.push(t, a.value),
+                attr::MESSAGE_INTEGRITY | attr::MESSAGE_INTEGRITY_SHA256 => signed_part = false,
+                attr::USERNAME | attr::REALM | attr::NONCE | attr::FINGERPRINT => {}
+                t if signed_part => b.push(t, a.value),
+                t => appended.push((t, a.value)),
             }
         }
-        let b = b.username(USER).realm(REALM).nonce(&self.nonce);
-        let b = if sha256 {
+        let nonce = self.nonces.get(five).map_or(&b"nonce-0"[..], Vec::as_slice);
+        let b = b.username(USER).realm(REALM).nonce(nonce);
+        let mut b = if sha256 {
             b.integrity_sha256(&self.key)
         } else {
             b.integrity(&self.key)
         };
+        for (t, v) in appended {
+            b.push(t, v);
+        }
         Some(b.fingerprint())
     }
 }
@@ -214,7 +222,7 @@ pub fn core(data: &[u8]) -> Reached {
         ),
         now: Time::from_secs(1_000),
         key: Key::long_term(USER, REALM, PASS),
-        nonce: b"nonce-0".to_vec(),
+        nonces: HashMap::new(),
         relays: Vec::new(),
         fail_binds: false,
     };
@@ -241,14 +249,15 @@ pub fn core(data: &[u8]) -> Reached {
                     .handle_client(h.now, t, client_addr(sel), server_addr(t), payload);
             }
             2 => {
-                if let Some(msg) = h.sign(payload, sel & 0x8 != 0) {
-                    let _ = h.server.handle_client(
-                        h.now,
-                        transport,
-                        client_addr(sel),
-                        server_addr(transport),
-                        &msg,
-                    );
+                let five = FiveTuple {
+                    transport,
+                    client: client_addr(sel),
+                    server: server_addr(transport),
+                };
+                if let Some(msg) = h.sign(&five, payload, sel & 0x8 != 0) {
+                    let _ =
+                        h.server
+                            .handle_client(h.now, transport, five.client, five.server, &msg);
                 }
             }
             3 => {

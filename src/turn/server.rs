@@ -628,9 +628,9 @@ impl Server {
         self.respond(ctx, Some(code), reason, auth.and_then(Auth::signer), |b| b)
     }
 
-    /// 401 / 431 / 438: REALM and a fresh NONCE, no integrity.
+    /// 401 / 431 / 438: REALM and a fresh NONCE for this 5-tuple, no integrity.
     fn challenge(&mut self, now: Time, ctx: &Ctx, code: u16, reason: Reason) -> Handled {
-        let nonce = self.nonces.issue(now);
+        let nonce = self.nonces.issue(now, &ctx.five);
         let realm = self.config.realm.clone();
         self.respond(ctx, Some(code), reason, None, |b| {
             b.realm(&realm).nonce(nonce.as_bytes())
@@ -690,7 +690,9 @@ impl Server {
             return Handled::Dropped(DropReason::BadFingerprint);
         }
         match msg.class() {
-            Class::Request => self.request(now, five, &msg),
+            // Only what the integrity covers counts (RFC 8489 section 14.5): an attribute
+            // appended to a signed request must not steer it (a peer, a lifetime of 0).
+            Class::Request => self.request(now, five, &msg.protected()),
             Class::Indication if msg.method() == Method::SEND => {
                 self.send_indication(now, five, &msg)
             }
@@ -792,7 +794,7 @@ impl Server {
             };
             return Err(self.challenge(now, ctx, code, reason));
         }
-        match self.nonces.check(nonce, now) {
+        match self.nonces.check(nonce, now, &ctx.five) {
             NonceCheck::Valid => Ok(Auth {
                 user: user.to_string(),
                 key,

@@ -174,6 +174,41 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// Where the integrity-protected part ends: just after the integrity attribute that
+    /// counts. `None` without integrity, and for RFC 3489 messages (whose integrity is not
+    /// checked here).
+    fn protected_end(&self) -> Option<usize> {
+        if self.is_rfc3489() {
+            return None;
+        }
+        let (a, _) = self.integrity_attribute()?;
+        Some(a.offset as usize + 4 + a.value.len().next_multiple_of(4))
+    }
+
+    /// The message as its MESSAGE-INTEGRITY(-SHA256) covers it: the header and the attributes
+    /// up to and including the integrity attribute that counts (the whole message when it
+    /// carries none). RFC 8489 section 14.5: an agent ignores the attributes after
+    /// MESSAGE-INTEGRITY other than MESSAGE-INTEGRITY-SHA256 and FINGERPRINT, because anyone on
+    /// the path can append them to a signed request. A server uses this view of every request
+    /// (after checking FINGERPRINT on the whole message); `as_bytes` of the view is the
+    /// protected prefix.
+    pub fn protected(&self) -> Message<'a> {
+        match self.protected_end() {
+            Some(end) => self.prefix(end),
+            None => *self,
+        }
+    }
+
+    /// The attributes the integrity does not cover and that are not allowed there: everything
+    /// after the integrity attribute that counts except FINGERPRINT. A message with any was
+    /// extended after it was signed, by a middlebox or by someone replaying it.
+    pub fn unprotected_attributes(&self) -> impl Iterator<Item = RawAttribute<'a>> + 'a {
+        let end = self.protected_end();
+        self.attributes().map_while(Result::ok).filter(move |a| {
+            end.is_some_and(|e| a.offset as usize >= e) && a.typ != attr::FINGERPRINT
+        })
+    }
+
     /// True if the message carries MESSAGE-INTEGRITY or MESSAGE-INTEGRITY-SHA256.
     pub fn has_integrity(&self) -> bool {
         self.integrity_attribute().is_some()

@@ -297,6 +297,16 @@ impl<'a> Message<'a> {
         Ok(msg)
     }
 
+    /// The first `end` bytes as a message of their own, header fields unchanged: the view of
+    /// what an integrity attribute ending at `end` protects. `end` must be an attribute
+    /// boundary; anything else gives the message back whole.
+    pub(super) fn prefix(&self, end: usize) -> Message<'a> {
+        match self.raw.get(..end) {
+            Some(raw) if end >= HEADER_LEN => Message { raw, ..*self },
+            _ => *self,
+        }
+    }
+
     /// The whole message as it was on the wire.
     pub fn as_bytes(&self) -> &'a [u8] {
         self.raw

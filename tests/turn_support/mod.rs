@@ -222,6 +222,14 @@ impl Client {
         self.send(server, now, &bytes)
     }
 
+    /// An unsigned request, answered by a 401 challenge whose NONCE (bound to this 5-tuple)
+    /// the client keeps.
+    pub fn fetch_nonce(&mut self, server: &mut Server, now: Time) {
+        let b = self.request(Method::REFRESH);
+        let r = self.send(server, now, &b.fingerprint());
+        assert_eq!(r.code(), Some(401));
+    }
+
     /// An unsigned Allocate (the challenge), then the signed one. Returns the final reply.
     pub fn allocate(&mut self, server: &mut Server, now: Time) -> Reply {
         let b = self.request(Method::ALLOCATE).requested_transport(17);
