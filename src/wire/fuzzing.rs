@@ -44,7 +44,16 @@ fn exercise(m: &Message<'_>) {
     );
     let _ = m.xor_peer_addresses().count();
     let _ = m.verify_fingerprint();
-    let _ = m.verify_integrity(&Key::long_term("user", "realm", "pass"));
+    let key = Key::long_term("user", "realm", "pass");
+    let verdict = m.verify_integrity(&key);
+    // The protected view is a prefix ending on an attribute boundary, judged the same, and
+    // nothing it holds is called unprotected.
+    let p = m.protected();
+    assert!(m.as_bytes().starts_with(p.as_bytes()));
+    assert_eq!(p.verify_integrity(&key), verdict);
+    let end = p.len();
+    assert!(m.unprotected_attributes().all(|a| a.offset as usize >= end));
+    assert_eq!(p.unprotected_attributes().count(), 0);
     if let Some(inner) = m.data().and_then(super::decode_carried) {
         let _ = inner.verify_fingerprint();
     }
