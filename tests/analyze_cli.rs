@@ -215,3 +215,42 @@ fn decode_names_attributes_appended_after_the_integrity() {
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("AFTER-INTEGRITY=LIFETIME"), "{text}");
 }
+
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    let client = lab("webrtc-ok", "client.pcap");
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["decode"],
+        vec!["decode", "--format", "jsonl"],
+        vec!["decode", "--stats", "--format", "jsonl"],
+        vec!["analyze"],
+        vec!["analyze", "--format", "json"],
+        vec!["analyze", "--format", "markdown"],
+        vec!["replay", "--credential", "turnuser:cisco"],
+        vec![
+            "replay",
+            "--credential",
+            "turnuser:cisco",
+            "--format",
+            "json",
+        ],
+    ];
+    for args in runs {
+        let mut child = bin()
+            .args(&args)
+            .arg(&client)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before the command writes anything: every write fails.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

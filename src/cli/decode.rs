@@ -97,9 +97,7 @@ fn write_records(
             return;
         }
         let res = match format {
-            Format::Jsonl => serde_json::to_writer(&mut *out, &decode::record_json(name, r))
-                .map_err(io::Error::other)
-                .and_then(|()| out.write_all(b"\n")),
+            Format::Jsonl => json_line(&mut *out, &decode::record_json(name, r)),
             Format::Table => write_row(&mut *out, r),
         };
         if let Err(e) = res {
@@ -126,6 +124,16 @@ fn write_records(
         eprintln!("turnscope: {name}: {} more problems", problems.len() - 50);
     }
     Ok(())
+}
+
+/// One JSON value and a newline. An I/O error keeps its kind (a closed pipe must stay
+/// `BrokenPipe`, which ends the output quietly).
+fn json_line(out: &mut impl Write, v: &serde_json::Value) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, v).map_err(|e| match e.io_error_kind() {
+        Some(kind) => io::Error::new(kind, e),
+        None => io::Error::other(e),
+    })?;
+    out.write_all(b"\n")
 }
 
 fn write_row(out: &mut impl Write, r: &Record<'_>) -> io::Result<()> {
@@ -208,8 +216,7 @@ fn write_stats(out: &mut impl Write, name: &str, st: &Stats, format: Format) -> 
                 "unreachable": st.unreachable,
                 "problems": st.problems,
             });
-            serde_json::to_writer(&mut *out, &v).map_err(io::Error::other)?;
-            out.write_all(b"\n")
+            json_line(out, &v)
         }
         Format::Table => {
             writeln!(
