@@ -25,6 +25,7 @@ pub mod cli;
 pub mod decode;
 pub mod diagnose;
 pub mod flow;
+pub mod input;
 pub mod replay;
 pub mod report;
 pub mod serve;

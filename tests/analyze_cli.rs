@@ -254,3 +254,155 @@ fn a_closed_pipe_ends_every_command_quietly() {
         );
     }
 }
+
+#[test]
+fn every_command_reads_bundles_gzip_folders_and_stdin() {
+    let client = std::fs::read(lab("bad-password", "client.pcap")).unwrap();
+    let server = std::fs::read(lab("bad-password", "server.pcap")).unwrap();
+    let dir = tmpdir("inputs");
+    let bundle = dir.join("case.tgz");
+    std::fs::write(
+        &bundle,
+        tgz(&[("c/client.pcap", client.clone()), ("s/server.pcap", server)]),
+    )
+    .unwrap();
+    let gz = dir.join("client.pcap.gz");
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(&client).unwrap();
+    std::fs::write(&gz, e.finish().unwrap()).unwrap();
+    let folder = lab("bad-password", "");
+
+    // decode: a bundle's members are named bundle!member; a folder is every capture in it.
+    let out = bin()
+        .args(["decode", "--stats"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("case.tgz!c/client.pcap: 72 frames"), "{text}");
+    assert!(text.contains("case.tgz!s/server.pcap: 78 frames"), "{text}");
+    let out = bin()
+        .args(["decode", "--stats"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("client.pcap: 72 frames"), "{text}");
+    assert!(text.contains("server.pcap: 78 frames"), "{text}");
+
+    // `-` is standard input, gzip or not.
+    for bytes in [client.clone(), std::fs::read(&gz).unwrap()] {
+        let mut child = bin()
+            .args(["decode", "--stats", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&bytes).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.starts_with("-: 72 frames"), "{text}");
+    }
+
+    // replay: the same inputs.
+    let out = bin()
+        .args([
+            "replay",
+            "--credential",
+            "turnuser:cisco",
+            "--format",
+            "json",
+        ])
+        .arg(&gz)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["requests"], 32);
+
+    // analyze: a folder is one case.
+    let out = bin()
+        .args([
+            "analyze",
+            "--format",
+            "json",
+            "--credential",
+            "turnuser:cisco",
+        ])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["captures"].as_array().unwrap().len(), 2);
+    assert!(v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["id"] == "auth.password_mismatch"));
+}
+
+#[test]
+fn fail_on_and_the_format_from_out() {
+    let case = |s: &str| [lab(s, "client.pcap"), lab(s, "server.pcap")];
+    let run = |scenario: &str, extra: &[&str]| {
+        bin()
+            .arg("analyze")
+            .args(case(scenario))
+            .args(extra)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(run("bad-password", &["--fail-on", "error"]), Some(3));
+    assert_eq!(run("bad-password", &["--fail-on", "warning"]), Some(3));
+    assert_eq!(run("bad-password", &[]), Some(0));
+    // flow.healthy is info only.
+    assert_eq!(run("ok-udp", &["--fail-on", "warning"]), Some(0));
+    assert_eq!(run("ok-udp", &["--fail-on", "error"]), Some(0));
+
+    let dir = tmpdir("out-ext");
+    for (file, starts) in [
+        ("r.html", "<!doctype html>"),
+        ("r.json", "{"),
+        ("r.md", "#"),
+        ("r.txt", "┌"),
+    ] {
+        let path = dir.join(file);
+        assert_eq!(run("ok-udp", &["--out", path.to_str().unwrap()]), Some(0));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.trim_start().to_lowercase().starts_with(starts),
+            "{file}: {}",
+            &text[..text.len().min(80)]
+        );
+    }
+    // --format wins over the extension.
+    let path = dir.join("forced.html");
+    run(
+        "ok-udp",
+        &["--format", "json", "--out", path.to_str().unwrap()],
+    );
+    assert!(std::fs::read_to_string(&path).unwrap().starts_with('{'));
+}
+
+#[test]
+fn version_completions_and_manual() {
+    let out = bin().arg("--version").output().unwrap();
+    let v = String::from_utf8_lossy(&out.stdout);
+    assert!(v.starts_with("turnscope "), "{v}");
+    assert!(v.contains("commit "), "the version names the build: {v}");
+    for shell in ["bash", "zsh", "fish"] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(s.contains("analyze") && s.contains("credential"), "{shell}");
+    }
+    let out = bin().arg("man").output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains(".TH turnscope 1"), "{s}");
+    assert!(s.contains("analyze"), "{s}");
+    let out = bin().args(["analyze", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Examples:"));
+}

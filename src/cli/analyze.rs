@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::diagnose::Severity;
 use crate::flow::{Credential, Role};
 use crate::report::{self, AnalyzeOptions, Input};
 
@@ -11,7 +12,8 @@ use super::CliError;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Captures (pcap, pcapng) and diagnostic bundles (.tar, .tar.gz, .tgz) of one case.
+    /// Captures (pcap, pcapng, gzip), diagnostic bundles (.tar, .tar.gz, .tgz) and folders of
+    /// them, of one case; `-` reads standard input.
     #[arg(required_unless_present_any = ["client", "server"])]
     pub files: Vec<PathBuf>,
     /// A capture taken on the client side (no inference for it).
@@ -32,13 +34,35 @@ pub struct Args {
     /// The relay port range, when no allocation shows it (default 24000-29999).
     #[arg(long, value_name = "A-B", value_parser = parse_range)]
     pub relay_ports: Option<(u16, u16)>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// Output format [default: from --out's extension (.json, .md, .html), else table].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Write the report here instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Exit with status 3 when a finding of this severity or worse is found (for scripts).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
 }
+
+/// `--fail-on`: the least severe finding that makes the exit status 3.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    Error,
+    Warning,
+}
+
+impl FailOn {
+    fn is_met_by(self, s: Severity) -> bool {
+        match self {
+            FailOn::Error => s == Severity::Error,
+            FailOn::Warning => matches!(s, Severity::Error | Severity::Warning),
+        }
+    }
+}
+
+/// The exit status when `--fail-on` is met.
+pub const EXIT_FINDINGS: u8 = 3;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -46,6 +70,21 @@ pub enum Format {
     Json,
     Markdown,
     Html,
+}
+
+impl Format {
+    /// The format `--format` names, else the one `--out`'s extension names, else the table.
+    pub fn choose(given: Option<Format>, out: Option<&std::path::Path>) -> Format {
+        let by_extension = out.and_then(|p| p.extension()).and_then(|e| {
+            match e.to_string_lossy().to_ascii_lowercase().as_str() {
+                "json" => Some(Format::Json),
+                "md" | "markdown" => Some(Format::Markdown),
+                "html" | "htm" => Some(Format::Html),
+                _ => None,
+            }
+        });
+        given.or(by_extension).unwrap_or(Format::Table)
+    }
 }
 
 fn parse_credential(s: &str) -> Result<Credential, String> {
@@ -65,16 +104,16 @@ fn parse_range(s: &str) -> Result<(u16, u16), String> {
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    let mut inputs: Vec<Input> = args.files.iter().map(Input::path).collect();
+    let mut inputs: Vec<Input> = args.files.iter().map(|p| Input::from_arg(p)).collect();
     inputs.extend(
         args.client
             .iter()
-            .map(|p| Input::path(p).with_role(Role::Client)),
+            .map(|p| Input::from_arg(p).with_role(Role::Client)),
     );
     inputs.extend(
         args.server
             .iter()
-            .map(|p| Input::path(p).with_role(Role::Server)),
+            .map(|p| Input::from_arg(p).with_role(Role::Server)),
     );
     let opts = AnalyzeOptions {
         credentials: args.credential,
@@ -90,8 +129,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     if rep.captures.is_empty() {
         return Err(CliError("no input could be used".into()));
     }
+    let format = Format::choose(args.format, args.out.as_deref());
     let write = |w: &mut dyn Write| -> std::io::Result<()> {
-        match args.format {
+        match format {
             Format::Json => {
                 let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
                 rep.write_json(&mut w)?;
@@ -112,8 +152,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             let _ = write(&mut std::io::stdout().lock());
         }
     }
+    let failed = args
+        .fail_on
+        .is_some_and(|f| rep.findings.iter().any(|x| f.is_met_by(x.severity)));
     // The process ends after this; freeing a big report one summary at a time would only
     // delay the exit.
     std::mem::forget(rep);
-    Ok(0)
+    Ok(if failed { EXIT_FINDINGS } else { 0 })
 }

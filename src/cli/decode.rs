@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use super::CliError;
 use crate::capture::{self, CaptureFile, Event};
 use crate::decode::{self, Body, Record, Stats};
+use crate::input::{self, Input};
 use crate::wire::message::split_type;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Capture files (pcap, pcapng).
+    /// Captures (pcap, pcapng, gzip), diagnostic bundles, folders of them; `-` reads standard
+    /// input.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Output format.
@@ -28,23 +30,23 @@ pub enum Format {
 }
 
 pub fn run(args: Args) -> Result<u8, CliError> {
-    // Open every file first: an unusable one is reported and the others still decoded.
-    let opened: Vec<(String, Result<CaptureFile, capture::CaptureError>)> = args
-        .files
-        .iter()
-        .map(|p| (p.display().to_string(), capture::open(p)))
-        .collect();
-    let mut usable = 0usize;
-    for (name, f) in &opened {
-        match f {
-            Ok(_) => usable += 1,
-            Err(e) => eprintln!("turnscope: {name}: {e}"),
+    // Open every capture first: an unusable one is reported and the others still decoded.
+    let inputs: Vec<Input> = args.files.iter().map(|p| Input::from_arg(p)).collect();
+    let resolved = input::resolve(&inputs, capture::bundle::DEFAULT_LIMIT);
+    let mut errors = resolved.errors;
+    let mut opened: Vec<(String, CaptureFile)> = Vec::new();
+    for c in resolved.captures {
+        let name = c.name.clone();
+        match c.open() {
+            Ok(f) => opened.push((name, f)),
+            Err(e) => errors.push(e),
         }
     }
-    let files: Vec<(&str, &CaptureFile)> = opened
-        .iter()
-        .filter_map(|(n, f)| f.as_ref().ok().map(|f| (n.as_str(), f)))
-        .collect();
+    for e in &errors {
+        eprintln!("turnscope: {}: {}", e.path, e.reason);
+    }
+    let usable = opened.len();
+    let files: Vec<(&str, &CaptureFile)> = opened.iter().map(|(n, f)| (n.as_str(), f)).collect();
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let result = if args.stats {

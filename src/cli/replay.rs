@@ -7,12 +7,14 @@ use std::path::PathBuf;
 use super::serve::{parse_credential, parse_profile};
 use super::CliError;
 use crate::capture::{self, Event, Framing};
+use crate::input::{self, Input};
 use crate::replay::{self, CapturedMessage, ReplayOptions};
 use crate::turn::{Profile, Transport};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Capture files (pcap, pcapng).
+    /// Captures (pcap, pcapng, gzip), diagnostic bundles, folders of them; `-` reads standard
+    /// input.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// The credential the server holds (repeatable).
@@ -73,14 +75,19 @@ pub fn captured_messages(file: &capture::CaptureFile, name: &str) -> Vec<Capture
 pub fn run(args: Args) -> Result<u8, CliError> {
     let mut messages = Vec::new();
     let mut usable = 0;
-    for path in &args.files {
-        let name = path.display().to_string();
-        match capture::open(path) {
+    let inputs: Vec<Input> = args.files.iter().map(|p| Input::from_arg(p)).collect();
+    let resolved = input::resolve(&inputs, capture::bundle::DEFAULT_LIMIT);
+    for e in &resolved.errors {
+        eprintln!("turnscope: {}: {}", e.path, e.reason);
+    }
+    for c in resolved.captures {
+        let name = c.name.clone();
+        match c.open() {
             Ok(f) => {
                 usable += 1;
                 messages.extend(captured_messages(&f, &name));
             }
-            Err(e) => eprintln!("turnscope: {name}: {e}"),
+            Err(e) => eprintln!("turnscope: {}: {}", e.path, e.reason),
         }
     }
     if usable == 0 {

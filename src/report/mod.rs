@@ -18,7 +18,8 @@ use crate::flow::{
     FlowOptions, NatMapping, Role, TxPath,
 };
 
-pub use analyze::{analyze, Input, Source};
+pub use crate::input::{Input, InputError, Source};
+pub use analyze::analyze;
 pub use html::html;
 pub use text::{markdown, table};
 
@@ -172,13 +173,6 @@ pub struct Correlation {
     /// TURN server addresses as the traffic shows them ("IP:PORT/transport").
     pub turn_servers: Vec<String>,
     pub relay_ports: (u16, u16),
-}
-
-/// An input that could not be used, with the reason.
-#[derive(Debug, Clone, Serialize)]
-pub struct InputError {
-    pub path: String,
-    pub reason: String,
 }
 
 /// Everything `analyze` says about one case.
