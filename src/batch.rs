@@ -1,8 +1,12 @@
 //! Many support cases at once: find the cases under folders, analyze them in parallel, write one
 //! report per case and a summary.
 //!
-//! A case is a folder that directly holds captures (all of them together), or a diagnostic
-//! bundle (one case per bundle). Files are recognised by content, not by name.
+//! A case is a folder that directly holds captures (all of its captures and bundles together:
+//! the client capture beside the Expressway-E bundle is one case, and so are the bundles of a
+//! cluster's peers in one folder), or a lone diagnostic bundle (alone in its folder, or among
+//! other bundles right in a folder given to `batch`: a folder of customers' bundles). Files are
+//! recognised by content, not by name; a file that cannot be read stays in its case, which then
+//! says why.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -12,7 +16,7 @@ use serde::Serialize;
 
 use crate::capture::bundle::{sniff, Kind};
 use crate::diagnose::Severity;
-use crate::report::{self, AnalyzeOptions, Input, Report};
+use crate::report::{self, AnalyzeOptions, Input, InputError, Report};
 
 /// One support case: a name (its path relative to the folder given) and its inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,19 +28,27 @@ pub struct Case {
 /// Folders are not followed deeper than this (cases sit a few levels down at most).
 const MAX_DEPTH: usize = 8;
 
-fn kind_of(path: &Path) -> Kind {
-    let mut head = [0u8; 512];
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return Kind::Other;
-    };
-    let mut n = 0;
-    while n < head.len() {
-        match f.read(&mut head[n..]) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
+/// What a file is to a batch: a capture, a bundle, unreadable (kept, to be reported), or
+/// nothing of a case's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CaseFile {
+    Capture,
+    Bundle,
+    Unreadable,
+    Other,
+}
+
+fn case_file(path: &Path) -> CaseFile {
+    let mut head = Vec::with_capacity(512);
+    let read = std::fs::File::open(path).and_then(|f| f.take(512).read_to_end(&mut head));
+    if read.is_err() {
+        return CaseFile::Unreadable;
     }
-    sniff(&head[..n])
+    match sniff(&head) {
+        Kind::Pcap | Kind::PcapNg => CaseFile::Capture,
+        Kind::Gzip | Kind::Tar => CaseFile::Bundle,
+        Kind::Other => CaseFile::Other,
+    }
 }
 
 /// The cases under `root`, sorted by name. Symbolic links are not followed.
@@ -63,7 +75,7 @@ fn case_name(root: &Path, path: &Path) -> String {
 fn walk(root: &Path, dir: &Path, depth: usize, cases: &mut Vec<Case>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
-    let mut captures = Vec::new();
+    let mut files: Vec<(PathBuf, CaseFile)> = Vec::new();
     for e in entries {
         let Ok(ft) = e.file_type() else { continue };
         let path = e.path();
@@ -72,20 +84,23 @@ fn walk(root: &Path, dir: &Path, depth: usize, cases: &mut Vec<Case>) -> std::io
                 walk(root, &path, depth + 1, cases)?;
             }
         } else if ft.is_file() {
-            match kind_of(&path) {
-                Kind::Pcap | Kind::PcapNg => captures.push(path),
-                Kind::Gzip | Kind::Tar => cases.push(Case {
-                    name: case_name(root, &path),
-                    inputs: vec![path],
-                }),
-                Kind::Other => {}
+            match case_file(&path) {
+                CaseFile::Other => {}
+                kind => files.push((path, kind)),
             }
         }
     }
-    if !captures.is_empty() {
+    let bundles_only = files.iter().all(|(_, k)| *k == CaseFile::Bundle);
+    let lone_bundles = bundles_only && (files.len() == 1 || dir == root);
+    if lone_bundles {
+        cases.extend(files.into_iter().map(|(path, _)| Case {
+            name: case_name(root, &path),
+            inputs: vec![path],
+        }));
+    } else if !files.is_empty() {
         cases.push(Case {
             name: case_name(root, dir),
-            inputs: captures,
+            inputs: files.into_iter().map(|(p, _)| p).collect(),
         });
     }
     Ok(())
@@ -101,6 +116,8 @@ pub struct CaseSummary {
     pub findings: Vec<&'static str>,
     /// The report files written for the case, relative to the output folder.
     pub reports: Vec<String>,
+    /// Inputs (or parts of bundles) that could not be used, with the reason.
+    pub errors: Vec<InputError>,
 }
 
 /// The summary of a batch.
@@ -208,6 +225,7 @@ fn analyze_case(case: &Case, opts: &AnalyzeOptions, out: &Path) -> std::io::Resu
         verdict: verdict(&r),
         findings: r.ids(),
         reports,
+        errors: r.errors.clone(),
     })
 }
 
@@ -241,6 +259,22 @@ pub fn summary_markdown(s: &Summary) -> String {
             c.verdict,
             c.findings.join(", ")
         ));
+    }
+    let unused: Vec<(&str, &InputError)> = s
+        .cases
+        .iter()
+        .flat_map(|c| c.errors.iter().map(move |e| (c.case.as_str(), e)))
+        .collect();
+    if !unused.is_empty() {
+        md.push_str("\n## Inputs not used\n\n| case | input | why |\n|---|---|---|\n");
+        for (case, e) in unused {
+            md.push_str(&format!(
+                "| {} | {} | {} |\n",
+                case.replace('|', "\\|"),
+                e.path.replace('|', "\\|"),
+                e.reason.replace('|', "\\|")
+            ));
+        }
     }
     md.push_str("\n## Findings across cases\n\n| finding | cases |\n|---|---|\n");
     for (id, n) in &s.by_finding {

@@ -96,3 +96,73 @@ fn batch_finds_folders_and_bundles_and_writes_reports() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+fn batch_summary(cases: &Path, out: &Path) -> serde_json::Value {
+    let status = Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .arg("batch")
+        .arg(cases)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("run turnscope");
+    assert!(status.status.code().is_some());
+    serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary"))
+        .expect("json")
+}
+
+#[test]
+fn a_case_folder_is_one_case_and_unreadable_cases_say_why() {
+    let root = std::env::temp_dir().join(format!("turnscope-batch-cases-{}", std::process::id()));
+    let cases = root.join("cases");
+    let _ = std::fs::remove_dir_all(&root);
+    for d in ["ticket-1", "cluster", "broken"] {
+        std::fs::create_dir_all(cases.join(d)).expect("mkdir");
+    }
+    // The usual case: the guest's capture beside the Expressway-E bundle.
+    std::fs::write(
+        cases.join("ticket-1/client.pcap"),
+        fixture("bad-password/client.pcap"),
+    )
+    .expect("write");
+    let expe = tar_gz(&[("tcpdump/expe.pcap", fixture("bad-password/server.pcap"))]);
+    std::fs::write(cases.join("ticket-1/expe_diag.tar.gz"), &expe).expect("write");
+    // A cluster: one bundle per peer, one case.
+    std::fs::write(cases.join("cluster/peer1.tar.gz"), &expe).expect("write");
+    let peer2 = tar_gz(&[("tcpdump/expe.pcap", fixture("ok-udp/server.pcap"))]);
+    std::fs::write(cases.join("cluster/peer2.tar.gz"), peer2).expect("write");
+    // A bundle that is not one: listed, with the reason.
+    std::fs::write(
+        cases.join("broken/diag.tar.gz"),
+        [0x1f, 0x8b, 8, 0, 1, 2, 3],
+    )
+    .expect("write");
+    // Bundles right in the folder given: one case each.
+    std::fs::write(cases.join("acme.tar.gz"), &expe).expect("write");
+    std::fs::write(cases.join("globex.tar.gz"), &expe).expect("write");
+
+    let summary = batch_summary(&cases, &root.join("out"));
+    let list = summary["cases"].as_array().expect("cases");
+    let by_name = |n: &str| {
+        list.iter()
+            .find(|c| c["case"] == n)
+            .unwrap_or_else(|| panic!("no case {n} in {summary}"))
+    };
+    assert_eq!(list.len(), 5, "{summary}");
+    let t1 = by_name("cases/ticket-1");
+    assert_eq!(t1["inputs"], 2);
+    assert!(t1["findings"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .any(|f| f == "auth.rejected"));
+    assert_eq!(by_name("cases/cluster")["inputs"], 2);
+    by_name("cases/acme.tar.gz");
+    by_name("cases/globex.tar.gz");
+    let broken = by_name("cases/broken/diag.tar.gz");
+    assert_eq!(broken["verdict"], "unusable");
+    let why = broken["errors"][0]["reason"].as_str().expect("reason");
+    assert!(why.contains("corrupt"), "{why}");
+    let md = std::fs::read_to_string(root.join("out/summary.md")).expect("summary.md");
+    assert!(md.contains("## Inputs not used"), "{md}");
+    let _ = std::fs::remove_dir_all(&root);
+}

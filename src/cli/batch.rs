@@ -65,6 +65,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     bar.finish_and_clear();
     for c in &summary.cases {
         println!("{:<9} {}  {}", c.verdict, c.case, c.findings.join(" "));
+        for e in &c.errors {
+            println!("          not used: {}: {}", e.path, e.reason);
+        }
     }
     println!(
         "{} cases; reports and summary.md in {}",
