@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Compare `turnscope analyze --format json` with each scenario's expect.txt.
 
-    lab/compare-expect.py TURNSCOPE SETTING_DIR USER:PASS [SETTING_NAME]
+    lab/compare-expect.py TURNSCOPE SETTING_DIR USER:PASS [SETTING_NAME [ANALYZE_ARG...]]
 
 SETTING_DIR holds one folder per scenario (captures, expect.txt), as written by
 lab/deploy-lab.sh or committed under fixtures/deploy/<setting>/. Every *.pcap of a scenario
-is given to one `analyze` run with --credential USER:PASS. Prints one markdown table row per
+is given to one `analyze` run with --credential USER:PASS (and any ANALYZE_ARG, e.g.
+--turn-port 3479). Prints one markdown table row per
 scenario: scenario, setting, expected, what turnscope said (id and severity), verdict.
 
 expect.txt lines: `ID` must be raised; `new: ID` should be raised but is not in the
@@ -51,7 +52,7 @@ def verdict(want, new, absent, found):
     if raised_absent:
         parts.append("raised " + ", ".join(raised_absent) + " (must be absent)")
     if false_errors:
-        parts.append("false error " + ", ".join(false_errors))
+        parts.append("extra error " + ", ".join(false_errors))
     if not parts:
         return "right"
     wrong_extra = raised_absent or false_errors
@@ -62,9 +63,10 @@ def verdict(want, new, absent, found):
 def main():
     exe, setting_dir, cred = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
     name = sys.argv[4] if len(sys.argv) > 4 else setting_dir.name
+    extra = sys.argv[5:]
     for scen in sorted(p for p in setting_dir.iterdir() if (p / "expect.txt").exists()):
         caps = sorted(str(p) for p in scen.glob("*.pcap"))
-        run = subprocess.run([exe, "analyze", *caps, "--credential", cred, "--format", "json"],
+        run = subprocess.run([exe, "analyze", *caps, "--credential", cred, *extra, "--format", "json"],
                              capture_output=True, text=True)
         try:
             found = json.loads(run.stdout)["findings"]
