@@ -147,7 +147,8 @@ expe_node() { # ns index lan2-ip lan1-ip: the Expressway-E stand-in, two NICs, n
 
 # The external firewall: static NAT for each Expressway-E public address, NAT for the guest
 # network, a stateful policy (from outside only replies and the published ports get in), and
-# NAT reflection (hairpin) for packets the Expressway-E sends to its own public address.
+# NAT reflection (hairpin) for packets from the DMZ to a public address of the DMZ (an
+# Expressway-E sending to its own public address, or to its cluster peer's).
 REFLECTION=1
 xfw_static_nat() { # public private
   in_ns $X iptables -t nat -A PREROUTING -i xg -d "$1" -j DNAT --to-destination "$2"
