@@ -38,7 +38,8 @@ pub struct Args {
     /// Allow peers on loopback addresses (denied by default).
     #[arg(long)]
     pub allow_loopback_peers: bool,
-    /// Allow peers on private networks: RFC 1918, CGNAT, link-local, ULA (denied by default).
+    /// Allow peers on private networks: RFC 1918, CGNAT, link-local, benchmarking
+    /// 198.18.0.0/15, ULA, site-local, local-use NAT64 (denied by default).
     #[arg(long)]
     pub allow_private_peers: bool,
     /// Allow peers in this prefix whatever the other rules say (repeatable).

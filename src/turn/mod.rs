@@ -42,7 +42,9 @@ use std::ops::{Add, Sub};
 use std::time::Duration;
 
 pub use auth::{Credentials, NonceCheck, NonceSource, SequenceNonces, StatelessNonces};
-pub use config::{Cidr, Config, PeerDenial, PeerPolicy, Profile};
+pub use config::{
+    canonical, embedded_ipv4, Cidr, Config, Embedding, PeerDenial, PeerPolicy, Profile,
+};
 pub use outcome::{Answer, DeleteReason, DropReason, Event, Handled, Reason};
 pub use server::{AllocationInfo, Server};
 
