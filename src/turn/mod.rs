@@ -137,6 +137,17 @@ impl fmt::Display for FiveTuple {
     }
 }
 
+/// Why the I/O layer could not bind a relay socket ([`Server::relay_bind_failed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindFailure {
+    /// Something else holds the port: skip it for a while.
+    PortInUse,
+    /// The process (or system) has no file descriptor left: no port is to blame.
+    NoDescriptors,
+    /// Anything else: treated like a port in use.
+    Other,
+}
+
 /// What the core asks the I/O layer to do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {

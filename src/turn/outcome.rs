@@ -140,6 +140,8 @@ pub enum Reason {
     },
     /// The I/O layer could not bind relay sockets (508).
     BindFailed,
+    /// The I/O layer has no file descriptor left for a relay socket (508).
+    NoDescriptors,
     TooManyPermissions {
         max: u32,
     },
@@ -248,6 +250,9 @@ impl fmt::Display for Reason {
                 write!(f, "every relay port in {min}-{max} is in use")
             }
             Reason::BindFailed => f.write_str("no relay socket could be bound"),
+            Reason::NoDescriptors => {
+                f.write_str("the server has no file descriptor left for a relay socket")
+            }
             Reason::TooManyPermissions { max } => {
                 write!(f, "the allocation already has {max} permissions")
             }
