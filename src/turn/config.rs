@@ -475,6 +475,21 @@ impl Config {
         }
     }
 
+    /// The per-user quota `serve` applies unless told otherwise: half of the relay capacity
+    /// (the ports of the range, or the allocation cap when lower), at least 1. One username
+    /// can then never take every relay, while a credential shared by many clients (a common
+    /// set-up) still gets half the server. coturn has no default quota; this is stricter.
+    pub fn default_user_quota(&self) -> u32 {
+        let (min, max) = (*self.relay_ports.start(), *self.relay_ports.end());
+        let ports = if max < min {
+            0
+        } else {
+            u32::from(max - min) + 1
+        };
+        let capacity = self.max_allocations.map_or(ports, |cap| cap.min(ports));
+        (capacity / 2).max(1)
+    }
+
     pub fn credential(mut self, user: &str, password: &str) -> Config {
         self.credentials
             .push((user.to_string(), password.to_string()));
@@ -502,6 +517,19 @@ mod tests {
         assert!(all.contains("2001:db8::1".parse().unwrap()));
         assert!("1.2.3.4/33".parse::<Cidr>().is_err());
         assert!("x".parse::<Cidr>().is_err());
+    }
+
+    #[test]
+    fn default_user_quota_is_half_the_relay_capacity() {
+        let mut c = Config::new(Profile::Rfc);
+        assert_eq!(c.default_user_quota(), 8192);
+        c.relay_ports = 24000..=24999;
+        assert_eq!(c.default_user_quota(), 500);
+        c.max_allocations = Some(100);
+        assert_eq!(c.default_user_quota(), 50);
+        c.relay_ports = 24000..=24000;
+        assert_eq!(c.default_user_quota(), 1);
+        assert_eq!(Config::new(Profile::Expressway).default_user_quota(), 900);
     }
 
     #[test]
