@@ -49,18 +49,27 @@ struct Server {
 }
 
 impl Server {
-    /// `turnscope serve` on a free loopback port with `extra` arguments, under a descriptor
-    /// limit if given.
+    /// `turnscope serve` on a free loopback port with `extra` arguments (`--relay-count N`:
+    /// N relay ports instead of 500), under a descriptor limit if given.
     fn start(extra: &[&str], nofile: Option<u64>, stdout: Stdout) -> Server {
         let port = free_port();
         let relay_base = 20000 + (port % 40) * 1000;
+        let relay_ports = extra
+            .iter()
+            .position(|a| *a == "--relay-count")
+            .and_then(|i| extra.get(i + 1))
+            .map_or(500, |n| n.parse::<u16>().unwrap());
+        let extra: Vec<&str> = match extra.iter().position(|a| *a == "--relay-count") {
+            Some(i) => [&extra[..i], &extra[i + 2..]].concat(),
+            None => extra.to_vec(),
+        };
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_turnscope"));
         cmd.arg("serve")
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--credential", &format!("{USER}:{PASS}"), "--realm", REALM])
             .args([
                 "--relay-ports",
-                &format!("{relay_base}-{}", relay_base + 499),
+                &format!("{relay_base}-{}", relay_base + relay_ports - 1),
             ])
             .arg("--allow-loopback-peers")
             .args(extra)
@@ -298,14 +307,24 @@ fn bare_allocate() -> Vec<u8> {
         .fingerprint()
 }
 
-/// Write frames on a TCP connection until `stop`, draining answers if `read` (so the server
-/// keeps reading it), else never reading them.
-fn tcp_flood(addr: SocketAddr, read: bool, stop: Arc<AtomicBool>) -> thread::JoinHandle<u64> {
+/// What a flooding TCP connection sends.
+#[derive(Clone, Copy)]
+enum Flood {
+    /// Allocate requests without credentials, reading the 401s (so the server keeps reading).
+    Allocates,
+    /// The same, never reading the answers (the server's output to it backs up).
+    AllocatesUnread,
+    /// Empty ChannelData frames, 4 bytes each: the most frames per byte, no answers.
+    TinyFrames,
+}
+
+/// Write frames on a TCP connection until `stop`; the bytes written.
+fn tcp_flood(addr: SocketAddr, kind: Flood, stop: Arc<AtomicBool>) -> thread::JoinHandle<u64> {
     thread::spawn(move || {
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_write_timeout(Some(Duration::from_millis(100)))
             .unwrap();
-        if read {
+        if let Flood::Allocates = kind {
             let mut r = s.try_clone().unwrap();
             let stop = stop.clone();
             thread::spawn(move || {
@@ -319,7 +338,10 @@ fn tcp_flood(addr: SocketAddr, read: bool, stop: Arc<AtomicBool>) -> thread::Joi
                 }
             });
         }
-        let batch: Vec<u8> = (0..2000).flat_map(|_| bare_allocate()).collect();
+        let batch: Vec<u8> = match kind {
+            Flood::TinyFrames => [0x40, 0, 0, 0].repeat(16_384),
+            _ => (0..2000).flat_map(|_| bare_allocate()).collect(),
+        };
         let mut sent = 0u64;
         while !stop.load(Ordering::Relaxed) {
             match s.write(&batch) {
@@ -336,9 +358,9 @@ fn tcp_flood(addr: SocketAddr, read: bool, stop: Arc<AtomicBool>) -> thread::Joi
 fn a_tcp_frame_flood_without_credentials_keeps_memory_bounded_and_udp_answered() {
     let server = Server::start(&[], None, Stdout::Collected);
     let stop = Arc::new(AtomicBool::new(false));
-    let floods: Vec<_> = [true, true, false]
+    let floods: Vec<_> = [Flood::Allocates, Flood::TinyFrames, Flood::AllocatesUnread]
         .into_iter()
-        .map(|read| tcp_flood(server.addr, read, stop.clone()))
+        .map(|kind| tcp_flood(server.addr, kind, stop.clone()))
         .collect();
     let start = Instant::now();
     let mut max_rss = 0;
@@ -449,7 +471,14 @@ fn allocate_many(server: SocketAddr, n: usize) -> (Vec<Client>, Vec<u16>) {
 fn descriptor_exhaustion_answers_508_locks_no_port_and_recovers() {
     let nofile = 128;
     let server = Server::start(
-        &["--user-quota", "0", "--unauth-rate", "0"],
+        &[
+            "--user-quota",
+            "0",
+            "--unauth-rate",
+            "0",
+            "--relay-count",
+            "130",
+        ],
         Some(nofile),
         Stdout::Collected,
     );
