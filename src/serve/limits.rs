@@ -41,15 +41,17 @@ struct Bucket {
 }
 
 /// Token buckets keyed by source, at most `max_sources` of them. When the table is full,
-/// buckets that have refilled completely (they carry no information) are forgotten; if none
-/// has, new sources share one overflow bucket, so a flood of spoofed sources cannot grow the
-/// table nor take more than one bucket's worth of answers between them.
+/// buckets that have refilled completely (they carry no information) are forgotten, at most
+/// once a second (a sweep is a walk of the table); meanwhile new sources share one overflow
+/// bucket, so a flood of spoofed sources can neither grow the table, nor make every packet
+/// walk it, nor take more than one bucket's worth of answers between them.
 pub struct RateLimit {
     rate: f64,
     burst: f64,
     max_sources: usize,
     buckets: HashMap<SourceKey, Bucket>,
     overflow: Bucket,
+    last_sweep: Instant,
 }
 
 impl RateLimit {
@@ -64,6 +66,7 @@ impl RateLimit {
                 tokens: f64::from(burst.max(1)),
                 at: now,
             },
+            last_sweep: now,
         }
     }
 
@@ -72,7 +75,11 @@ impl RateLimit {
         if self.rate <= 0.0 {
             return true;
         }
-        if !self.buckets.contains_key(&source) && self.buckets.len() >= self.max_sources {
+        if self.buckets.len() >= self.max_sources
+            && now.saturating_duration_since(self.last_sweep) >= Duration::from_secs(1)
+            && !self.buckets.contains_key(&source)
+        {
+            self.last_sweep = now;
             self.forget_full(now);
         }
         let (rate, burst) = (self.rate, self.burst);
