@@ -115,23 +115,7 @@ impl Server {
             addr,
             _unread: unread,
         };
-        // Ready once it answers a Binding request (works whatever stdout is).
-        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
-        probe
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        let start = Instant::now();
-        loop {
-            let req = MessageBuilder::new(Method::BINDING, Class::Request, txid()).fingerprint();
-            probe.send_to(&req, addr).unwrap();
-            if probe.recv_from(&mut [0u8; 1500]).is_ok() {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "serve did not start"
-            );
-        }
+        wait_until_answering(addr);
         s
     }
 
@@ -175,6 +159,26 @@ impl Server {
             thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+}
+
+/// Wait until the server answers a Binding request (whatever becomes of its stdout).
+fn wait_until_answering(addr: SocketAddr) {
+    let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let req = MessageBuilder::new(Method::BINDING, Class::Request, txid()).fingerprint();
+        probe.send_to(&req, addr).unwrap();
+        if probe.recv_from(&mut [0u8; 1500]).is_ok() {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "serve did not start"
+        );
     }
 }
 
