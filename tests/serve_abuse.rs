@@ -399,25 +399,7 @@ fn idle_tcp_connections_are_closed_after_the_timeout() {
     // One that allocates stays.
     let mut kept = TcpStream::connect(server.addr).unwrap();
     kept.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let nonce = {
-        kept.write_all(&bare_allocate()).unwrap();
-        let m = read_frame(&mut kept);
-        Message::parse(&m).unwrap().nonce().unwrap().to_vec()
-    };
-    let key = Key::long_term(USER, REALM, PASS);
-    let signed = |b: MessageBuilder| {
-        b.username(USER)
-            .realm(REALM)
-            .nonce(&nonce)
-            .integrity(&key)
-            .fingerprint()
-    };
-    kept.write_all(&signed(
-        MessageBuilder::new(Method::ALLOCATE, Class::Request, txid()).requested_transport(17),
-    ))
-    .unwrap();
-    let m = read_frame(&mut kept);
-    assert_eq!(Message::parse(&m).unwrap().class(), Class::Success);
+    let signed = tcp_allocate(&mut kept);
 
     for mut c in idle.into_iter().chain([chatty]) {
         c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -434,12 +416,81 @@ fn idle_tcp_connections_are_closed_after_the_timeout() {
     }
     server.wait_log("tcp: closed", Duration::from_secs(2));
     // The connection with an allocation is still served.
-    kept.write_all(&signed(
-        MessageBuilder::new(Method::REFRESH, Class::Request, txid()).lifetime(600),
-    ))
+    kept.write_all(
+        &signed.sign(MessageBuilder::new(Method::REFRESH, Class::Request, txid()).lifetime(600)),
+    )
     .unwrap();
     let m = read_frame(&mut kept);
     assert_eq!(Message::parse(&m).unwrap().class(), Class::Success);
+}
+
+/// Long-term credentials with the nonce a server issued.
+struct Signer {
+    nonce: Vec<u8>,
+}
+
+impl Signer {
+    fn sign(&self, b: MessageBuilder) -> Vec<u8> {
+        b.username(USER)
+            .realm(REALM)
+            .nonce(&self.nonce)
+            .integrity(&Key::long_term(USER, REALM, PASS))
+            .fingerprint()
+    }
+}
+
+/// Challenge and Allocate over a TCP connection (the allocation must succeed).
+fn tcp_allocate(s: &mut TcpStream) -> Signer {
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.write_all(&bare_allocate()).unwrap();
+    let m = read_frame(s);
+    let signer = Signer {
+        nonce: Message::parse(&m).unwrap().nonce().unwrap().to_vec(),
+    };
+    s.write_all(&signer.sign(
+        MessageBuilder::new(Method::ALLOCATE, Class::Request, txid()).requested_transport(17),
+    ))
+    .unwrap();
+    let m = read_frame(s);
+    assert_eq!(Message::parse(&m).unwrap().class(), Class::Success);
+    signer
+}
+
+/// True when the server closes the connection (EOF or reset) within `limit`.
+fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn one_source_cannot_hold_every_tcp_connection() {
+    let server = Server::start(&["--tcp-bare-per-source", "10"], None, Stdout::Collected);
+    let mut conns: Vec<TcpStream> = (0..30)
+        .map(|_| TcpStream::connect(server.addr).unwrap())
+        .collect();
+    // The server accepts them all meanwhile: the refused ones are closed at once.
+    thread::sleep(Duration::from_secs(1));
+    let refused = conns
+        .iter_mut()
+        .map(|c| closed_within(c, Duration::from_millis(300)))
+        .filter(|closed| *closed)
+        .count();
+    assert_eq!(refused, 20, "10 held, the rest refused at once");
+    // Another source connects and allocates.
+    let other = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    other
+        .bind(&"127.0.0.2:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    other.connect(&server.addr.into()).unwrap();
+    tcp_allocate(&mut other.into());
 }
 
 fn read_frame(s: &mut TcpStream) -> Vec<u8> {

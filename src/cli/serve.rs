@@ -66,6 +66,10 @@ pub struct Args {
     /// allocation ended) before it is closed.
     #[arg(long, value_name = "SECS", default_value_t = serve::DEFAULT_TCP_ALLOCATE_TIMEOUT.as_secs())]
     pub tcp_allocate_timeout: u64,
+    /// TCP connections without an allocation one source (IPv4 address or IPv6 /64) may hold;
+    /// more are refused (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = serve::DEFAULT_TCP_BARE_PER_SOURCE)]
+    pub tcp_bare_per_source: u32,
     /// Answers to unauthenticated UDP requests (challenges, Binding, errors before
     /// authentication) per second per source IPv4 address or IPv6 /64; 0: no limit.
     #[arg(long, value_name = "N", default_value_t = serve::DEFAULT_UNAUTH_RATE)]
@@ -179,6 +183,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let options = ServeOptions {
         max_tcp_connections: args.max_tcp_connections,
         tcp_allocate_timeout: Duration::from_secs(args.tcp_allocate_timeout.max(1)),
+        tcp_bare_per_source: args.tcp_bare_per_source,
         unauth_rate: args.unauth_rate,
         unauth_burst: args.unauth_burst,
         ..ServeOptions::new(args.listen.clone(), config)

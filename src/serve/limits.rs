@@ -194,6 +194,33 @@ impl Tally {
     }
 }
 
+/// How many of something each source holds right now (TCP connections without an
+/// allocation). Only sources holding at least one have an entry, so the table is never larger
+/// than what it counts.
+#[derive(Default)]
+pub struct Holdings {
+    held: HashMap<SourceKey, u32>,
+}
+
+impl Holdings {
+    pub fn of(&self, source: SourceKey) -> u32 {
+        self.held.get(&source).copied().unwrap_or(0)
+    }
+
+    pub fn add(&mut self, source: SourceKey) {
+        *self.held.entry(source).or_default() += 1;
+    }
+
+    pub fn remove(&mut self, source: SourceKey) {
+        if let Some(n) = self.held.get_mut(&source) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.held.remove(&source);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +278,21 @@ mod tests {
         assert_eq!(allowed, 64 + 2);
         // Once their buckets refill, tracked sources make room for new ones.
         assert!(r.allow(key("192.0.2.9"), t0 + Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn holdings_count_per_source_and_forget_empty_sources() {
+        let mut h = Holdings::default();
+        let a = key("192.0.2.1");
+        h.add(a);
+        h.add(a);
+        h.add(key("192.0.2.2"));
+        assert_eq!((h.of(a), h.of(key("192.0.2.2"))), (2, 1));
+        h.remove(a);
+        h.remove(a);
+        h.remove(a);
+        assert_eq!(h.of(a), 0);
+        assert_eq!(h.held.len(), 1);
     }
 
     #[test]

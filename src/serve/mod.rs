@@ -37,7 +37,7 @@ use mio::net::{TcpListener, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use self::conn::{Conn, ReadOutcome};
-use self::limits::{RateLimit, SourceKey, Tally, Verdict};
+use self::limits::{Holdings, RateLimit, SourceKey, Tally, Verdict};
 use self::log::Log;
 use crate::turn::{
     BindFailure, Config, Event, FiveTuple, Output, Server, StatelessNonces, Time, Transport,
@@ -69,6 +69,9 @@ const RATE_SOURCES: usize = 65_536;
 pub const DEFAULT_MAX_TCP_CONNECTIONS: usize = 10_000;
 /// coturn's `max-allocate-timeout`.
 pub const DEFAULT_TCP_ALLOCATE_TIMEOUT: Duration = Duration::from_secs(60);
+/// TCP connections without an allocation one source may hold: a client needs one for a few
+/// milliseconds (challenge, then Allocate), so even a large NAT stays far below it.
+pub const DEFAULT_TCP_BARE_PER_SOURCE: u32 = 64;
 pub const DEFAULT_UNAUTH_RATE: u32 = 200;
 pub const DEFAULT_UNAUTH_BURST: u32 = 200;
 
@@ -86,6 +89,9 @@ pub struct ServeOptions {
     /// A TCP connection that holds no allocation is closed this long after it opened or after
     /// its allocation ended.
     pub tcp_allocate_timeout: Duration,
+    /// TCP connections without an allocation one source (IPv4 address or IPv6 /64) may hold;
+    /// more are refused. 0: no limit.
+    pub tcp_bare_per_source: u32,
     /// Answers to unauthenticated UDP requests per second per source (IPv4 address or IPv6
     /// /64); 0 turns the limit off.
     pub unauth_rate: u32,
@@ -102,6 +108,7 @@ impl ServeOptions {
             max_tcp_connections: DEFAULT_MAX_TCP_CONNECTIONS,
             socket_buffer: 4 << 20,
             tcp_allocate_timeout: DEFAULT_TCP_ALLOCATE_TIMEOUT,
+            tcp_bare_per_source: DEFAULT_TCP_BARE_PER_SOURCE,
             unauth_rate: DEFAULT_UNAUTH_RATE,
             unauth_burst: DEFAULT_UNAUTH_BURST,
         }
@@ -152,6 +159,7 @@ enum Framed {
 #[derive(Debug, Default)]
 struct Counters {
     tcp_refused_at_cap: u64,
+    tcp_refused_per_source: u64,
     tcp_refused_no_descriptors: u64,
     tcp_output_dropped: u64,
 }
@@ -180,6 +188,8 @@ pub struct Serve {
     spare: fds::Spare,
     /// Bytes waiting in every connection's output buffer.
     write_total: usize,
+    /// TCP connections without an allocation, per source.
+    bare: Holdings,
     unauth: RateLimit,
     refusals: Tally,
     withheld: Tally,
@@ -346,6 +356,7 @@ impl Serve {
             descriptor_limit,
             spare: fds::Spare::new(),
             write_total: 0,
+            bare: Holdings::default(),
             refusals: Tally::new(TALLY_SOURCES),
             withheld: Tally::new(TALLY_SOURCES),
             counters: Counters::default(),
@@ -366,9 +377,10 @@ impl Serve {
             .map_or_else(|| "unknown".to_string(), |l| l.to_string());
         format!(
             "limits descriptors={limit} tcp-connections={} tcp-allocate-timeout={}s \
-             unauthenticated-answers={}/s burst {} per source",
+             tcp-bare-per-source={} unauthenticated-answers={}/s burst {} per source",
             self.tcp_cap,
             self.options.tcp_allocate_timeout.as_secs(),
+            self.options.tcp_bare_per_source,
             self.options.unauth_rate,
             self.options.unauth_burst
         )
@@ -521,9 +533,15 @@ impl Serve {
             let local = *local;
             match listener.accept() {
                 Ok((stream, client)) => {
+                    // Dropping the stream closes the connection.
                     if self.conns.len() >= self.tcp_cap {
-                        // Dropping the stream closes the connection.
                         self.counters.tcp_refused_at_cap += 1;
+                        continue;
+                    }
+                    let source = SourceKey::of(client.ip());
+                    let per_source = self.options.tcp_bare_per_source;
+                    if per_source > 0 && self.bare.of(source) >= per_source {
+                        self.counters.tcp_refused_per_source += 1;
                         continue;
                     }
                     self.add_conn(stream, client, local);
@@ -562,6 +580,7 @@ impl Serve {
             *s = Some(Slot::Conn(Conn::new(stream, client, local, Instant::now())));
         }
         self.conns.insert((client, local), slot);
+        self.bare.add(SourceKey::of(client.ip()));
         // Bytes may have arrived with the connection: edge-triggered, so look now.
         self.ready.push(token.0);
     }
@@ -670,6 +689,9 @@ impl Serve {
         self.free.push(slot);
         self.write_total = self.write_total.saturating_sub(c.wbuf.len());
         self.conns.remove(&(c.client, c.local));
+        if c.bare_since.is_some() {
+            self.bare.remove(SourceKey::of(c.client.ip()));
+        }
         let now = self.now();
         self.server.handle_disconnect(
             now,
@@ -735,11 +757,13 @@ impl Serve {
             Event::Allocated { client, .. } if client.transport == Transport::Tcp => {
                 if let Some(c) = self.conn_of(client) {
                     c.bare_since = None;
+                    self.bare.remove(SourceKey::of(client.client.ip()));
                 }
             }
             Event::Deleted { client, .. } if client.transport == Transport::Tcp => {
                 if let Some(c) = self.conn_of(client) {
                     c.bare_since = Some(Instant::now());
+                    self.bare.add(SourceKey::of(client.client.ip()));
                 }
             }
             Event::Refused { client, .. } => {
@@ -894,6 +918,13 @@ impl Serve {
             lines.push(format!(
                 "tcp: {} connection(s) refused at the limit of {} in the last {secs} s",
                 c.tcp_refused_at_cap, self.tcp_cap
+            ));
+        }
+        if c.tcp_refused_per_source > 0 {
+            lines.push(format!(
+                "tcp: {} connection(s) refused: their source already held {} without an \
+                 allocation, in the last {secs} s",
+                c.tcp_refused_per_source, self.options.tcp_bare_per_source
             ));
         }
         if c.tcp_refused_no_descriptors > 0 {
