@@ -378,6 +378,63 @@ fn relay_bind_failure_moves_to_another_port_then_gives_up() {
 }
 
 #[test]
+fn a_bind_that_fails_for_lack_of_descriptors_blocks_no_port() {
+    use turnscope::turn::{BindFailure, Output};
+    let mut cfg = config();
+    cfg.relay_ports = 50000..=50000;
+    let mut s = server(cfg);
+    // The only port fails for lack of descriptors: 508 at once, no other port tried.
+    let mut c = Client::new("192.0.2.1:40000");
+    let b = c.request(Method::ALLOCATE).requested_transport(17);
+    c.send(&mut s, t(0), &b.fingerprint());
+    let b = c.request(Method::ALLOCATE).requested_transport(17);
+    let bytes = c.sign(b);
+    s.handle_client(t(0), Transport::Udp, c.five.client, c.five.server, &bytes);
+    let mut binds = Vec::new();
+    let mut answer = None;
+    while let Some(out) = s.poll_output() {
+        match out {
+            Output::BindRelay { relay } => {
+                binds.push(relay);
+                answer = s.relay_bind_failed(t(0), relay, BindFailure::NoDescriptors);
+            }
+            Output::ToClient { bytes, .. } => {
+                let m = Message::parse(&bytes).unwrap();
+                assert_eq!(m.error_code().map(|e| e.0), Some(508));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(binds.len(), 1);
+    let answer = answer.expect("answered");
+    assert_eq!(
+        (answer.code, answer.reason),
+        (Some(508), Reason::NoDescriptors)
+    );
+    // Descriptors are back: the same port serves the next Allocate (a port in use would be
+    // skipped for a minute).
+    let r = Client::new("192.0.2.1:40001").allocate(&mut s, t(1));
+    assert_eq!(r.code(), None);
+    assert_eq!(r.relay().port(), 50000);
+    let mut cfg = config();
+    cfg.relay_ports = 50000..=50000;
+    let mut s = server(cfg);
+    let mut c = Client::new("192.0.2.1:40000");
+    let b = c.request(Method::ALLOCATE).requested_transport(17);
+    c.send(&mut s, t(0), &b.fingerprint());
+    let b = c.request(Method::ALLOCATE).requested_transport(17);
+    let bytes = c.sign(b);
+    s.handle_client(t(0), Transport::Udp, c.five.client, c.five.server, &bytes);
+    while let Some(out) = s.poll_output() {
+        if let Output::BindRelay { relay } = out {
+            s.relay_bind_failed(t(0), relay, BindFailure::PortInUse);
+        }
+    }
+    let r = Client::new("192.0.2.1:40001").allocate(&mut s, t(1));
+    assert_eq!(r.code(), Some(508), "a port in use is skipped");
+}
+
+#[test]
 fn peer_policy_denies_loopback_private_multicast_with_403() {
     let mut s = server(config());
     let mut c = Client::new("192.0.2.1:40000");

@@ -6,7 +6,7 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use super::CliError;
-use crate::serve::{Serve, ServeOptions};
+use crate::serve::{self, Serve, ServeOptions};
 use crate::turn::{Cidr, Config, Profile};
 
 #[derive(clap::Args, Debug)]
@@ -29,7 +29,8 @@ pub struct Args {
     /// Which server to behave like: rfc (401 on integrity failure) or expressway (431).
     #[arg(long, default_value = "rfc", value_parser = parse_profile)]
     pub profile: Profile,
-    /// Concurrent allocations per username (486 beyond it; default: no limit).
+    /// Concurrent allocations per username, 486 beyond it (default: half the relay capacity,
+    /// the ports of --relay-ports or --max-allocations if lower; 0: no limit).
     #[arg(long, value_name = "N")]
     pub user_quota: Option<u32>,
     /// Concurrent allocations in total (508 beyond it; expressway default 1800).
@@ -38,7 +39,8 @@ pub struct Args {
     /// Allow peers on loopback addresses (denied by default).
     #[arg(long)]
     pub allow_loopback_peers: bool,
-    /// Allow peers on private networks: RFC 1918, CGNAT, link-local, ULA (denied by default).
+    /// Allow peers on private networks: RFC 1918, CGNAT, link-local, benchmarking
+    /// 198.18.0.0/15, ULA, site-local, local-use NAT64 (denied by default).
     #[arg(long)]
     pub allow_private_peers: bool,
     /// Allow peers in this prefix whatever the other rules say (repeatable).
@@ -56,13 +58,25 @@ pub struct Args {
     /// SOFTWARE attribute on responses.
     #[arg(long)]
     pub software: Option<String>,
-    /// Serve every UDP client from the listening socket (by default a client that relays data
-    /// gets its own connected socket, which makes sends cheaper but costs a descriptor).
-    #[arg(long)]
-    pub no_connected_udp: bool,
-    /// Concurrent TCP client connections.
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    /// Concurrent TCP client connections (also at most half the file descriptors, so that
+    /// relays always have some).
+    #[arg(long, value_name = "N", default_value_t = serve::DEFAULT_MAX_TCP_CONNECTIONS)]
     pub max_tcp_connections: usize,
+    /// Seconds a TCP connection may stay open without an allocation (after it opened or its
+    /// allocation ended) before it is closed.
+    #[arg(long, value_name = "SECS", default_value_t = serve::DEFAULT_TCP_ALLOCATE_TIMEOUT.as_secs())]
+    pub tcp_allocate_timeout: u64,
+    /// TCP connections without an allocation one source (IPv4 address or IPv6 /64) may hold;
+    /// more are refused (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = serve::DEFAULT_TCP_BARE_PER_SOURCE)]
+    pub tcp_bare_per_source: u32,
+    /// Answers to unauthenticated UDP requests (challenges, Binding, errors before
+    /// authentication) per second per source IPv4 address or IPv6 /64; 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = serve::DEFAULT_UNAUTH_RATE)]
+    pub unauth_rate: u32,
+    /// Unauthenticated answers a source may get at once before --unauth-rate applies.
+    #[arg(long, value_name = "N", default_value_t = serve::DEFAULT_UNAUTH_BURST)]
+    pub unauth_burst: u32,
 }
 
 pub fn parse_credential(s: &str) -> Result<(String, String), String> {
@@ -127,12 +141,14 @@ pub fn config(args: &Args) -> Result<Config, CliError> {
     }
     c.relay_v4 = v4;
     c.relay_v6 = v6;
-    if args.user_quota.is_some() {
-        c.user_quota = args.user_quota;
-    }
     if args.max_allocations.is_some() {
         c.max_allocations = args.max_allocations;
     }
+    c.user_quota = match args.user_quota {
+        Some(0) => None,
+        Some(n) => Some(n),
+        None => Some(c.default_user_quota()),
+    };
     c.peer_policy.allow_loopback = args.allow_loopback_peers;
     c.peer_policy.allow_private = args.allow_private_peers;
     c.peer_policy.allow = args.allow_peer.clone();
@@ -148,7 +164,7 @@ pub fn config(args: &Args) -> Result<Config, CliError> {
 pub fn run(args: Args) -> Result<u8, CliError> {
     let config = config(&args)?;
     let summary = format!(
-        "profile={} realm={} relay={} ports={}-{} users={}",
+        "profile={} realm={} relay={} ports={}-{} users={} user-quota={}",
         config.profile,
         config.realm,
         [config.relay_v4, config.relay_v6]
@@ -159,14 +175,18 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             .join(","),
         config.relay_ports.start(),
         config.relay_ports.end(),
-        config.credentials.len()
+        config.credentials.len(),
+        config
+            .user_quota
+            .map_or_else(|| "none".to_string(), |q| q.to_string())
     );
     let options = ServeOptions {
-        listen: args.listen.clone(),
-        config,
         max_tcp_connections: args.max_tcp_connections,
-        socket_buffer: 4 << 20,
-        connected_udp: !args.no_connected_udp,
+        tcp_allocate_timeout: Duration::from_secs(args.tcp_allocate_timeout.max(1)),
+        tcp_bare_per_source: args.tcp_bare_per_source,
+        unauth_rate: args.unauth_rate,
+        unauth_burst: args.unauth_burst,
+        ..ServeOptions::new(args.listen.clone(), config)
     };
     let serve = Serve::bind(options, Box::new(std::io::stdout()))
         .map_err(|e| CliError(format!("cannot listen: {e}")))?;
@@ -174,11 +194,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     ctrlc::set_handler(move || stopper.stop())
         .map_err(|e| CliError(format!("cannot install the signal handler: {e}")))?;
     let addrs: Vec<String> = serve.local_addrs().iter().map(|a| a.to_string()).collect();
-    println!(
-        "{} listen udp+tcp {} {summary}",
-        crate::serve::rfc3339(std::time::SystemTime::now()),
-        addrs.join(",")
-    );
+    // Through the log's writer thread, like every other line.
+    serve.log_line(&format!("listen udp+tcp {} {summary}", addrs.join(",")));
+    serve.log_line(&serve.limits_line());
     serve
         .run()
         .map_err(|e| CliError(format!("serve stopped: {e}")))?;

@@ -21,24 +21,29 @@ impl std::fmt::Display for FrameError {
     }
 }
 
-/// The length of the first complete frame in `buf` (padding included), `Ok(None)` if more bytes
-/// are needed.
-pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, FrameError> {
+/// The size of the first frame in `buf` (padding included) once its header is there, whether
+/// or not the whole frame has arrived; `Ok(None)` if the header is incomplete.
+pub fn frame_size(buf: &[u8]) -> Result<Option<usize>, FrameError> {
     let (Some(&first), Some(&l0), Some(&l1)) = (buf.first(), buf.get(2), buf.get(3)) else {
         return Ok(None);
     };
     let len = u16::from_be_bytes([l0, l1]);
-    let total = match first {
+    match first {
         0..=3 => {
             if len % 4 != 0 {
                 return Err(FrameError::Unaligned(len));
             }
-            20 + usize::from(len)
+            Ok(Some(20 + usize::from(len)))
         }
-        0x40..=0x7F => (4 + usize::from(len) + 3) & !3,
-        b => return Err(FrameError::NotTurn(b)),
-    };
-    Ok((buf.len() >= total).then_some(total))
+        0x40..=0x7F => Ok(Some((4 + usize::from(len) + 3) & !3)),
+        b => Err(FrameError::NotTurn(b)),
+    }
+}
+
+/// The length of the first complete frame in `buf` (padding included), `Ok(None)` if more bytes
+/// are needed.
+pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, FrameError> {
+    Ok(frame_size(buf)?.filter(|total| buf.len() >= *total))
 }
 
 #[cfg(test)]
@@ -58,5 +63,9 @@ mod tests {
         assert_eq!(frame_len(&cd), Ok(Some(12)));
         assert_eq!(frame_len(&cd[..11]), Ok(None));
         assert_eq!(frame_len(&[0x16, 3, 1, 0]), Err(FrameError::NotTurn(0x16)));
+        // The size is known from the header alone.
+        assert_eq!(frame_size(&cd[..4]), Ok(Some(12)));
+        assert_eq!(frame_size(&[0, 1, 0xff, 0xfc]), Ok(Some(20 + 65532)));
+        assert_eq!(frame_size(&[0, 1, 0]), Ok(None));
     }
 }

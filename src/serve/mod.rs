@@ -1,14 +1,30 @@
 //! `turnscope serve`: sockets and timers around the sans-IO core in [`crate::turn`].
 //!
-//! One thread runs a mio (epoll) event loop that owns the core, the UDP and TCP listeners, the
-//! TCP connections and every relay socket. Each readable socket is drained, each datagram or
-//! framed message goes through the core, and the core's outputs are carried out at once
-//! (send to client, send to peer, bind or close a relay socket, log a line). Timers: the loop
-//! sleeps until the core's next deadline (`poll_timeout`) and then calls `handle_timeout`.
-//! A [`Stopper`] (Ctrl-C / SIGTERM in the CLI) wakes the loop, which closes everything and
-//! returns.
+//! One thread runs a mio (epoll, edge-triggered) event loop that owns the core, the UDP and TCP
+//! listeners, the TCP connections and every relay socket. Each turn of the loop visits the
+//! sockets that are readable, each within a budget (datagrams, bytes and frames per visit), so
+//! that no socket can starve the others; a socket left with data goes on a ready list and is
+//! visited again next turn (the poll does not wait while the list is not empty). Every datagram
+//! or framed message goes through the core at once and the core's outputs are carried out
+//! (send to client, send to peer, bind or close a relay socket, log a line).
+//!
+//! What bounds the cost of one client: TCP input is cut into frames as it arrives (at most one
+//! incomplete frame is held); a connection whose output backs up is not read until it drains;
+//! output to a client that does not read is dropped beyond a bound; a TCP connection that holds
+//! no allocation is closed after `tcp_allocate_timeout`; TCP connections may take at most half
+//! of the file descriptors, so relays always have some; answers to unauthenticated UDP requests
+//! are rate-limited per source; log lines are bounded, aggregated per source and written by
+//! their own thread ([`log`]).
+//!
+//! Timers: the loop sleeps until the core's next deadline (`poll_timeout`) or the next second
+//! of housekeeping. A [`Stopper`] (Ctrl-C / SIGTERM in the CLI) wakes the loop, which closes
+//! everything and returns.
 
+mod conn;
+mod fds;
 pub mod framing;
+pub mod limits;
+pub mod log;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -17,20 +33,47 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mio::net::{TcpListener, TcpStream, UdpSocket};
-use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use mio::net::{TcpListener, UdpSocket};
+use mio::{Events, Interest, Poll, Token, Waker};
 
+use self::conn::{Conn, ReadOutcome};
+use self::limits::{Holdings, RateLimit, SourceKey, Tally, Verdict};
+use self::log::Log;
 use crate::turn::{
-    Config, Event, FiveTuple, Handled, Output, Server, StatelessNonces, Time, Transport,
+    BindFailure, Config, Event, FiveTuple, Output, Server, StatelessNonces, Time, Transport,
 };
+use crate::wire::{attr, Class, Message};
 
 const WAKER: Token = Token(0);
 /// Listener tokens are 1..FIRST_SLOT; relays and connections from FIRST_SLOT on.
 const FIRST_SLOT: usize = 1024;
-/// Bytes a TCP connection may have waiting to be written before more output to it is dropped.
-const MAX_PENDING_WRITE: usize = 4 << 20;
-/// Bytes a TCP connection may buffer without completing a frame (a frame is at most 65555).
-const MAX_PENDING_READ: usize = 1 << 17;
+/// Datagrams read from a UDP listener per visit. It carries every UDP client (requests and
+/// relayed data), so it gets more than a relay socket, which carries one allocation's peers.
+const LISTENER_BUDGET: usize = 1024;
+const RELAY_BUDGET: usize = 64;
+const ACCEPT_BUDGET: usize = 64;
+/// Output waiting for all TCP connections together beyond which more is dropped.
+const TOTAL_WRITE_MAX: usize = 64 << 20;
+/// How often idle connections are looked for.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
+/// How often per-source summaries ("N refusals from X") are logged.
+const SUMMARY_WINDOW: Duration = Duration::from_secs(60);
+/// Refusals logged in full per source and window; the rest are counted in the summary.
+const REFUSALS_IN_FULL: u64 = 5;
+/// Sources tracked by name in the summaries (the rest are counted together).
+const TALLY_SOURCES: usize = 4096;
+/// Sources with their own token bucket for unauthenticated answers.
+const RATE_SOURCES: usize = 65_536;
+
+/// Defaults of [`ServeOptions`] (the CLI's too).
+pub const DEFAULT_MAX_TCP_CONNECTIONS: usize = 10_000;
+/// coturn's `max-allocate-timeout`.
+pub const DEFAULT_TCP_ALLOCATE_TIMEOUT: Duration = Duration::from_secs(60);
+/// TCP connections without an allocation one source may hold: a client needs one for a few
+/// milliseconds (challenge, then Allocate), so even a large NAT stays far below it.
+pub const DEFAULT_TCP_BARE_PER_SOURCE: u32 = 64;
+pub const DEFAULT_UNAUTH_RATE: u32 = 200;
+pub const DEFAULT_UNAUTH_BURST: u32 = 200;
 
 /// How to run the server.
 #[derive(Debug, Clone)]
@@ -38,11 +81,38 @@ pub struct ServeOptions {
     /// UDP and TCP listen addresses (each address gets both).
     pub listen: Vec<SocketAddr>,
     pub config: Config,
+    /// Concurrent TCP client connections (also at most half the descriptors left after the
+    /// fixed ones).
     pub max_tcp_connections: usize,
     /// Kernel socket buffer size for listeners and relays (0: the system default).
     pub socket_buffer: usize,
-    /// Give each UDP client that relays data its own connected socket (as coturn does).
-    pub connected_udp: bool,
+    /// A TCP connection that holds no allocation is closed this long after it opened or after
+    /// its allocation ended.
+    pub tcp_allocate_timeout: Duration,
+    /// TCP connections without an allocation one source (IPv4 address or IPv6 /64) may hold;
+    /// more are refused. 0: no limit.
+    pub tcp_bare_per_source: u32,
+    /// Answers to unauthenticated UDP requests per second per source (IPv4 address or IPv6
+    /// /64); 0 turns the limit off.
+    pub unauth_rate: u32,
+    /// Answers a source may get at once before the rate applies.
+    pub unauth_burst: u32,
+}
+
+impl ServeOptions {
+    /// Options with the defaults above.
+    pub fn new(listen: Vec<SocketAddr>, config: Config) -> ServeOptions {
+        ServeOptions {
+            listen,
+            config,
+            max_tcp_connections: DEFAULT_MAX_TCP_CONNECTIONS,
+            socket_buffer: 4 << 20,
+            tcp_allocate_timeout: DEFAULT_TCP_ALLOCATE_TIMEOUT,
+            tcp_bare_per_source: DEFAULT_TCP_BARE_PER_SOURCE,
+            unauth_rate: DEFAULT_UNAUTH_RATE,
+            unauth_burst: DEFAULT_UNAUTH_BURST,
+        }
+    }
 }
 
 /// Stops a running server from another thread (or a signal handler).
@@ -60,28 +130,38 @@ impl Stopper {
 }
 
 enum Slot {
-    Relay {
-        socket: UdpSocket,
-        addr: SocketAddr,
-    },
-    /// A UDP socket on a listen address connected to one client with an allocation: the
-    /// kernel delivers that client's datagrams to it and sends on it skip the route lookup.
-    Client {
-        socket: UdpSocket,
-        client: SocketAddr,
-        local: SocketAddr,
-    },
+    Relay { socket: UdpSocket, addr: SocketAddr },
     Conn(Conn),
 }
 
-struct Conn {
-    stream: TcpStream,
-    client: SocketAddr,
-    local: SocketAddr,
-    rbuf: Vec<u8>,
-    wbuf: Vec<u8>,
-    /// Registered for WRITABLE as well.
-    want_write: bool,
+/// Did a visit leave the socket with data (visit it again next turn)?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    Drained,
+    More,
+}
+
+/// Where framing a connection's input stopped.
+enum Framed {
+    /// Every complete frame was handled: read more.
+    NeedMore,
+    /// The frame budget of this visit is spent.
+    Budget,
+    /// The connection's output is backed up: stop reading it.
+    Paused,
+    /// Not TURN, or a frame too large: close the connection.
+    Bad,
+    /// The connection was closed meanwhile.
+    Gone,
+}
+
+/// Things counted between summaries, each logged as one line when not zero.
+#[derive(Debug, Default)]
+struct Counters {
+    tcp_refused_at_cap: u64,
+    tcp_refused_per_source: u64,
+    tcp_refused_no_descriptors: u64,
+    tcp_output_dropped: u64,
 }
 
 /// A bound server, ready to [`Serve::run`].
@@ -94,13 +174,28 @@ pub struct Serve {
     free: Vec<usize>,
     relays: HashMap<SocketAddr, usize>,
     conns: HashMap<(SocketAddr, SocketAddr), usize>,
-    udp_clients: HashMap<(SocketAddr, SocketAddr), usize>,
+    /// Tokens left with data after their visit's budget.
+    ready: Vec<usize>,
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     start: Instant,
     options: ServeOptions,
     buf: Vec<u8>,
-    log: Box<dyn Write + Send>,
+    log: Log,
+    /// TCP connections allowed at once (the option, bounded by the descriptor limit).
+    tcp_cap: usize,
+    descriptor_limit: Option<u64>,
+    spare: fds::Spare,
+    /// Bytes waiting in every connection's output buffer.
+    write_total: usize,
+    /// TCP connections without an allocation, per source.
+    bare: Holdings,
+    unauth: RateLimit,
+    refusals: Tally,
+    withheld: Tally,
+    counters: Counters,
+    next_housekeeping: Instant,
+    next_summary: Instant,
 }
 
 /// 32 bytes from the OS random source (nonce secret, relay port seed).
@@ -110,21 +205,13 @@ fn os_random() -> io::Result<[u8; 32]> {
     Ok(b)
 }
 
-/// A non-blocking UDP socket on `addr`; `reuse` lets connected per-client sockets share a
-/// listen address; `connect` connects it.
-fn udp_socket(
-    addr: SocketAddr,
-    buffer: usize,
-    reuse: bool,
-    connect: Option<SocketAddr>,
-) -> io::Result<UdpSocket> {
+/// A non-blocking UDP socket on `addr`. No SO_REUSEADDR (nor SO_REUSEPORT): no other socket,
+/// of this user or another, can bind the same address and take clients' datagrams.
+fn udp_socket(addr: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
-    }
-    if reuse {
-        s.set_reuse_address(true)?;
     }
     if buffer > 0 {
         let _ = s.set_recv_buffer_size(buffer);
@@ -132,12 +219,12 @@ fn udp_socket(
     }
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
-    if let Some(peer) = connect {
-        s.connect(&peer.into())?;
-    }
     Ok(UdpSocket::from_std(s.into()))
 }
 
+/// A TCP listener. SO_REUSEADDR on TCP only lets the server restart while old connections
+/// are in TIME_WAIT; it does not let another socket listen on the address (SO_REUSEPORT,
+/// which would, is not set).
 fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -149,6 +236,34 @@ fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     s.bind(&addr.into())?;
     s.listen(1024)?;
     Ok(TcpListener::from_std(s.into()))
+}
+
+/// True for a STUN response that carries no MESSAGE-INTEGRITY: the answer to a request that
+/// did not authenticate (challenges, Binding, errors before authentication).
+fn unsigned_response(bytes: &[u8]) -> bool {
+    // Responses have the class bit C1 set: the lowest bit of the first byte. ChannelData
+    // (0x40-0x7F) and indications are not responses.
+    if !matches!(bytes.first(), Some(b) if *b <= 3 && b & 1 == 1) {
+        return false;
+    }
+    match Message::parse(bytes) {
+        Ok(m) => {
+            matches!(m.class(), Class::Success | Class::Error)
+                && !m.has(attr::MESSAGE_INTEGRITY)
+                && !m.has(attr::MESSAGE_INTEGRITY_SHA256)
+        }
+        Err(_) => false,
+    }
+}
+
+fn bind_failure(e: &io::Error) -> BindFailure {
+    if fds::exhausted(e) {
+        BindFailure::NoDescriptors
+    } else if e.kind() == io::ErrorKind::AddrInUse {
+        BindFailure::PortInUse
+    } else {
+        BindFailure::Other
+    }
 }
 
 /// `2024-05-01T12:00:00.123Z` for a log line.
@@ -177,7 +292,7 @@ pub fn rfc3339(t: SystemTime) -> String {
 }
 
 impl Serve {
-    /// Bind the listeners. Event lines go to `log`.
+    /// Bind the listeners. Event lines go to `log`, written by a thread of their own.
     pub fn bind(mut options: ServeOptions, log: Box<dyn Write + Send>) -> io::Result<Serve> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -187,10 +302,16 @@ impl Serve {
         options.config.port_seed = u64::from_le_bytes(seed);
         let nonces = StatelessNonces::new(random, options.config.nonce_lifetime);
         let server = Server::new(options.config.clone(), Box::new(nonces));
+        if 2 * options.listen.len() + 1 >= FIRST_SLOT {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "too many listen addresses",
+            ));
+        }
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
         for (i, addr) in options.listen.iter().enumerate() {
-            let mut u = udp_socket(*addr, options.socket_buffer, true, None)
+            let mut u = udp_socket(*addr, options.socket_buffer)
                 .map_err(|e| io::Error::new(e.kind(), format!("UDP {addr}: {e}")))?;
             let local = u.local_addr()?;
             poll.registry()
@@ -203,12 +324,17 @@ impl Serve {
                 .register(&mut t, Token(2 + 2 * i), Interest::READABLE)?;
             tcp.push((t, local));
         }
-        if 2 * options.listen.len() + 1 >= FIRST_SLOT {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "too many listen addresses",
-            ));
-        }
+        let descriptor_limit = fds::raise_limit();
+        let fixed = fds::RESERVED + 2 * options.listen.len() as u64;
+        // TCP connections may hold at most half of the descriptors: the rest stay for relays.
+        let tcp_cap = match descriptor_limit {
+            Some(limit) => {
+                let half = usize::try_from(limit.saturating_sub(fixed) / 2).unwrap_or(usize::MAX);
+                options.max_tcp_connections.min(half)
+            }
+            None => options.max_tcp_connections,
+        };
+        let now = Instant::now();
         Ok(Serve {
             poll,
             server,
@@ -218,19 +344,46 @@ impl Serve {
             free: Vec::new(),
             relays: HashMap::new(),
             conns: HashMap::new(),
-            udp_clients: HashMap::new(),
+            ready: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
             waker,
-            start: Instant::now(),
+            start: now,
+            unauth: RateLimit::new(options.unauth_rate, options.unauth_burst, RATE_SOURCES, now),
             options,
             buf: vec![0u8; 65_536],
-            log,
+            log: Log::start(log),
+            tcp_cap,
+            descriptor_limit,
+            spare: fds::Spare::new(),
+            write_total: 0,
+            bare: Holdings::default(),
+            refusals: Tally::new(TALLY_SOURCES),
+            withheld: Tally::new(TALLY_SOURCES),
+            counters: Counters::default(),
+            next_housekeeping: now + HOUSEKEEPING,
+            next_summary: now + SUMMARY_WINDOW,
         })
     }
 
     /// The bound UDP (and, at the same addresses, TCP) listen addresses.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.udp.iter().map(|(_, a)| *a).collect()
+    }
+
+    /// TCP connections accepted at once, and the descriptor limit that bounds them.
+    pub fn limits_line(&self) -> String {
+        let limit = self
+            .descriptor_limit
+            .map_or_else(|| "unknown".to_string(), |l| l.to_string());
+        format!(
+            "limits descriptors={limit} tcp-connections={} tcp-allocate-timeout={}s \
+             tcp-bare-per-source={} unauthenticated-answers={}/s burst {} per source",
+            self.tcp_cap,
+            self.options.tcp_allocate_timeout.as_secs(),
+            self.options.tcp_bare_per_source,
+            self.options.unauth_rate,
+            self.options.unauth_burst
+        )
     }
 
     pub fn stopper(&self) -> Stopper {
@@ -240,26 +393,20 @@ impl Serve {
         }
     }
 
-    fn now(&self) -> Time {
-        Time::from_nanos(i64::try_from(self.start.elapsed().as_nanos()).unwrap_or(i64::MAX))
+    /// Queue a line for the log (timestamped; never blocks).
+    pub fn log_line(&self, line: &str) {
+        self.log.line(line);
     }
 
-    fn log_line(&mut self, line: &str) {
-        let _ = writeln!(self.log, "{} {line}", rfc3339(SystemTime::now()));
-        let _ = self.log.flush();
+    fn now(&self) -> Time {
+        Time::from_nanos(i64::try_from(self.start.elapsed().as_nanos()).unwrap_or(i64::MAX))
     }
 
     /// Run until stopped. Returns after closing every socket.
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         while !self.stop.load(Ordering::SeqCst) {
-            let now = self.now();
-            let timeout = self
-                .server
-                .poll_timeout()
-                .map(|t| t.saturating_duration_since(now) + Duration::from_millis(1))
-                .unwrap_or(Duration::from_secs(3600));
-            match self.poll.poll(&mut events, Some(timeout)) {
+            match self.poll.poll(&mut events, Some(self.poll_timeout())) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -267,33 +414,26 @@ impl Serve {
             let now = self.now();
             self.server.handle_timeout(now);
             self.outputs(now);
+            self.housekeeping();
+            let mut work = std::mem::take(&mut self.ready);
             for ev in events.iter() {
                 let token = ev.token().0;
                 if token == WAKER.0 {
                     continue;
                 }
-                if token < FIRST_SLOT {
-                    let i = (token - 1) / 2;
-                    if token % 2 == 1 {
-                        self.udp_readable(i);
-                    } else {
-                        self.accept(i);
-                    }
-                    continue;
+                if ev.is_writable() {
+                    self.conn_writable(token);
                 }
-                let slot = token - FIRST_SLOT;
-                match self.slots.get(slot) {
-                    Some(Some(Slot::Relay { .. })) => self.relay_readable(slot),
-                    Some(Some(Slot::Client { .. })) => self.client_readable(slot),
-                    Some(Some(Slot::Conn(_))) => {
-                        if ev.is_writable() {
-                            self.conn_flush(slot);
-                        }
-                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                            self.conn_readable(slot);
-                        }
-                    }
-                    _ => {}
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    work.push(token);
+                }
+            }
+            // Each socket once per turn, however it became due.
+            work.sort_unstable();
+            work.dedup();
+            for token in work {
+                if self.visit(token) == Progress::More {
+                    self.ready.push(token);
                 }
             }
         }
@@ -301,39 +441,74 @@ impl Serve {
         let now = self.now();
         self.server.shutdown(now);
         self.outputs(now);
-        self.log_line(&format!("shutdown allocations={n}"));
+        self.log_summaries();
+        self.log.line(&format!("shutdown allocations={n}"));
+        self.log.finish(Duration::from_secs(2));
         Ok(())
     }
 
-    fn udp_readable(&mut self, i: usize) {
-        loop {
+    /// No wait while sockets are left with data; else until the core's next deadline or the
+    /// next housekeeping.
+    fn poll_timeout(&self) -> Duration {
+        if !self.ready.is_empty() {
+            return Duration::ZERO;
+        }
+        let now = self.now();
+        let core = self
+            .server
+            .poll_timeout()
+            .map(|t| t.saturating_duration_since(now) + Duration::from_millis(1))
+            .unwrap_or(SUMMARY_WINDOW);
+        core.min(
+            self.next_housekeeping
+                .saturating_duration_since(Instant::now()),
+        )
+    }
+
+    /// Read from one socket within its budget.
+    fn visit(&mut self, token: usize) -> Progress {
+        if token < FIRST_SLOT {
+            let i = token.saturating_sub(1) / 2;
+            return if token % 2 == 1 {
+                self.udp_readable(i)
+            } else {
+                self.accept(i)
+            };
+        }
+        let slot = token - FIRST_SLOT;
+        match self.slots.get(slot) {
+            Some(Some(Slot::Relay { .. })) => self.relay_readable(slot),
+            Some(Some(Slot::Conn(_))) => self.conn_readable(slot),
+            _ => Progress::Drained,
+        }
+    }
+
+    fn udp_readable(&mut self, i: usize) -> Progress {
+        for _ in 0..LISTENER_BUDGET {
             let Some((sock, local)) = self.udp.get(i) else {
-                return;
+                return Progress::Drained;
             };
             let local = *local;
             match sock.recv_from(&mut self.buf) {
                 Ok((n, from)) => {
                     let now = self.now();
                     let data = self.buf.get(..n).unwrap_or(&[]);
-                    let h = self
+                    let _ = self
                         .server
                         .handle_client(now, Transport::Udp, from, local, data);
                     self.outputs(now);
-                    if h == Handled::Relayed && self.options.connected_udp {
-                        // A client that relays data gets its own connected socket.
-                        self.open_udp_client(from, local);
-                    }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Drained,
                 Err(_) => continue, // ICMP errors surface here on Linux: ignore
             }
         }
+        Progress::More
     }
 
-    fn relay_readable(&mut self, slot: usize) {
-        loop {
+    fn relay_readable(&mut self, slot: usize) -> Progress {
+        for _ in 0..RELAY_BUDGET {
             let Some(Some(Slot::Relay { socket, addr })) = self.slots.get(slot) else {
-                return;
+                return Progress::Drained;
             };
             let relay = *addr;
             match socket.recv_from(&mut self.buf) {
@@ -343,125 +518,74 @@ impl Serve {
                     let _ = self.server.handle_peer(now, relay, from, data);
                     self.outputs(now);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Drained,
                 Err(_) => continue,
             }
         }
+        Progress::More
     }
 
-    fn client_readable(&mut self, slot: usize) {
-        loop {
-            let Some(Some(Slot::Client {
-                socket,
-                client,
-                local,
-            })) = self.slots.get(slot)
-            else {
-                return;
+    fn accept(&mut self, i: usize) -> Progress {
+        for _ in 0..ACCEPT_BUDGET {
+            let Some((listener, local)) = self.tcp.get(i) else {
+                return Progress::Drained;
             };
             let local = *local;
-            let _ = client;
-            // recv_from, not recv: between bind and connect the socket may have queued another
-            // client's datagram.
-            match socket.recv_from(&mut self.buf) {
-                Ok((n, client)) => {
-                    let now = self.now();
-                    let data = self.buf.get(..n).unwrap_or(&[]);
-                    let _ = self
-                        .server
-                        .handle_client(now, Transport::Udp, client, local, data);
-                    self.outputs(now);
+            match listener.accept() {
+                Ok((stream, client)) => {
+                    // Dropping the stream closes the connection.
+                    if self.conns.len() >= self.tcp_cap {
+                        self.counters.tcp_refused_at_cap += 1;
+                        continue;
+                    }
+                    let source = SourceKey::of(client.ip());
+                    let per_source = self.options.tcp_bare_per_source;
+                    if per_source > 0 && self.bare.of(source) >= per_source {
+                        self.counters.tcp_refused_per_source += 1;
+                        continue;
+                    }
+                    self.add_conn(stream, client, local);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
-                Err(_) => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Drained,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if fds::exhausted(&e) => {
+                    // Refuse the waiting connection with the spare descriptor, so that it
+                    // does not sit in the backlog; without a spare, wait for the next event.
+                    let refused = self.spare.while_released(|| drop(listener.accept()));
+                    if !refused {
+                        return Progress::Drained;
+                    }
+                    self.counters.tcp_refused_no_descriptors += 1;
+                }
+                Err(_) => return Progress::Drained,
             }
         }
+        Progress::More
     }
 
-    /// A connected socket for a UDP client that got an allocation (best effort: without it the
-    /// listener serves the client).
-    fn open_udp_client(&mut self, client: SocketAddr, local: SocketAddr) {
-        if self.udp_clients.contains_key(&(client, local)) {
-            return;
-        }
-        let Ok(mut socket) = udp_socket(local, 0, true, Some(client)) else {
-            return;
-        };
-        let slot = self.insert_conn_placeholder();
+    fn add_conn(&mut self, mut stream: mio::net::TcpStream, client: SocketAddr, local: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let slot = self.take_slot();
+        let token = Token(FIRST_SLOT + slot);
         if self
             .poll
             .registry()
-            .register(&mut socket, Token(FIRST_SLOT + slot), Interest::READABLE)
+            .register(&mut stream, token, Interest::READABLE)
             .is_err()
         {
             self.free.push(slot);
             return;
         }
         if let Some(s) = self.slots.get_mut(slot) {
-            *s = Some(Slot::Client {
-                socket,
-                client,
-                local,
-            });
+            *s = Some(Slot::Conn(Conn::new(stream, client, local, Instant::now())));
         }
-        self.udp_clients.insert((client, local), slot);
+        self.conns.insert((client, local), slot);
+        self.bare.add(SourceKey::of(client.ip()));
+        // Bytes may have arrived with the connection: edge-triggered, so look now.
+        self.ready.push(token.0);
     }
 
-    fn close_udp_client(&mut self, client: SocketAddr, local: SocketAddr) {
-        if let Some(slot) = self.udp_clients.remove(&(client, local)) {
-            if let Some(Some(Slot::Client { mut socket, .. })) =
-                self.slots.get_mut(slot).map(Option::take)
-            {
-                let _ = self.poll.registry().deregister(&mut socket);
-            }
-            self.free.push(slot);
-        }
-    }
-
-    fn accept(&mut self, i: usize) {
-        loop {
-            let Some((listener, local)) = self.tcp.get(i) else {
-                return;
-            };
-            let local = *local;
-            match listener.accept() {
-                Ok((mut stream, client)) => {
-                    if self.conns.len() >= self.options.max_tcp_connections {
-                        continue; // dropped: closes the connection
-                    }
-                    let _ = stream.set_nodelay(true);
-                    let slot = self.insert_conn_placeholder();
-                    let token = Token(FIRST_SLOT + slot);
-                    if self
-                        .poll
-                        .registry()
-                        .register(&mut stream, token, Interest::READABLE)
-                        .is_err()
-                    {
-                        self.release_slot(slot);
-                        continue;
-                    }
-                    if let Some(s) = self.slots.get_mut(slot) {
-                        *s = Some(Slot::Conn(Conn {
-                            stream,
-                            client,
-                            local,
-                            rbuf: Vec::new(),
-                            wbuf: Vec::new(),
-                            want_write: false,
-                        }));
-                    }
-                    self.conns.insert((client, local), slot);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return,
-            }
-        }
-    }
-
-    fn insert_conn_placeholder(&mut self) -> usize {
+    fn take_slot(&mut self) -> usize {
         match self.free.pop() {
             Some(i) => i,
             None => {
@@ -471,70 +595,89 @@ impl Serve {
         }
     }
 
-    fn release_slot(&mut self, slot: usize) {
-        if let Some(s) = self.slots.get_mut(slot) {
-            *s = None;
-            self.free.push(slot);
+    /// Read and handle a connection's frames within the visit's budgets.
+    fn conn_readable(&mut self, slot: usize) -> Progress {
+        let mut read_left = conn::READ_BUDGET;
+        let mut frames_left = conn::FRAME_BUDGET;
+        loop {
+            match self.conn_frames(slot, &mut frames_left) {
+                Framed::NeedMore => {}
+                Framed::Budget => return Progress::More,
+                Framed::Paused | Framed::Gone => return Progress::Drained,
+                Framed::Bad => {
+                    self.close_conn(slot);
+                    return Progress::Drained;
+                }
+            }
+            if read_left == 0 {
+                return Progress::More;
+            }
+            let Some(Some(Slot::Conn(c))) = self.slots.get_mut(slot) else {
+                return Progress::Drained;
+            };
+            match c.read_some(read_left) {
+                ReadOutcome::Data(n) => read_left = read_left.saturating_sub(n.max(1)),
+                ReadOutcome::WouldBlock => return Progress::Drained,
+                ReadOutcome::Closed => {
+                    self.close_conn(slot);
+                    return Progress::Drained;
+                }
+            }
         }
     }
 
-    fn conn_readable(&mut self, slot: usize) {
-        let mut closed = false;
-        let mut frames: Vec<Vec<u8>> = Vec::new();
-        let (client, local) = {
-            let Some(Some(Slot::Conn(c))) = self.slots.get_mut(slot) else {
-                return;
-            };
-            loop {
-                match c.stream.read(&mut self.buf) {
-                    Ok(0) => {
-                        closed = true;
-                        break;
-                    }
-                    Ok(n) => {
-                        c.rbuf.extend_from_slice(self.buf.get(..n).unwrap_or(&[]));
-                        // Cut complete frames as they arrive to keep the buffer small.
-                        let mut start = 0;
-                        loop {
-                            match framing::frame_len(c.rbuf.get(start..).unwrap_or(&[])) {
-                                Ok(Some(len)) => {
-                                    frames.push(
-                                        c.rbuf.get(start..start + len).unwrap_or(&[]).to_vec(),
-                                    );
-                                    start += len;
-                                }
-                                Ok(None) => break,
-                                Err(_) => {
-                                    closed = true;
-                                    break;
-                                }
-                            }
-                        }
-                        c.rbuf.drain(..start.min(c.rbuf.len()));
-                        if closed || c.rbuf.len() > MAX_PENDING_READ {
-                            closed = true;
-                            break;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => {
-                        closed = true;
-                        break;
-                    }
-                }
-            }
-            (c.client, c.local)
+    /// Hand every complete frame of a connection's input to the core, one at a time (each
+    /// answer is queued before the next frame is looked at).
+    fn conn_frames(&mut self, slot: usize, frames_left: &mut usize) -> Framed {
+        let (client, local, max_frame, rbuf) = match self.slots.get_mut(slot) {
+            Some(Some(Slot::Conn(c))) if c.paused => return Framed::Paused,
+            Some(Some(Slot::Conn(c))) => (
+                c.client,
+                c.local,
+                c.max_frame(),
+                std::mem::take(&mut c.rbuf),
+            ),
+            _ => return Framed::Gone,
         };
-        for f in frames {
+        let mut start = 0;
+        let verdict = loop {
+            if *frames_left == 0 {
+                break Framed::Budget;
+            }
+            let rest = rbuf.get(start..).unwrap_or(&[]);
+            let size = match framing::frame_size(rest) {
+                Err(_) => break Framed::Bad,
+                Ok(None) => break Framed::NeedMore,
+                Ok(Some(size)) if size > max_frame => break Framed::Bad,
+                Ok(Some(size)) if rest.len() < size => break Framed::NeedMore,
+                Ok(Some(size)) => size,
+            };
             let now = self.now();
+            let frame = rest.get(..size).unwrap_or(&[]);
             let _ = self
                 .server
-                .handle_client(now, Transport::Tcp, client, local, &f);
+                .handle_client(now, Transport::Tcp, client, local, frame);
+            start += size;
+            *frames_left -= 1;
             self.outputs(now);
+            match self.conn_at(slot, client, local) {
+                None => break Framed::Gone,
+                Some(c) if c.paused => break Framed::Paused,
+                Some(_) => {}
+            }
+        };
+        if let Some(c) = self.conn_at(slot, client, local) {
+            c.restore_input(rbuf, start);
         }
-        if closed {
-            self.close_conn(slot);
+        verdict
+    }
+
+    /// The connection in `slot` if it is still the one from `client` to `local` (outputs may
+    /// close a connection and hand its slot to a relay).
+    fn conn_at(&mut self, slot: usize, client: SocketAddr, local: SocketAddr) -> Option<&mut Conn> {
+        match self.slots.get_mut(slot) {
+            Some(Some(Slot::Conn(c))) if c.client == client && c.local == local => Some(c),
+            _ => None,
         }
     }
 
@@ -544,7 +687,11 @@ impl Serve {
         };
         let _ = self.poll.registry().deregister(&mut c.stream);
         self.free.push(slot);
+        self.write_total = self.write_total.saturating_sub(c.wbuf.len());
         self.conns.remove(&(c.client, c.local));
+        if c.bare_since.is_some() {
+            self.bare.remove(SourceKey::of(c.client.ip()));
+        }
         let now = self.now();
         self.server.handle_disconnect(
             now,
@@ -557,13 +704,24 @@ impl Serve {
         self.outputs(now);
     }
 
-    fn conn_flush(&mut self, slot: usize) {
+    /// Write what a connection has pending; read it again once its output has drained.
+    fn conn_writable(&mut self, token: usize) {
+        let Some(slot) = token.checked_sub(FIRST_SLOT) else {
+            return;
+        };
         let registry = self.poll.registry();
         let Some(Some(Slot::Conn(c))) = self.slots.get_mut(slot) else {
             return;
         };
-        if flush(c, registry, Token(FIRST_SLOT + slot)).is_err() {
-            self.close_conn(slot);
+        match c.flush(registry, Token(token)) {
+            Ok(written) => {
+                self.write_total = self.write_total.saturating_sub(written);
+                if c.paused && c.wbuf.len() <= conn::RESUME_AT {
+                    c.paused = false;
+                    self.ready.push(token);
+                }
+            }
+            Err(_) => self.close_conn(slot),
         }
     }
 
@@ -579,36 +737,57 @@ impl Serve {
                         let _ = socket.send_to(&bytes, peer);
                     }
                 }
-                Output::BindRelay { relay } => {
-                    let ok = self.bind_relay(relay).is_ok();
-                    let _ = self.server.relay_bound(now, relay, ok);
-                }
-                Output::ReleaseRelay { relay } => {
-                    if let Some(slot) = self.relays.remove(&relay) {
-                        if let Some(Some(Slot::Relay { mut socket, .. })) =
-                            self.slots.get_mut(slot).map(Option::take)
-                        {
-                            let _ = self.poll.registry().deregister(&mut socket);
-                        }
-                        self.free.push(slot);
+                Output::BindRelay { relay } => match self.bind_relay(relay) {
+                    Ok(()) => {
+                        let _ = self.server.relay_bound(now, relay, true);
                     }
-                }
-                Output::Event(e) => {
-                    match &e {
-                        Event::Deleted { client, .. } if client.transport == Transport::Udp => {
-                            self.close_udp_client(client.client, client.server)
-                        }
-                        _ => {}
+                    Err(e) => {
+                        let _ = self.server.relay_bind_failed(now, relay, bind_failure(&e));
                     }
-                    self.log_line(&e.to_string());
-                }
+                },
+                Output::ReleaseRelay { relay } => self.release_relay(relay),
+                Output::Event(e) => self.event(&e),
             }
         }
     }
 
+    /// Log an allocation event; track which TCP connections hold an allocation.
+    fn event(&mut self, e: &Event) {
+        match e {
+            Event::Allocated { client, .. } if client.transport == Transport::Tcp => {
+                if let Some(c) = self.conn_of(client) {
+                    c.bare_since = None;
+                    self.bare.remove(SourceKey::of(client.client.ip()));
+                }
+            }
+            Event::Deleted { client, .. } if client.transport == Transport::Tcp => {
+                if let Some(c) = self.conn_of(client) {
+                    c.bare_since = Some(Instant::now());
+                    self.bare.add(SourceKey::of(client.client.ip()));
+                }
+            }
+            Event::Refused { client, .. } => {
+                let source = SourceKey::of(client.client.ip());
+                if self.refusals.count(source, REFUSALS_IN_FULL) == Verdict::Suppress {
+                    return;
+                }
+            }
+            _ => {}
+        }
+        self.log.line(&e.to_string());
+    }
+
+    fn conn_of(&mut self, client: &FiveTuple) -> Option<&mut Conn> {
+        let slot = *self.conns.get(&(client.client, client.server))?;
+        match self.slots.get_mut(slot) {
+            Some(Some(Slot::Conn(c))) => Some(c),
+            _ => None,
+        }
+    }
+
     fn bind_relay(&mut self, relay: SocketAddr) -> io::Result<()> {
-        let mut socket = udp_socket(relay, self.options.socket_buffer, false, None)?;
-        let slot = self.insert_conn_placeholder();
+        let mut socket = udp_socket(relay, self.options.socket_buffer)?;
+        let slot = self.take_slot();
         if let Err(e) =
             self.poll
                 .registry()
@@ -627,63 +806,143 @@ impl Serve {
         Ok(())
     }
 
+    fn release_relay(&mut self, relay: SocketAddr) {
+        if let Some(slot) = self.relays.remove(&relay) {
+            if let Some(Some(Slot::Relay { mut socket, .. })) =
+                self.slots.get_mut(slot).map(Option::take)
+            {
+                let _ = self.poll.registry().deregister(&mut socket);
+            }
+            self.free.push(slot);
+        }
+    }
+
     fn send_to_client(&mut self, to: FiveTuple, bytes: &[u8]) {
         match to.transport {
             Transport::Udp => {
-                if let Some(Some(Slot::Client { socket, .. })) = self
-                    .udp_clients
-                    .get(&(to.client, to.server))
-                    .and_then(|s| self.slots.get(*s))
-                {
-                    let _ = socket.send(bytes);
-                } else if let Some((sock, _)) = self.udp.iter().find(|(_, a)| *a == to.server) {
+                if self.withhold_unauthenticated(to.client, bytes) {
+                    return;
+                }
+                if let Some((sock, _)) = self.udp.iter().find(|(_, a)| *a == to.server) {
                     let _ = sock.send_to(bytes, to.client);
                 }
             }
-            Transport::Tcp => {
-                let Some(&slot) = self.conns.get(&(to.client, to.server)) else {
-                    return;
-                };
-                let registry = self.poll.registry();
-                let Some(Some(Slot::Conn(c))) = self.slots.get_mut(slot) else {
-                    return;
-                };
-                if c.wbuf.len() + bytes.len() > MAX_PENDING_WRITE {
-                    return; // the client does not read: drop, never buffer without bound
-                }
-                c.wbuf.extend_from_slice(bytes);
-                if flush(c, registry, Token(FIRST_SLOT + slot)).is_err() {
-                    self.close_conn(slot);
-                }
-            }
+            Transport::Tcp => self.send_on_conn(to, bytes),
         }
     }
-}
 
-/// Write what is pending; ask for WRITABLE while something remains.
-fn flush(c: &mut Conn, registry: &Registry, token: Token) -> io::Result<()> {
-    while !c.wbuf.is_empty() {
-        match c.stream.write(&c.wbuf) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                c.wbuf.drain(..n.min(c.wbuf.len()));
+    /// The rate limit on answers to unauthenticated UDP requests (UDP sources can be spoofed:
+    /// without it the server would send a victim several times what an attacker sends). TCP
+    /// sources cannot be spoofed, and backpressure bounds what a TCP client costs.
+    fn withhold_unauthenticated(&mut self, client: SocketAddr, bytes: &[u8]) -> bool {
+        if !unsigned_response(bytes) {
+            return false;
+        }
+        let source = SourceKey::of(client.ip());
+        if self.unauth.allow(source, Instant::now()) {
+            return false;
+        }
+        self.withheld.count(source, 0);
+        true
+    }
+
+    fn send_on_conn(&mut self, to: FiveTuple, bytes: &[u8]) {
+        let Some(&slot) = self.conns.get(&(to.client, to.server)) else {
+            return;
+        };
+        let registry = self.poll.registry();
+        let Some(Some(Slot::Conn(c))) = self.slots.get_mut(slot) else {
+            return;
+        };
+        if c.wbuf.len() + bytes.len() > conn::WRITE_MAX
+            || self.write_total + bytes.len() > TOTAL_WRITE_MAX
+        {
+            // The client does not read: drop, never buffer without bound.
+            self.counters.tcp_output_dropped += 1;
+            return;
+        }
+        c.wbuf.extend_from_slice(bytes);
+        self.write_total += bytes.len();
+        match c.flush(registry, Token(FIRST_SLOT + slot)) {
+            Ok(written) => {
+                self.write_total = self.write_total.saturating_sub(written);
+                if c.wbuf.len() > conn::PAUSE_AT {
+                    c.paused = true;
+                }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(_) => self.close_conn(slot),
         }
     }
-    let want = !c.wbuf.is_empty();
-    if want != c.want_write {
-        let interest = if want {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        };
-        registry.reregister(&mut c.stream, token, interest)?;
-        c.want_write = want;
+
+    /// Once a second: close connections that held no allocation for too long; once a window,
+    /// log the summaries.
+    fn housekeeping(&mut self) {
+        let now = Instant::now();
+        if now < self.next_housekeeping {
+            return;
+        }
+        self.next_housekeeping = now + HOUSEKEEPING;
+        let limit = self.options.tcp_allocate_timeout;
+        let stale: Vec<usize> = self
+            .conns
+            .values()
+            .copied()
+            .filter(|s| matches!(self.slots.get(*s), Some(Some(Slot::Conn(c))) if c.bare_for(now) >= limit))
+            .collect();
+        if !stale.is_empty() {
+            self.log.line(&format!(
+                "tcp: closed {} connection(s) that held no allocation for {} s",
+                stale.len(),
+                limit.as_secs()
+            ));
+        }
+        for slot in stale {
+            self.close_conn(slot);
+        }
+        if now >= self.next_summary {
+            self.next_summary = now + SUMMARY_WINDOW;
+            self.log_summaries();
+        }
     }
-    Ok(())
+
+    /// The per-source summaries and counters of the window that ends.
+    fn log_summaries(&mut self) {
+        let mut lines = self.refusals.roll("refusals", SUMMARY_WINDOW);
+        lines.extend(self.withheld.roll(
+            "unauthenticated answers withheld (rate limit)",
+            SUMMARY_WINDOW,
+        ));
+        let c = std::mem::take(&mut self.counters);
+        let secs = SUMMARY_WINDOW.as_secs();
+        if c.tcp_refused_at_cap > 0 {
+            lines.push(format!(
+                "tcp: {} connection(s) refused at the limit of {} in the last {secs} s",
+                c.tcp_refused_at_cap, self.tcp_cap
+            ));
+        }
+        if c.tcp_refused_per_source > 0 {
+            lines.push(format!(
+                "tcp: {} connection(s) refused: their source already held {} without an \
+                 allocation, in the last {secs} s",
+                c.tcp_refused_per_source, self.options.tcp_bare_per_source
+            ));
+        }
+        if c.tcp_refused_no_descriptors > 0 {
+            lines.push(format!(
+                "tcp: {} connection(s) refused for lack of file descriptors in the last {secs} s",
+                c.tcp_refused_no_descriptors
+            ));
+        }
+        if c.tcp_output_dropped > 0 {
+            lines.push(format!(
+                "tcp: {} message(s) dropped for clients that do not read in the last {secs} s",
+                c.tcp_output_dropped
+            ));
+        }
+        for l in lines {
+            self.log.line(&l);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -91,8 +91,25 @@ impl Cidr {
         }
     }
 
+    /// `segments/prefix` as a constant (the policy tables below).
+    pub const fn v6(segments: [u16; 8], prefix: u8) -> Cidr {
+        let [a, b, c, d, e, f, g, h] = segments;
+        Cidr {
+            addr: IpAddr::V6(Ipv6Addr::new(a, b, c, d, e, f, g, h)),
+            prefix,
+        }
+    }
+
+    /// True when `ip`, or the IPv4 address an IPv6 `ip` embeds (see [`embedded_ipv4`]), is in
+    /// the prefix: `10.0.0.0/8` holds `::ffff:10.1.2.3` and `2002:a01:203::`, and `2002::/16`
+    /// holds every 6to4 address.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, canonical(ip)) {
+        self.contains_exact(ip) || self.contains_exact(canonical(ip))
+    }
+
+    /// Membership without looking through IPv6 forms of IPv4 addresses.
+    fn contains_exact(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 let p = u32::from(self.prefix.min(32));
                 let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
@@ -137,32 +154,139 @@ impl FromStr for Cidr {
     }
 }
 
-/// IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
+/// How an IPv6 address carries an IPv4 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Embedding {
+    /// `::ffff:a.b.c.d` (RFC 4291 IPv4-mapped).
+    Mapped,
+    /// `::a.b.c.d` (RFC 4291 IPv4-compatible, deprecated; `::` and `::1` excluded).
+    Compatible,
+    /// `::ffff:0:a.b.c.d` (RFC 2765 IPv4-translated).
+    Translated,
+    /// `64:ff9b::a.b.c.d` (RFC 6052 NAT64 well-known prefix).
+    Nat64,
+    /// `2002:AABB:CCDD::/48` (RFC 3056 6to4: the site's IPv4 address).
+    SixToFour,
+    /// `2001:0:SSSS:SSSS:flags:port:CCCC:CCCC` (RFC 4380 Teredo: the client's mapped IPv4
+    /// address, stored inverted in the last 32 bits).
+    Teredo,
+}
+
+/// The IPv4 address an IPv6 address stands for, and how it is embedded, for every form that
+/// reaches an IPv4 host (the peer policy judges those by the IPv4 address).
+pub fn embedded_ipv4(v6: Ipv6Addr) -> Option<(Ipv4Addr, Embedding)> {
+    let bits = u128::from(v6);
+    let low32 = Ipv4Addr::from((bits & 0xffff_ffff) as u32);
+    let top96 = bits >> 32;
+    match top96 {
+        0xffff => return Some((low32, Embedding::Mapped)),
+        0xffff_0000 => return Some((low32, Embedding::Translated)),
+        0x0064_ff9b_0000_0000_0000_0000 => return Some((low32, Embedding::Nat64)),
+        // `::` and `::1` are IPv6's own unspecified and loopback addresses.
+        0 if bits > 1 => return Some((low32, Embedding::Compatible)),
+        _ => {}
+    }
+    match (bits >> 112) as u16 {
+        0x2002 => Some((
+            Ipv4Addr::from(((bits >> 80) & 0xffff_ffff) as u32),
+            Embedding::SixToFour,
+        )),
+        0x2001 if (bits >> 96) as u16 == 0 => Some((
+            Ipv4Addr::from(!((bits & 0xffff_ffff) as u32)),
+            Embedding::Teredo,
+        )),
+        _ => None,
+    }
+}
+
+/// The address a peer policy judges: the embedded IPv4 address of every IPv6 form that
+/// carries one ([`embedded_ipv4`]), the address itself otherwise.
 pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match embedded_ipv4(v6) {
+            Some((v4, _)) => IpAddr::V4(v4),
             None => IpAddr::V6(v6),
         },
         v4 => v4,
     }
 }
 
-const PRIVATE: &[Cidr] = &[
-    Cidr::v4(10, 0, 0, 0, 8),
-    Cidr::v4(172, 16, 0, 0, 12),
-    Cidr::v4(192, 168, 0, 0, 16),
-    Cidr::v4(100, 64, 0, 0, 10),
-    Cidr::v4(169, 254, 0, 0, 16),
-    Cidr {
-        addr: IpAddr::V6(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0)),
-        prefix: 7,
-    },
-    Cidr {
-        addr: IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0)),
-        prefix: 10,
-    },
+/// What a special-purpose block is, for the peer policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Loopback,
+    /// Reachable inside some network only: `--allow-private-peers` opens it.
+    Private,
+    Multicast,
+    /// Never a peer unless `--allow-peer` names it.
+    Reserved(&'static str),
+}
+
+struct Special {
+    net: Cidr,
+    kind: Kind,
+}
+
+const fn special(net: Cidr, kind: Kind) -> Special {
+    Special { net, kind }
+}
+
+/// IANA IPv4 Special-Purpose Address Registry, as the peer policy treats it (docs/serve.md
+/// gives the reasons). The documentation ranges (192.0.2.0/24, 198.51.100.0/24,
+/// 203.0.113.0/24) are left allowed: nothing routes them, and labs (ours included) use them.
+/// Globally reachable anycast blocks (AS112, AMT) are ordinary peers. 0.0.0.0 and
+/// 255.255.255.255 are judged before the table.
+const SPECIAL_V4: &[Special] = &[
+    special(
+        Cidr::v4(0, 0, 0, 0, 8),
+        Kind::Reserved("0.0.0.0/8 (this network)"),
+    ),
+    special(Cidr::v4(10, 0, 0, 0, 8), Kind::Private),
+    special(Cidr::v4(100, 64, 0, 0, 10), Kind::Private),
+    special(Cidr::v4(127, 0, 0, 0, 8), Kind::Loopback),
+    special(Cidr::v4(169, 254, 0, 0, 16), Kind::Private),
+    special(Cidr::v4(172, 16, 0, 0, 12), Kind::Private),
+    special(
+        Cidr::v4(192, 0, 0, 0, 24),
+        Kind::Reserved("192.0.0.0/24 (IETF protocol assignments)"),
+    ),
+    special(
+        Cidr::v4(192, 88, 99, 0, 24),
+        Kind::Reserved("192.88.99.0/24 (deprecated 6to4 relay anycast)"),
+    ),
+    special(Cidr::v4(192, 168, 0, 0, 16), Kind::Private),
+    special(Cidr::v4(198, 18, 0, 0, 15), Kind::Private),
+    special(Cidr::v4(224, 0, 0, 0, 4), Kind::Multicast),
+    special(
+        Cidr::v4(240, 0, 0, 0, 4),
+        Kind::Reserved("240.0.0.0/4 (reserved)"),
+    ),
 ];
+
+/// IANA IPv6 Special-Purpose Address Registry and the address architecture, for addresses
+/// that embed no IPv4 address. The documentation ranges (2001:db8::/32, 3fff::/20) are left
+/// allowed, as in IPv4. Anything outside 2000::/3 that no row names is unassigned.
+const SPECIAL_V6: &[Special] = &[
+    special(
+        Cidr::v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48),
+        Kind::Private,
+    ),
+    special(
+        Cidr::v6([0x100, 0, 0, 0, 0, 0, 0, 0], 64),
+        Kind::Reserved("100::/64 (discard-only)"),
+    ),
+    special(
+        Cidr::v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 23),
+        Kind::Reserved("2001::/23 (IETF protocol assignments)"),
+    ),
+    special(Cidr::v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7), Kind::Private),
+    special(Cidr::v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10), Kind::Private),
+    // Site-local, deprecated by RFC 3879 but still routed inside some sites.
+    special(Cidr::v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10), Kind::Private),
+    special(Cidr::v6([0xff00, 0, 0, 0, 0, 0, 0, 0], 8), Kind::Multicast),
+];
+
+const GLOBAL_UNICAST_V6: Cidr = Cidr::v6([0x2000, 0, 0, 0, 0, 0, 0, 0], 3);
 
 /// Why the peer policy refuses a peer address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +296,8 @@ pub enum PeerDenial {
     Multicast,
     Unspecified,
     Broadcast,
+    /// A special-purpose block that is never a peer (named with its purpose).
+    Reserved(&'static str),
     Listed(Cidr),
 }
 
@@ -183,16 +309,21 @@ impl fmt::Display for PeerDenial {
             PeerDenial::Multicast => f.write_str("multicast peers are denied"),
             PeerDenial::Unspecified => f.write_str("the unspecified address is not a peer"),
             PeerDenial::Broadcast => f.write_str("broadcast peers are denied"),
+            PeerDenial::Reserved(block) => write!(f, "peers in {block} are denied"),
             PeerDenial::Listed(c) => write!(f, "peers in {c} are denied"),
         }
     }
 }
 
 /// Which peer addresses CreatePermission / ChannelBind may name (403 otherwise).
+///
+/// IPv6 addresses that embed an IPv4 address (IPv4-mapped, -compatible, -translated, NAT64
+/// 64:ff9b::/96, 6to4, Teredo: [`embedded_ipv4`]) are judged as that IPv4 address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerPolicy {
     pub allow_loopback: bool,
-    /// RFC 1918, RFC 6598 (CGNAT), link-local and IPv6 ULA / link-local.
+    /// RFC 1918, RFC 6598 (CGNAT), link-local, benchmarking 198.18.0.0/15, IPv6 ULA,
+    /// link-local, site-local and local-use NAT64 64:ff9b:1::/48.
     pub allow_private: bool,
     pub allow_multicast: bool,
     /// Explicitly allowed prefixes: win over every rule below them.
@@ -202,7 +333,7 @@ pub struct PeerPolicy {
 }
 
 impl Default for PeerPolicy {
-    /// The `serve` default: loopback, private and multicast peers denied.
+    /// The `serve` default: loopback, private, multicast and reserved peers denied.
     fn default() -> Self {
         PeerPolicy {
             allow_loopback: false,
@@ -215,7 +346,7 @@ impl Default for PeerPolicy {
 }
 
 impl PeerPolicy {
-    /// Everything but the unspecified and broadcast addresses.
+    /// Everything but the unspecified, broadcast and reserved addresses.
     pub fn permissive() -> Self {
         PeerPolicy {
             allow_loopback: true,
@@ -228,29 +359,55 @@ impl PeerPolicy {
 
     /// `Ok(())` when `ip` may be a peer, else the rule that refuses it.
     pub fn check(&self, ip: IpAddr) -> Result<(), PeerDenial> {
-        let ip = canonical(ip);
         if self.allow.iter().any(|c| c.contains(ip)) {
             return Ok(());
         }
         if let Some(c) = self.deny.iter().find(|c| c.contains(ip)) {
             return Err(PeerDenial::Listed(*c));
         }
+        match canonical(ip) {
+            IpAddr::V4(v4) => self.check_v4(v4),
+            IpAddr::V6(v6) => self.check_v6(v6),
+        }
+    }
+
+    fn check_v4(&self, ip: Ipv4Addr) -> Result<(), PeerDenial> {
         if ip.is_unspecified() {
             return Err(PeerDenial::Unspecified);
         }
-        if ip == IpAddr::V4(Ipv4Addr::BROADCAST) {
+        if ip == Ipv4Addr::BROADCAST {
             return Err(PeerDenial::Broadcast);
         }
-        if ip.is_loopback() && !self.allow_loopback {
-            return Err(PeerDenial::Loopback);
+        let ip = IpAddr::V4(ip);
+        match SPECIAL_V4.iter().find(|s| s.net.contains_exact(ip)) {
+            Some(s) => self.judge(s.kind),
+            None => Ok(()),
         }
-        if ip.is_multicast() && !self.allow_multicast {
-            return Err(PeerDenial::Multicast);
+    }
+
+    fn check_v6(&self, ip: Ipv6Addr) -> Result<(), PeerDenial> {
+        if ip.is_unspecified() {
+            return Err(PeerDenial::Unspecified);
         }
-        if !self.allow_private && PRIVATE.iter().any(|c| c.contains(ip)) {
-            return Err(PeerDenial::Private);
+        if ip.is_loopback() {
+            return self.judge(Kind::Loopback);
         }
-        Ok(())
+        let ip = IpAddr::V6(ip);
+        match SPECIAL_V6.iter().find(|s| s.net.contains_exact(ip)) {
+            Some(s) => self.judge(s.kind),
+            None if GLOBAL_UNICAST_V6.contains_exact(ip) => Ok(()),
+            None => Err(PeerDenial::Reserved("IPv6 outside 2000::/3 (unassigned)")),
+        }
+    }
+
+    fn judge(&self, kind: Kind) -> Result<(), PeerDenial> {
+        match kind {
+            Kind::Loopback if !self.allow_loopback => Err(PeerDenial::Loopback),
+            Kind::Private if !self.allow_private => Err(PeerDenial::Private),
+            Kind::Multicast if !self.allow_multicast => Err(PeerDenial::Multicast),
+            Kind::Reserved(block) => Err(PeerDenial::Reserved(block)),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -318,6 +475,21 @@ impl Config {
         }
     }
 
+    /// The per-user quota `serve` applies unless told otherwise: half of the relay capacity
+    /// (the ports of the range, or the allocation cap when lower), at least 1. One username
+    /// can then never take every relay, while a credential shared by many clients (a common
+    /// set-up) still gets half the server. coturn has no default quota; this is stricter.
+    pub fn default_user_quota(&self) -> u32 {
+        let (min, max) = (*self.relay_ports.start(), *self.relay_ports.end());
+        let ports = if max < min {
+            0
+        } else {
+            u32::from(max - min) + 1
+        };
+        let capacity = self.max_allocations.map_or(ports, |cap| cap.min(ports));
+        (capacity / 2).max(1)
+    }
+
     pub fn credential(mut self, user: &str, password: &str) -> Config {
         self.credentials
             .push((user.to_string(), password.to_string()));
@@ -348,6 +520,19 @@ mod tests {
     }
 
     #[test]
+    fn default_user_quota_is_half_the_relay_capacity() {
+        let mut c = Config::new(Profile::Rfc);
+        assert_eq!(c.default_user_quota(), 8192);
+        c.relay_ports = 24000..=24999;
+        assert_eq!(c.default_user_quota(), 500);
+        c.max_allocations = Some(100);
+        assert_eq!(c.default_user_quota(), 50);
+        c.relay_ports = 24000..=24000;
+        assert_eq!(c.default_user_quota(), 1);
+        assert_eq!(Config::new(Profile::Expressway).default_user_quota(), 900);
+    }
+
+    #[test]
     fn default_policy_denies_loopback_private_multicast() {
         let p = PeerPolicy::default();
         let deny = |s: &str| p.check(s.parse().unwrap()).err();
@@ -369,5 +554,218 @@ mod tests {
             p.check("203.0.113.9".parse().unwrap()),
             Err(PeerDenial::Listed(_))
         ));
+    }
+}
+
+#[cfg(test)]
+mod peer_policy_tests {
+    use super::*;
+
+    fn verdict(p: &PeerPolicy, s: &str) -> Result<(), PeerDenial> {
+        p.check(s.parse().unwrap_or_else(|_| panic!("{s} parses")))
+    }
+
+    /// Every special-purpose block and every IPv6 form of an IPv4 address, with the default
+    /// policy's verdict.
+    #[test]
+    fn the_default_policy_over_the_special_purpose_registries() {
+        use PeerDenial::*;
+        let p = PeerPolicy::default();
+        let reserved = |s: &'static str| Err(Reserved(s));
+        let table: &[(&str, Result<(), PeerDenial>)] = &[
+            // IPv4
+            ("0.0.0.0", Err(Unspecified)),
+            ("0.1.2.3", reserved("0.0.0.0/8 (this network)")),
+            ("0.255.255.255", reserved("0.0.0.0/8 (this network)")),
+            ("10.0.0.1", Err(Private)),
+            ("100.64.0.1", Err(Private)),
+            ("100.127.255.254", Err(Private)),
+            ("100.128.0.1", Ok(())),
+            ("127.0.0.1", Err(Loopback)),
+            ("127.255.255.254", Err(Loopback)),
+            ("169.254.1.1", Err(Private)),
+            ("172.16.0.1", Err(Private)),
+            ("172.31.255.254", Err(Private)),
+            ("172.32.0.1", Ok(())),
+            (
+                "192.0.0.1",
+                reserved("192.0.0.0/24 (IETF protocol assignments)"),
+            ),
+            (
+                "192.0.0.9",
+                reserved("192.0.0.0/24 (IETF protocol assignments)"),
+            ),
+            (
+                "192.0.0.170",
+                reserved("192.0.0.0/24 (IETF protocol assignments)"),
+            ),
+            ("192.0.2.1", Ok(())),
+            ("192.31.196.1", Ok(())),
+            (
+                "192.88.99.1",
+                reserved("192.88.99.0/24 (deprecated 6to4 relay anycast)"),
+            ),
+            ("192.168.1.1", Err(Private)),
+            ("198.18.0.1", Err(Private)),
+            ("198.19.255.254", Err(Private)),
+            ("198.20.0.1", Ok(())),
+            ("198.51.100.7", Ok(())),
+            ("203.0.113.5", Ok(())),
+            ("224.0.0.1", Err(Multicast)),
+            ("239.255.255.250", Err(Multicast)),
+            ("240.0.0.1", reserved("240.0.0.0/4 (reserved)")),
+            ("254.1.2.3", reserved("240.0.0.0/4 (reserved)")),
+            ("255.255.255.255", Err(Broadcast)),
+            ("8.8.8.8", Ok(())),
+            // IPv6 proper
+            ("::", Err(Unspecified)),
+            ("::1", Err(Loopback)),
+            ("64:ff9b:1::1", Err(Private)),
+            ("64:ff9b:1:ffff::1", Err(Private)),
+            ("100::1", reserved("100::/64 (discard-only)")),
+            (
+                "2001:2::1",
+                reserved("2001::/23 (IETF protocol assignments)"),
+            ),
+            (
+                "2001:1ff::1",
+                reserved("2001::/23 (IETF protocol assignments)"),
+            ),
+            ("2001:200::1", Ok(())),
+            ("2001:db8::5", Ok(())),
+            ("2606:4700::1111", Ok(())),
+            ("3fff::1", Ok(())),
+            ("5f00::1", reserved("IPv6 outside 2000::/3 (unassigned)")),
+            ("4000::1", reserved("IPv6 outside 2000::/3 (unassigned)")),
+            ("fc00::1", Err(Private)),
+            ("fd12:3456::1", Err(Private)),
+            ("fe80::1", Err(Private)),
+            ("fec0::1", Err(Private)),
+            ("feff::1", Err(Private)),
+            ("ff02::1", Err(Multicast)),
+            // IPv4 carried in IPv6: judged by the IPv4 address
+            ("::ffff:127.0.0.1", Err(Loopback)),
+            ("::ffff:10.1.2.3", Err(Private)),
+            ("::ffff:8.8.8.8", Ok(())),
+            ("::127.0.0.1", Err(Loopback)),
+            ("::10.0.0.1", Err(Private)),
+            ("::8.8.8.8", Ok(())),
+            ("::2", reserved("0.0.0.0/8 (this network)")),
+            ("::ffff:0:7f00:1", Err(Loopback)),
+            ("::ffff:0:192.168.0.1", Err(Private)),
+            ("::ffff:0:8.8.8.8", Ok(())),
+            ("64:ff9b::127.0.0.1", Err(Loopback)),
+            ("64:ff9b::10.0.0.1", Err(Private)),
+            ("64:ff9b::240.0.0.1", reserved("240.0.0.0/4 (reserved)")),
+            ("64:ff9b::8.8.8.8", Ok(())),
+            ("2002:7f00:1::1", Err(Loopback)),
+            ("2002:c0a8:101::1", Err(Private)),
+            ("2002:a00:1:1::1", Err(Private)),
+            ("2002:0:0::1", Err(Unspecified)),
+            ("2002:808:808::1", Ok(())),
+            // Teredo: server 65.54.227.120, client 127.0.0.1 (inverted: 80ff:fffe)
+            ("2001:0:4136:e378:8000:63bf:80ff:fffe", Err(Loopback)),
+            // client 192.168.1.1 inverted: 3f57:fefe
+            ("2001:0:4136:e378:8000:63bf:3f57:fefe", Err(Private)),
+            // client 8.8.8.8 inverted: f7f7:f7f7
+            ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", Ok(())),
+        ];
+        let wrong: Vec<String> = table
+            .iter()
+            .filter(|(ip, want)| verdict(&p, ip) != *want)
+            .map(|(ip, want)| format!("{ip}: got {:?}, want {want:?}", verdict(&p, ip)))
+            .collect();
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn embedded_forms_name_their_ipv4_address() {
+        let e = |s: &str| embedded_ipv4(s.parse().unwrap());
+        let v4 = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert_eq!(
+            e("::ffff:1.2.3.4"),
+            Some((v4("1.2.3.4"), Embedding::Mapped))
+        );
+        assert_eq!(e("::1.2.3.4"), Some((v4("1.2.3.4"), Embedding::Compatible)));
+        assert_eq!(
+            e("::ffff:0:1.2.3.4"),
+            Some((v4("1.2.3.4"), Embedding::Translated))
+        );
+        assert_eq!(
+            e("64:ff9b::1.2.3.4"),
+            Some((v4("1.2.3.4"), Embedding::Nat64))
+        );
+        assert_eq!(
+            e("2002:102:304:5::6"),
+            Some((v4("1.2.3.4"), Embedding::SixToFour))
+        );
+        assert_eq!(
+            e("2001:0:4136:e378:8000:63bf:fefd:fcfb"),
+            Some((v4("1.2.3.4"), Embedding::Teredo))
+        );
+        for none in [
+            "::",
+            "::1",
+            "2001:db8::1",
+            "64:ff9b:1::1.2.3.4",
+            "2001:1::1",
+        ] {
+            assert_eq!(e(none), None, "{none}");
+        }
+    }
+
+    #[test]
+    fn opt_ins_open_their_class_only_and_lists_see_through_embedding() {
+        let p = PeerPolicy {
+            allow_loopback: true,
+            allow_private: true,
+            allow_multicast: true,
+            ..PeerPolicy::default()
+        };
+        for ok in [
+            "127.0.0.1",
+            "::1",
+            "2002:7f00:1::1",
+            "10.0.0.1",
+            "fec0::1",
+            "ff02::1",
+        ] {
+            assert_eq!(verdict(&p, ok), Ok(()), "{ok}");
+        }
+        // Reserved space is never opened by the class switches.
+        for no in [
+            "240.0.0.1",
+            "0.1.2.3",
+            "100::1",
+            "192.0.0.9",
+            "64:ff9b::f000:1",
+        ] {
+            assert!(
+                matches!(verdict(&p, no), Err(PeerDenial::Reserved(_))),
+                "{no}"
+            );
+        }
+        assert!(verdict(&PeerPolicy::permissive(), "240.0.0.1").is_err());
+        // A listed IPv4 prefix covers the IPv6 forms of its addresses; a listed IPv6 prefix
+        // covers its own addresses even when they embed IPv4.
+        let mut p = PeerPolicy::default();
+        p.deny.push("8.8.8.0/24".parse().unwrap());
+        p.deny.push("2002::/16".parse().unwrap());
+        p.allow.push("10.9.0.0/16".parse().unwrap());
+        for no in [
+            "8.8.8.8",
+            "::ffff:8.8.8.8",
+            "64:ff9b::8.8.8.8",
+            "2002:909:909::1",
+        ] {
+            assert!(
+                matches!(verdict(&p, no), Err(PeerDenial::Listed(_))),
+                "{no}"
+            );
+        }
+        for ok in ["10.9.1.1", "::ffff:10.9.1.1", "64:ff9b::a09:101"] {
+            assert_eq!(verdict(&p, ok), Ok(()), "{ok}");
+        }
+        assert_eq!(verdict(&p, "10.8.1.1"), Err(PeerDenial::Private));
     }
 }

@@ -87,6 +87,8 @@ struct Harness {
     nonces: HashMap<FiveTuple, Vec<u8>>,
     relays: Vec<SocketAddr>,
     fail_binds: bool,
+    /// Failed binds so far: picks the failure reason in turn.
+    bind_failures: u32,
 }
 
 impl Harness {
@@ -107,11 +109,20 @@ impl Harness {
                     assert!(bytes.len() <= usize::from(u16::MAX));
                 }
                 Output::BindRelay { relay } => {
-                    let ok = !self.fail_binds;
-                    if ok && !self.relays.contains(&relay) {
-                        self.relays.push(relay);
+                    if !self.fail_binds {
+                        if !self.relays.contains(&relay) {
+                            self.relays.push(relay);
+                        }
+                        self.server.relay_bound(self.now, relay, true);
+                    } else {
+                        let why = match self.bind_failures % 3 {
+                            0 => super::BindFailure::PortInUse,
+                            1 => super::BindFailure::NoDescriptors,
+                            _ => super::BindFailure::Other,
+                        };
+                        self.bind_failures = self.bind_failures.wrapping_add(1);
+                        self.server.relay_bind_failed(self.now, relay, why);
                     }
-                    self.server.relay_bound(self.now, relay, ok);
                 }
                 Output::ReleaseRelay { relay } => {
                     self.relays.retain(|r| *r != relay);
@@ -225,6 +236,7 @@ pub fn core(data: &[u8]) -> Reached {
         nonces: HashMap::new(),
         relays: Vec::new(),
         fail_binds: false,
+        bind_failures: 0,
     };
     let mut rest = data;
     while let [op, len, tail @ ..] = rest {

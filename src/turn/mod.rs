@@ -42,7 +42,9 @@ use std::ops::{Add, Sub};
 use std::time::Duration;
 
 pub use auth::{Credentials, NonceCheck, NonceSource, SequenceNonces, StatelessNonces};
-pub use config::{Cidr, Config, PeerDenial, PeerPolicy, Profile};
+pub use config::{
+    canonical, embedded_ipv4, Cidr, Config, Embedding, PeerDenial, PeerPolicy, Profile,
+};
 pub use outcome::{Answer, DeleteReason, DropReason, Event, Handled, Reason};
 pub use server::{AllocationInfo, Server};
 
@@ -133,6 +135,17 @@ impl fmt::Display for FiveTuple {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.transport, self.client)
     }
+}
+
+/// Why the I/O layer could not bind a relay socket ([`Server::relay_bind_failed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindFailure {
+    /// Something else holds the port: skip it for a while.
+    PortInUse,
+    /// The process (or system) has no file descriptor left: no port is to blame.
+    NoDescriptors,
+    /// Anything else: treated like a port in use.
+    Other,
 }
 
 /// What the core asks the I/O layer to do, in order.

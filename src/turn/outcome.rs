@@ -52,6 +52,26 @@ impl Answer {
     }
 }
 
+/// Longest client-supplied string (USERNAME, REALM) shown in a reason, in characters.
+pub const SHOWN_CHARS: usize = 64;
+
+/// A client-supplied string in a reason: quoted and escaped as `{:?}` does (no control
+/// character reaches a log line), and cut after [`SHOWN_CHARS`] characters so that a hostile
+/// 64 KB USERNAME makes no 64 KB line.
+struct Shown<'a>(&'a str);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.char_indices().nth(SHOWN_CHARS) {
+            None => write!(f, "{:?}", self.0),
+            Some((cut, _)) => {
+                let head = self.0.get(..cut).unwrap_or_default();
+                write!(f, "{head:?}... ({} bytes)", self.0.len())
+            }
+        }
+    }
+}
+
 /// Why the core answered as it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
@@ -120,6 +140,8 @@ pub enum Reason {
     },
     /// The I/O layer could not bind relay sockets (508).
     BindFailed,
+    /// The I/O layer has no file descriptor left for a relay socket (508).
+    NoDescriptors,
     TooManyPermissions {
         max: u32,
     },
@@ -157,19 +179,24 @@ impl fmt::Display for Reason {
             Reason::BadAttribute(a) => write!(f, "the request's {a} does not decode"),
             Reason::Malformed(e) => write!(f, "the request does not parse: {e}"),
             Reason::UnknownMethod(m) => write!(f, "unknown request method {m}"),
-            Reason::UnknownUser(u) => write!(f, "USERNAME {u:?} is not among the credentials"),
+            Reason::UnknownUser(u) => {
+                write!(f, "USERNAME {} is not among the credentials", Shown(u))
+            }
             Reason::RealmMismatch {
                 user,
                 realm,
                 expected,
             } => write!(
                 f,
-                "the request from {user:?} does not verify: its REALM {realm:?} differs from \
-                 the realm {expected:?}"
+                "the request from {} does not verify: its REALM {} differs from the realm \
+                 {expected:?}",
+                Shown(user),
+                Shown(realm)
             ),
             Reason::IntegrityFailed { user } => write!(
                 f,
-                "the request's MESSAGE-INTEGRITY does not verify with the password of {user:?}"
+                "the request's MESSAGE-INTEGRITY does not verify with the password of {}",
+                Shown(user)
             ),
             Reason::Nonce(c) => write!(f, "the request verifies but its NONCE is {c}"),
             Reason::UnknownAttributes(types) => {
@@ -183,7 +210,11 @@ impl fmt::Display for Reason {
                 Ok(())
             }
             Reason::Authenticated { user } => {
-                write!(f, "the request verifies with the password of {user:?}")
+                write!(
+                    f,
+                    "the request verifies with the password of {}",
+                    Shown(user)
+                )
             }
             Reason::Retransmission => f.write_str("a retransmission, answered from the cache"),
             Reason::AllocationExists => {
@@ -192,7 +223,9 @@ impl fmt::Display for Reason {
             Reason::NoAllocation => f.write_str("no allocation exists on this 5-tuple"),
             Reason::WrongCredentials { user, owner } => write!(
                 f,
-                "the allocation on this 5-tuple belongs to {owner:?}, the request is from {user:?}"
+                "the allocation on this 5-tuple belongs to {}, the request is from {}",
+                Shown(owner),
+                Shown(user)
             ),
             Reason::UnsupportedTransport(p) => {
                 write!(f, "REQUESTED-TRANSPORT {p} is not UDP (17)")
@@ -204,7 +237,8 @@ impl fmt::Display for Reason {
             Reason::NoReservation => f.write_str("RESERVATION-TOKEN names no reservation"),
             Reason::UserQuota { user, held, quota } => write!(
                 f,
-                "{user:?} already holds {held} allocation(s), the per-user quota is {quota}"
+                "{} already holds {held} allocation(s), the per-user quota is {quota}",
+                Shown(user)
             ),
             Reason::Capacity { cap } => {
                 write!(
@@ -216,6 +250,9 @@ impl fmt::Display for Reason {
                 write!(f, "every relay port in {min}-{max} is in use")
             }
             Reason::BindFailed => f.write_str("no relay socket could be bound"),
+            Reason::NoDescriptors => {
+                f.write_str("the server has no file descriptor left for a relay socket")
+            }
             Reason::TooManyPermissions { max } => {
                 write!(f, "the allocation already has {max} permissions")
             }
@@ -399,5 +436,22 @@ impl fmt::Display for Event {
                 "refuse client={client} method={method} code={code} why: {reason}"
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_strings_in_reasons_are_escaped_and_cut() {
+        let r = Reason::UnknownUser("bob\n\x1b[2J".to_string());
+        assert_eq!(
+            r.to_string(),
+            "USERNAME \"bob\\n\\u{1b}[2J\" is not among the credentials"
+        );
+        let long = Reason::UnknownUser("u".repeat(65_000)).to_string();
+        assert!(long.len() < 200, "{}", long.len());
+        assert!(long.contains("... (65000 bytes)"), "{long}");
     }
 }

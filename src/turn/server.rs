@@ -10,7 +10,7 @@ use super::auth::{Credentials, NonceCheck, NonceSource};
 use super::config::Config;
 use super::outcome::{Answer, DeleteReason, DropReason, Event, Handled, Reason};
 use super::relay_ports::RelayPorts;
-use super::{FiveTuple, Output, Time, Transport};
+use super::{BindFailure, FiveTuple, Output, Time, Transport};
 use crate::wire::attr::{self, Attribute, Family};
 use crate::wire::encode::channel_data;
 use crate::wire::message::split_type;
@@ -350,7 +350,8 @@ impl Server {
         Handled::Relayed
     }
 
-    /// The I/O layer's answer to [`Output::BindRelay`]: the socket is bound (`ok`) or not.
+    /// The I/O layer's answer to [`Output::BindRelay`]: the socket is bound (`ok`) or not
+    /// (as [`Server::relay_bind_failed`] with [`BindFailure::Other`]).
     /// Returns the Allocate's answer once there is one.
     pub fn relay_bound(&mut self, now: Time, relay: SocketAddr, ok: bool) -> Option<Answer> {
         let Some(&id) = self.by_relay.get(&relay) else {
@@ -363,10 +364,9 @@ impl Server {
         let software = self.config.software.clone();
         let a = self.allocations.get_mut(&id)?;
         let State::Binding {
-            even,
-            attempts,
             additional_family_error,
             token,
+            ..
         } = a.state
         else {
             return None;
@@ -422,11 +422,44 @@ impl Server {
                 reason: Reason::Authenticated { user },
             });
         }
-        // Not bound: try another port, a few times.
+        self.relay_bind_failed(now, relay, BindFailure::Other)
+    }
+
+    /// The I/O layer could not bind the relay socket on `relay`, for the reason given. A port
+    /// in use (or failing for an unknown reason) is skipped for a while and another is tried,
+    /// a few times; when the process has no descriptor left, no port is to blame: the port is
+    /// released, not blocked, and the Allocate is answered 508 at once (other ports would fail
+    /// the same way). Returns the Allocate's answer once there is one.
+    pub fn relay_bind_failed(
+        &mut self,
+        now: Time,
+        relay: SocketAddr,
+        why: BindFailure,
+    ) -> Option<Answer> {
+        let &id = self.by_relay.get(&relay)?;
+        let a = self.allocations.get(&id)?;
+        let State::Binding {
+            even,
+            attempts,
+            additional_family_error,
+            token,
+        } = a.state
+        else {
+            return None;
+        };
+        let ctx = Ctx {
+            five: a.five,
+            method: Method::ALLOCATE,
+            txid: a.allocate_txid,
+        };
         let family = a.family;
         self.by_relay.remove(&relay);
-        self.ports.block(family, relay.port(), now);
-        if attempts < BIND_ATTEMPTS {
+        if why == BindFailure::NoDescriptors {
+            self.ports.release(family, relay.port());
+        } else {
+            self.ports.block(family, relay.port(), now);
+        }
+        if why != BindFailure::NoDescriptors && attempts < BIND_ATTEMPTS {
             if let Some(port) = self.ports.acquire(family, even, now) {
                 let new_relay = SocketAddr::new(relay.ip(), port);
                 if let Some(a) = self.allocations.get_mut(&id) {
@@ -444,13 +477,11 @@ impl Server {
             }
         }
         let a = self.remove(id)?;
-        let h = self.respond(
-            &ctx,
-            Some(508),
-            Reason::BindFailed,
-            Some((&a.key, a.kind)),
-            |b| b,
-        );
+        let reason = match why {
+            BindFailure::NoDescriptors => Reason::NoDescriptors,
+            BindFailure::PortInUse | BindFailure::Other => Reason::BindFailed,
+        };
+        let h = self.respond(&ctx, Some(508), reason, Some((&a.key, a.kind)), |b| b);
         h.answer().cloned()
     }
 
