@@ -8,6 +8,7 @@
 pub mod allocation;
 pub mod case;
 pub mod correlate;
+pub mod hops;
 pub mod ingest;
 pub mod msg;
 pub mod vantage;
@@ -25,6 +26,7 @@ use crate::wire::{Class, Method, TransactionId};
 pub use allocation::{AllocOutcome, Allocation};
 pub use case::{Case, CaseTx, Sighting};
 pub use correlate::{ClockOffset, NatMapping, TxPath};
+pub use hops::{CheckPath, CheckVerdict, Hop, Leg};
 pub use ingest::{Ingest, OrderFree, OrderFreePart};
 pub use msg::{CredCheck, IceAttrs, Msg};
 pub use vantage::Role;

@@ -2,7 +2,7 @@
 //! core, each streamed batch by batch) -> case -> findings -> report.
 
 use crate::capture::Scanned;
-use crate::flow::{CaptureFlows, FlowOptions, Ingest, OrderFree, Role};
+use crate::flow::{CaptureFlows, Case, FlowOptions, Ingest, OrderFree, Role};
 use crate::input::{self, CaptureInput};
 
 use super::{report_from_flows, AnalyzeOptions, InputError, Report};
@@ -31,6 +31,30 @@ fn read(input: CaptureInput, opts: &FlowOptions) -> Result<CaptureFlows, InputEr
 /// Analyse one support case. Unusable inputs are listed in `Report::errors`; the others are
 /// analysed all the same.
 pub fn analyze(inputs: &[input::Input], opts: &AnalyzeOptions) -> Report {
+    let read = read_inputs(inputs, opts);
+    report_from_flows(read.flows, &read.roles, read.errors, opts)
+}
+
+/// One case's captures read into flows, with the roles given and what could not be used.
+pub struct ReadInputs {
+    pub flows: Vec<CaptureFlows>,
+    /// `--client` / `--server` per flow; `None` to infer.
+    pub roles: Vec<Option<Role>>,
+    pub errors: Vec<InputError>,
+}
+
+/// The case of some inputs, assembled but not diagnosed (for tools and tests that look at
+/// flows, vantage points and per-hop verdicts directly), with what could not be used.
+pub fn assemble(inputs: &[input::Input], opts: &AnalyzeOptions) -> (Case, Vec<InputError>) {
+    let read = read_inputs(inputs, opts);
+    (
+        Case::build(read.flows, &read.roles, opts.hints()),
+        read.errors,
+    )
+}
+
+/// Resolve the inputs and read every capture into flows, in parallel.
+pub fn read_inputs(inputs: &[input::Input], opts: &AnalyzeOptions) -> ReadInputs {
     let input::Resolved {
         captures: ready,
         mut errors,
@@ -74,5 +98,9 @@ pub fn analyze(inputs: &[input::Input], opts: &AnalyzeOptions) -> Report {
             Err(e) => errors.push(e),
         }
     }
-    report_from_flows(flows, &roles, errors, opts)
+    ReadInputs {
+        flows,
+        roles,
+        errors,
+    }
 }

@@ -19,7 +19,7 @@ use crate::flow::{
 };
 
 pub use crate::input::{Input, InputError, Source};
-pub use analyze::analyze;
+pub use analyze::{analyze, assemble, read_inputs, ReadInputs};
 pub use html::html;
 pub use text::{markdown, table};
 
@@ -56,7 +56,7 @@ impl AnalyzeOptions {
         }
     }
 
-    fn hints(&self) -> ServerHints {
+    pub fn hints(&self) -> ServerHints {
         let d = ServerHints::default();
         ServerHints {
             turn_port: self.turn_port.unwrap_or(d.turn_port),
