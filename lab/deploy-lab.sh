@@ -8,7 +8,7 @@
 #
 # Each scenario writes OUTDIR/SCENARIO/: guest.pcap, expe-any.pcap, expe-lan2.pcap,
 # expe-lan1.pcap, cms.pcap (plus expe2-*.pcap where a second Expressway-E node runs),
-# truth.txt (the intended diagnosis in words), expect.txt (finding ids a correct analyzer raises;
+# truth.txt (the intended diagnosis in words), expect.txt (finding ids a correct analyzer raises, and `turn-port: N` where only the configuration says it;
 # "absent: ID" lines must not appear), browser-state.txt for browser scenarios, and the servers'
 # logs (turnserver*.log, not meant for the fixtures).
 set -u
@@ -302,7 +302,7 @@ scenario() { # name: set up the firewalls and servers, run the clients, write tr
     tcp-refused)
       make_cert; turn_a; wait_turn; captures 1; uc_guest -t -u "$TURN_USER" -w "$TURN_PASS"
       truth "guest leg: TURN over TCP to $PUB_IP:$TPORT is refused (RST from the Expressway-E LAN2 $LAN2_IP) because TURN listens on TLS $TLS_PORT and no longer on TCP $TPORT; the external firewall lets it through."
-      expect reach.tcp_refused;;
+      expect reach.tcp_refused "turn-port: $TPORT";;  # no STUN in the captures: the port is configuration
     guest-bad-password)
       turn_a; wait_turn; captures 1; uc_guest -u "$TURN_USER" -w "$BAD_PASS"
       truth "guest leg, credentials: the guest's authenticated Allocate to $PUB_IP:$TPORT (seen on LAN2 $LAN2_IP) is rejected with 401 after the challenge: the guest uses password '$BAD_PASS' for user $TURN_USER, the Expressway-E database holds '$TURN_PASS'."

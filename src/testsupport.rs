@@ -78,6 +78,11 @@ impl Script {
         self
     }
 
+    /// The clock, in milliseconds after the script start.
+    pub fn now_ms(&self) -> f64 {
+        self.now as f64 / 1e6
+    }
+
     /// Advance the clock by `ms` milliseconds.
     pub fn after(&mut self, ms: f64) -> &mut Self {
         self.now += (ms * 1e6) as i64;

@@ -4,11 +4,13 @@
 mod analyze_support;
 
 use analyze_support::*;
+use turnscope::flow::Role;
 use turnscope::testsupport::{
-    healthy_exchange, ice_check, ice_ok, media, send_indication, tid, tls_client_hello,
-    tls_server_hello, Script, Turn,
+    data_indication, healthy_exchange, ice_check, ice_ok, media, send_indication, tid,
+    tls_client_hello, tls_server_hello, Script, Turn,
 };
 use turnscope::wire::{attr, encode::channel_data, Class, MessageBuilder, Method};
+use turnscope::Report;
 
 fn allocated(relayed: &str) -> (Script, Turn) {
     let t = Turn::new("alice", "pw", "TANDBERG");
@@ -138,6 +140,70 @@ fn relay_unreachable_and_ice_check_failed() {
         .unwrap()
         .summary
         .contains("198.51.100.20:25000"));
+}
+
+/// A server-side and a peer-side capture: the peer's checks reach the relay, the client answers
+/// through the server, the relay sends the answers out toward the peer; `arrive` says whether the
+/// peer's capture shows them.
+fn relayed_answers(arrive: bool) -> Report {
+    let (mut expe, _) = allocated(RELAY);
+    let mut peer = Script::new();
+    peer.at(expe.now_ms());
+    for i in 0..4 {
+        for s in [&mut expe, &mut peer] {
+            s.after(200.0);
+            s.udp(PEER, RELAY, ice_check(tid(100 + i)));
+        }
+        expe.after(1.0);
+        expe.udp(
+            SERVER,
+            CLIENT,
+            data_indication(tid(200 + i), PEER, &ice_check(tid(100 + i))),
+        );
+        expe.after(5.0);
+        expe.udp(
+            CLIENT,
+            SERVER,
+            send_indication(tid(300 + i), PEER, &ice_ok(tid(100 + i), PEER)),
+        );
+        expe.after(1.0);
+        expe.udp(RELAY, PEER, ice_ok(tid(100 + i), PEER));
+        peer.after(8.0);
+        if arrive {
+            peer.udp(RELAY, PEER, ice_ok(tid(100 + i), PEER));
+        }
+    }
+    run(
+        &[
+            ("expe.pcap", &expe, Some(Role::Server)),
+            ("peer.pcap", &peer, Some(Role::Client)),
+        ],
+        &[],
+    )
+}
+
+#[test]
+fn relay_return_blocked() {
+    let r = relayed_answers(false);
+    let f = r
+        .finding("relay.return_blocked")
+        .unwrap_or_else(|| panic!("relay.return_blocked missing: {:?}", r.ids()));
+    assert!(f.summary.contains("192.0.2.99:6000"), "{}", f.summary);
+    assert!(f.summary.contains("relay port 25000"), "{}", f.summary);
+    assert!(
+        f.evidence.iter().any(|e| e.capture == "expe.pcap"),
+        "{:?}",
+        f.evidence
+    );
+    assert!(
+        f.evidence.iter().any(|e| e.capture == "peer.pcap"),
+        "{:?}",
+        f.evidence
+    );
+    assert_absent(&r, "flow.healthy");
+    let ok = relayed_answers(true);
+    assert_absent(&ok, "relay.return_blocked");
+    assert_absent(&ok, "relay.unreachable");
 }
 
 #[test]
@@ -278,20 +344,44 @@ fn turn_over_tls_on_443() {
 
 #[test]
 fn cms_binding_only() {
-    let cms = "10.0.0.40:5000";
+    // A capture on a two-NIC Expressway-E: guests allocate on LAN2 (the static NAT target),
+    // the call bridge only sends Binding to the same TURN port on LAN1.
+    let t = Turn::new("guest", "pw", "TANDBERG");
+    let (lan2, lan1, cms) = ("10.0.2.36:3478", "10.0.0.36:3478", "10.0.0.40:5000");
     let mut s = Script::new();
+    healthy_exchange(&mut s, &t, NAT, lan2, NAT, "175.12.5.1:24010", PEER, 1);
     for i in 0..3 {
+        s.after(1000.0);
         s.udp(
             cms,
-            "10.0.0.36:3478",
+            lan1,
+            MessageBuilder::new(Method::BINDING, Class::Request, tid(50 + i)).fingerprint(),
+        );
+    }
+    let r = run(&[("expe.pcap", &s, Some(Role::Server))], &[]);
+    let last = s.len() as u32;
+    let bindings = [last - 2, last - 1, last];
+    assert_finding(&r, "version.cms_binding_only", "expe.pcap", &bindings);
+    assert!(r
+        .finding("version.cms_binding_only")
+        .unwrap()
+        .summary
+        .contains("10.0.0.40"));
+
+    // Binding alone to a private 3478 where nothing says TURN (a STUN server of another
+    // product) is not this.
+    let mut stun_only = Script::new();
+    for i in 0..3 {
+        stun_only.udp(
+            cms,
+            lan1,
             MessageBuilder::new(Method::BINDING, Class::Request, tid(i)).fingerprint(),
         );
-        s.after(1000.0);
+        stun_only.after(1000.0);
     }
-    let r = one(&s, &[]);
-    assert_finding(&r, "version.cms_binding_only", "c.pcap", &[1, 2, 3]);
+    assert_absent(&one(&stun_only, &[]), "version.cms_binding_only");
+
     // A client that also allocates is not flagged for its Binding requests.
-    let t = Turn::new("alice", "pw", "TANDBERG");
     let mut h = Script::new();
     healthy_exchange(&mut h, &t, CLIENT, SERVER, NAT, RELAY, PEER, 1);
     h.udp(
@@ -302,28 +392,103 @@ fn cms_binding_only() {
     assert_absent(&one(&h, &[]), "version.cms_binding_only");
 }
 
+/// A capture on the Expressway-E: two clients allocate relays advertised on the public address
+/// (static NAT); the guest's checks toward the CMS's public relay leave the guest's relay socket
+/// (its private address); whether they come back in through the firewall is `reflected`.
+fn hairpin_case(reflected: bool) -> Script {
+    let (guest_t, cms_t) = (
+        Turn::new("guest", "pw", "TANDBERG"),
+        Turn::new("cms", "pw", "TANDBERG"),
+    );
+    let (lan2, lan1) = ("10.0.2.36:3478", "10.0.0.36:3478");
+    let (guest_relay, cms_relay) = ("175.12.5.1:24020", "175.12.5.1:24010");
+    let (guest_sock, cms_sock) = ("10.0.2.36:24020", "10.0.2.36:24010");
+    let (cms, guest) = ("10.0.0.40:5000", NAT);
+    let mut s = Script::new();
+    s.udp(cms, lan1, cms_t.allocate_auth(tid(1)));
+    s.after(5.0);
+    s.udp(lan1, cms, cms_t.allocate_ok(tid(1), cms_relay, cms, 600));
+    s.udp(guest, lan2, guest_t.allocate_auth(tid(2)));
+    s.after(5.0);
+    s.udp(
+        lan2,
+        guest,
+        guest_t.allocate_ok(tid(2), guest_relay, guest, 600),
+    );
+    // The CMS's relay reaches the guest's relay: its socket is seen by this capture.
+    s.udp(
+        cms,
+        lan1,
+        send_indication(tid(3), guest_relay, &ice_check(tid(40))),
+    );
+    s.udp(cms_sock, guest_relay, ice_check(tid(40)));
+    if reflected {
+        s.udp(cms_relay, guest_sock, ice_check(tid(40)));
+    }
+    for i in 0..4 {
+        s.after(200.0);
+        s.udp(
+            guest,
+            lan2,
+            send_indication(tid(10 + i), cms_relay, &ice_check(tid(20 + i))),
+        );
+        s.udp(guest_sock, cms_relay, ice_check(tid(20 + i)));
+        if reflected {
+            s.udp(guest_relay, cms_sock, ice_check(tid(20 + i)));
+        }
+    }
+    s
+}
+
 #[test]
 fn nat_reflection_missing() {
-    // CMS reaches the Expressway-E on its inside address; the relay it gets is the public
-    // (static NAT) address, and its packets to that public address never come back.
+    let r = run(
+        &[("expe.pcap", &hairpin_case(false), Some(Role::Server))],
+        &[],
+    );
+    // Both relays hairpin toward each other's public address: one finding per target.
+    let targets: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.id == "nat.reflection_missing")
+        .collect();
+    assert_eq!(targets.len(), 2, "{:?}", r.ids());
+    let to_cms = targets
+        .iter()
+        .find(|f| {
+            f.summary
+                .contains("to the public relay address 175.12.5.1:24010")
+        })
+        .expect("the guest relay's checks toward the CMS relay");
+    assert!(
+        to_cms.summary.contains("10.0.2.36:24020"),
+        "{}",
+        to_cms.summary
+    );
+    assert!(
+        to_cms.evidence.iter().any(|e| e.frame == 8),
+        "{:?}",
+        to_cms.evidence
+    );
+    // The same checks coming back in through the firewall: reflection works.
+    let ok = run(
+        &[("expe.pcap", &hairpin_case(true), Some(Role::Server))],
+        &[],
+    );
+    assert_absent(&ok, "nat.reflection_missing");
+    // CMS host checks to the public relay are dropped by the internal firewall by design; ICE
+    // uses another pair: not a reflection problem.
     let t = Turn::new("cms", "pw", "TANDBERG");
     let (cms, inside, public_relay) = ("10.0.0.40:5000", "10.0.0.36:3478", "175.12.5.1:24010");
     let mut s = Script::new();
     s.udp(cms, inside, t.allocate_auth(tid(1)));
     s.after(5.0);
-    s.udp(inside, cms, t.allocate_ok(tid(1), public_relay, cms, 600)); // 2
+    s.udp(inside, cms, t.allocate_ok(tid(1), public_relay, cms, 600));
     for i in 0..4 {
         s.after(200.0);
-        s.udp("10.0.0.40:5002", "175.12.5.1:24020", ice_check(tid(10 + i))); // 3..6
+        s.udp("10.0.0.40:5002", "175.12.5.1:24020", ice_check(tid(10 + i)));
     }
-    let r = one(&s, &[]);
-    assert_finding(&r, "nat.reflection_missing", "c.pcap", &[3]);
-    assert!(r
-        .finding("nat.reflection_missing")
-        .unwrap()
-        .summary
-        .contains("175.12.5.1"));
-    assert_absent(&r, "relay.unreachable");
+    assert_absent(&one(&s, &[]), "nat.reflection_missing");
 }
 
 #[test]
@@ -346,6 +511,7 @@ fn every_catalogue_id_is_covered_by_a_test() {
         "reach.port_unreachable",
         "reach.tcp_refused",
         "relay.unreachable",
+        "relay.return_blocked",
         "relay.private_address",
         "relay.one_way",
         "capacity.quota_reached",

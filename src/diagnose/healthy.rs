@@ -1,4 +1,5 @@
-//! flow.healthy: an allocation succeeded and relayed data flowed both ways.
+//! flow.healthy: an allocation succeeded and relayed media (data other than ICE checks) flowed
+//! both ways.
 
 use super::Sink;
 
@@ -10,9 +11,13 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
     for (ci, c) in case.captures.iter().enumerate() {
         for a in &c.allocations {
             let (out, inb) = (a.out(), a.inbound());
+            // Media both ways, not ICE checks: checks relayed both ways (a peer's check in, its
+            // client's answer out) say nothing about whether the answers reached the peer.
+            let media_out = out.packets.saturating_sub(a.stun_out);
+            let media_in = inb.packets.saturating_sub(a.stun_in);
             if !matches!(a.outcome, crate::flow::AllocOutcome::Success { .. })
-                || out.packets == 0
-                || inb.packets == 0
+                || media_out == 0
+                || media_in == 0
             {
                 continue;
             }

@@ -61,7 +61,8 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
         },
         REMEDY_ROLE,
     );
-    // check_failed: every ICE check of the case unanswered.
+    // check_failed: no ICE check of the case got its answer back to where it left from (an
+    // answer some capture saw but that was lost on a hop back does not count).
     let mut checks = 0usize;
     let mut answered = 0usize;
     let mut pairs: BTreeMap<(SocketAddr, SocketAddr), usize> = BTreeMap::new();
@@ -71,20 +72,28 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
         .iter()
         .map(|c| c.relayed_by_tuple.iter().copied().collect())
         .collect();
-    for t in &case.txs {
-        let Some((s, rq)) = case.any_request(t) else {
+    for p in &sink.checks {
+        let Some(t) = case.txs.get(p.tx) else {
             continue;
         };
-        if !rq.is_ice_check() {
-            continue;
-        }
         checks += 1;
-        if case.is_answered(t) {
+        if p.verdict == crate::flow::CheckVerdict::Answered {
             answered += 1;
             continue;
         }
-        let p = ice_pair(&case.captures[s.cap], rq, &relayed[s.cap]);
-        *pairs.entry(p).or_default() += 1;
+        let Some(c) = case.captures.get(p.origin.cap) else {
+            continue;
+        };
+        let Some(rq) = t
+            .sightings
+            .iter()
+            .find(|s| s.cap == p.origin.cap)
+            .and_then(|&s| case.request(s))
+        else {
+            continue;
+        };
+        let pair = ice_pair(c, rq, &relayed[p.origin.cap]);
+        *pairs.entry(pair).or_default() += 1;
         if first.len() < 8 {
             first.extend(t.sightings.iter().copied());
         }

@@ -76,6 +76,7 @@ pub const CATALOGUE: &[(&str, Severity)] = &[
     ("reach.port_unreachable", Severity::Error),
     ("reach.tcp_refused", Severity::Error),
     ("relay.unreachable", Severity::Error),
+    ("relay.return_blocked", Severity::Error),
     ("relay.private_address", Severity::Warning),
     ("relay.one_way", Severity::Warning),
     ("capacity.quota_reached", Severity::Error),
@@ -117,8 +118,8 @@ pub const MAX_EVIDENCE: usize = 24;
 /// Collects findings; several observations with the same key merge into one finding.
 pub(crate) struct Sink<'c> {
     pub case: &'c Case,
-    /// (inside source IP, server public IP) legs explained by missing NAT reflection.
-    pub reflected: Vec<(std::net::IpAddr, std::net::IpAddr)>,
+    /// Every connectivity check with its per-hop verdict (computed once for all rules).
+    pub checks: Vec<crate::flow::CheckPath>,
     found: BTreeMap<(&'static str, String), Draft>,
 }
 
@@ -136,7 +137,7 @@ impl<'c> Sink<'c> {
     fn new(case: &'c Case) -> Self {
         Sink {
             case,
-            reflected: Vec::new(),
+            checks: crate::flow::hops::check_paths(case),
             found: BTreeMap::new(),
         }
     }
@@ -227,6 +228,12 @@ impl Draft {
     pub fn frame(&mut self, case: &Case, cap: usize, frame: u32, ts: i64) -> &mut Self {
         let t = case.to_reference(cap, ts);
         self.evidence.push((cap, frame, t));
+        self
+    }
+
+    /// Add a sighting placed on its hop (its time is already on the reference clock).
+    pub fn hop(&mut self, h: &crate::flow::Hop) -> &mut Self {
+        self.evidence.push((h.cap, h.frame, h.ts));
         self
     }
 

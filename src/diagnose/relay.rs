@@ -1,198 +1,177 @@
-//! relay.*: the relay port range unreachable, private relayed addresses, one-way relayed data.
+//! relay.*: the relay port range unreachable (and on which way), private relayed addresses,
+//! one-way relayed data.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use crate::flow::{is_private, AllocOutcome, Counter, Role};
+use crate::flow::hops::{relay_hops, RelayHopVerdict};
+use crate::flow::{is_private, AllocOutcome};
 
-use super::Sink;
+use super::{plural, Sink};
+
+/// "port 24407" or "ports 24000-29999": the relay ports this case shows.
+fn ports(range: (u16, u16)) -> String {
+    if range.0 == range.1 {
+        format!("port {}", range.0)
+    } else {
+        format!("ports {}-{}", range.0, range.1)
+    }
+}
 
 fn remedy_unreachable(range: (u16, u16)) -> String {
-    format!("Open the TURN relay media port range on the external firewall, both ways, for the Expressway-E public address (Expressway-E default UDP 24000-29999; the relays here use {}-{}). Check that the requests reach the Expressway-E tcpdump; if they do and it answers, allow outbound UDP from the relay ports.", range.0, range.1)
+    format!("Open the TURN relay media port range on the external firewall, both ways, for the Expressway-E public address (Expressway-E default UDP 24000-29999; the relays here use {}). Check that the requests reach the Expressway-E tcpdump; if they do and it answers, allow outbound UDP from the relay ports.", ports(range))
+}
+
+fn remedy_inbound(range: (u16, u16)) -> String {
+    format!("The checks never reach the Expressway-E: open the TURN relay media ports (Expressway-E default UDP 24000-29999; the relays here use {}) inbound to the Expressway-E public address on the external firewall (LAN2 side).", ports(range))
+}
+
+fn remedy_return(range: (u16, u16)) -> String {
+    format!("The requests reach the Expressway-E and it answers, but the external firewall drops the way back: allow outbound UDP from the Expressway-E relay ports (source ports; Expressway-E default 24000-29999, here {}) toward the internet on the external firewall (LAN2 side), and check for asymmetric routing.", ports(range))
 }
 
 const REMEDY_PRIVATE: &str = "The relay address handed out is private while clients reach the server on a public address: on a dual-NIC Expressway-E with static NAT set the static NAT address (System > Network interfaces > IP, \"IPv4 static NAT address\") so TURN advertises the public address; check the CMS turnServers clientAddress too.";
 const REMEDY_ONE_WAY: &str = "Relayed data flows in one direction only: check the firewall and NAT on the blocked leg (the relay port range towards the peer, or the path back to the client).";
 
-/// Packets to or from a relay address, per remote, in one capture.
-struct Leg {
-    to_relay: Counter,
-    from_relay: Counter,
+/// Relayed data through one relayed address, the most any capture saw of it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Relayed {
+    out: u64,
+    stun_out: u64,
+    inbound: u64,
+    stun_in: u64,
 }
+
+/// Where the server granted a relayed address: capture, frame, time.
+type Grants = BTreeMap<SocketAddr, (usize, u32, i64)>;
 
 pub(super) fn rules(sink: &mut Sink<'_>) {
     let case = sink.case;
-    // Relayed data through each allocation, over all captures, by relayed address.
-    let mut inbound: BTreeMap<SocketAddr, u64> = BTreeMap::new();
-    let mut outbound: BTreeMap<SocketAddr, (u64, u64, u64, u64)> = BTreeMap::new(); // out, stun_out, in, stun_in
-    let mut healthy = false;
-    let mut grants: BTreeMap<SocketAddr, (usize, u32, i64)> = BTreeMap::new();
+    let mut relayed: BTreeMap<SocketAddr, Relayed> = BTreeMap::new();
+    let mut grants = Grants::new();
     for (ci, c) in case.captures.iter().enumerate() {
         for a in &c.allocations {
-            let (out, inb) = (a.out(), a.inbound());
-            if out.packets > 0 && inb.packets > 0 {
-                healthy = true;
-            }
             let Some(r) = a.relayed else { continue };
-            *inbound.entry(r).or_default() += inb.packets;
-            let e = outbound.entry(r).or_default();
-            e.0 = e.0.max(out.packets);
-            e.1 = e.1.max(a.stun_out);
-            e.2 = e.2.max(inb.packets);
-            e.3 = e.3.max(a.stun_in);
+            let e = relayed.entry(r).or_default();
+            e.out = e.out.max(a.out().packets);
+            e.stun_out = e.stun_out.max(a.stun_out);
+            e.inbound = e.inbound.max(a.inbound().packets);
+            e.stun_in = e.stun_in.max(a.stun_in);
             if let AllocOutcome::Success { msg } = a.outcome {
                 let m = c.msg(msg);
                 grants.entry(r).or_insert((ci, m.frame, m.ts.0));
-            }
-            // Private relay address while the client reached a public address.
-            if is_private(r.ip()) && !is_private(a.server.ip()) {
-                let d = sink.entry("relay.private_address", r.to_string(), || {
-                    (
-                        format!(
-                            "XOR-RELAYED-ADDRESS {r} is a private address while the client reached the server at the public address {}",
-                            a.server
-                        ),
-                        REMEDY_PRIVATE.to_string(),
-                    )
-                });
-                d.count += 1;
-                if let AllocOutcome::Success { msg } = a.outcome {
-                    let m = c.msg(msg);
+                // A private relay address while the client reached a public address.
+                if is_private(r.ip()) && !is_private(a.server.ip()) {
+                    let d = sink.entry("relay.private_address", r.to_string(), || {
+                        (
+                            format!(
+                                "XOR-RELAYED-ADDRESS {r} is a private address while the client reached the server at the public address {}",
+                                a.server
+                            ),
+                            REMEDY_PRIVATE.to_string(),
+                        )
+                    });
+                    d.count += 1;
                     d.frame(case, ci, m.frame, m.ts.0);
                 }
             }
         }
     }
-    // Raw traffic to and from relay addresses (known relays, or the server in the relay range).
-    let mut legs: BTreeMap<(SocketAddr, usize, SocketAddr), Leg> = BTreeMap::new();
+    relay_hop_rules(sink, &grants);
+    for (r, totals) in relayed {
+        one_way(sink, r, totals, &grants);
+    }
+}
+
+/// relay.one_way: media (relayed data other than ICE checks) in one direction only.
+fn one_way(sink: &mut Sink<'_>, r: SocketAddr, t: Relayed, grants: &Grants) {
+    let case = sink.case;
+    let media_out = t.out.saturating_sub(t.stun_out);
+    let media_in = t.inbound.saturating_sub(t.stun_in);
+    let (which, n, other) = if media_out >= 5 && t.inbound == 0 {
+        ("from the client to peers", t.out, "none comes back")
+    } else if media_in >= 5 && t.out == 0 {
+        ("from peers to the client", t.inbound, "none goes out")
+    } else {
+        return;
+    };
+    let d = sink.entry("relay.one_way", r.to_string(), || {
+        (
+            format!("relayed data through {r} flows {which} only ({n} packets); {other}"),
+            REMEDY_ONE_WAY.to_string(),
+        )
+    });
+    d.count += 1;
+    if let Some(&(ci, f, ts)) = grants.get(&r) {
+        d.frame(case, ci, f, ts);
+    }
     for (ci, c) in case.captures.iter().enumerate() {
-        for (k, cnt) in &c.traffic {
-            let (relay, remote, to) = if case.is_relay_address(k.dst)
-                && !case.is_turn_endpoint(k.dst, k.transport)
-            {
-                (k.dst, k.src, true)
-            } else if case.is_relay_address(k.src) && !case.is_turn_endpoint(k.src, k.transport) {
-                (k.src, k.dst, false)
-            } else {
-                continue;
-            };
-            if sink
-                .reflected
-                .iter()
-                .any(|(inside, public)| *inside == remote.ip() && *public == relay.ip())
-            {
-                continue;
-            }
-            let leg = legs.entry((relay, ci, remote)).or_insert(Leg {
-                to_relay: Counter::default(),
-                from_relay: Counter::default(),
-            });
-            if to {
-                leg.to_relay.merge(cnt);
-            } else {
-                leg.from_relay.merge(cnt);
+        for a in c.allocations.iter().filter(|a| a.relayed == Some(r)) {
+            for cnt in [a.out(), a.inbound()] {
+                if cnt.packets > 0 {
+                    d.frame(case, ci, cnt.first_frame, cnt.first_ts.0);
+                }
             }
         }
     }
-    let mut relays: BTreeSet<SocketAddr> = legs.keys().map(|k| k.0).collect();
-    relays.extend(outbound.keys().copied());
-    for r in relays {
-        let got_in = inbound.get(&r).copied().unwrap_or(0);
-        let mine: Vec<(&(SocketAddr, usize, SocketAddr), &Leg)> =
-            legs.iter().filter(|(k, _)| k.0 == r).collect();
-        let unanswered_to: Vec<_> = mine
-            .iter()
-            .filter(|(_, l)| l.to_relay.packets > 0 && l.from_relay.packets == 0)
-            .collect();
-        let any_to = mine.iter().any(|(_, l)| l.to_relay.packets > 0);
-        let unanswered_from: Vec<_> = mine
-            .iter()
-            .filter(|((_, ci, _), l)| {
-                case.roles[*ci] != Role::Client
-                    && l.from_relay.packets > 0
-                    && l.to_relay.packets == 0
-            })
-            .collect();
-        let blocked = got_in == 0
-            && !healthy
-            && (!unanswered_to.is_empty() || (!unanswered_from.is_empty() && !any_to));
-        if blocked {
-            let mut parts = Vec::new();
-            for ((_, ci, remote), l) in unanswered_to.iter().take(3) {
-                parts.push(format!(
-                    "{} packets from {remote} to it get no answer ({})",
-                    l.to_relay.packets,
-                    case.name(*ci)
-                ));
-            }
-            for ((_, ci, remote), l) in unanswered_from.iter().take(3) {
-                parts.push(format!(
-                    "{} packets it relays to {remote} never get an answer ({})",
-                    l.from_relay.packets,
-                    case.name(*ci)
-                ));
-            }
-            let range = case.relay_range();
-            let d = sink.entry("relay.unreachable", r.to_string(), || {
-                (
-                    format!(
-                        "relay address {r} (relay ports {}-{}) carries nothing back to the client: {}",
-                        range.0,
-                        range.1,
-                        parts.join("; ")
-                    ),
-                    remedy_unreachable(range),
-                )
-            });
-            d.count += 1;
-            if let Some(&(ci, f, ts)) = grants.get(&r) {
-                d.frame(case, ci, f, ts);
-            }
-            for ((_, ci, _), l) in unanswered_to.iter().chain(unanswered_from.iter()).take(8) {
-                let c = if l.to_relay.packets > 0 {
-                    l.to_relay
-                } else {
-                    l.from_relay
-                };
-                d.frame(case, *ci, c.first_frame, c.first_ts.0);
-                if c.last_frame != c.first_frame {
-                    d.frame(case, *ci, c.last_frame, c.last_ts.0);
-                }
-            }
-            continue;
+}
+
+/// relay.unreachable and relay.return_blocked from the checks peers sent straight to relay
+/// addresses: unanswered at the peer, and lost on the relay hop (or with no capture on the
+/// relay's side to say). Checks the relay passed to its client and that went unanswered there
+/// are the far end's silence, not the relay's.
+fn relay_hop_rules(sink: &mut Sink<'_>, grants: &BTreeMap<SocketAddr, (usize, u32, i64)>) {
+    let case = sink.case;
+    let range = case.relay_range();
+    for h in relay_hops(case, &sink.checks) {
+        let (id, what, remedy) = match h.verdict {
+            RelayHopVerdict::ReturnBlocked => (
+                "relay.return_blocked",
+                "they reach the relay and it sends the answers back out toward the peer, but the peer never gets them (the way back from the relay ports is blocked)",
+                remedy_return(range),
+            ),
+            RelayHopVerdict::InboundBlocked => (
+                "relay.unreachable",
+                "they never reach the relay (a capture on the Expressway-E side shows none of them)",
+                remedy_inbound(range),
+            ),
+            RelayHopVerdict::NoAnswer => (
+                "relay.unreachable",
+                "none is answered (no capture on the Expressway-E side says where they are lost)",
+                remedy_unreachable(range),
+            ),
+            _ => continue,
+        };
+        let summary = format!(
+            "{} from {} to the relay address {} (relay {}): {what}",
+            plural(h.checks, "connectivity check", "connectivity checks"),
+            h.peer,
+            h.relay,
+            ports(range),
+        );
+        let d = sink.entry(id, h.relay.to_string(), || (summary, remedy));
+        d.count += h.checks;
+        if let Some(&(ci, f, ts)) = grants.get(&h.relay) {
+            d.frame(case, ci, f, ts);
         }
-        if let Some(&(out, stun_out, inb, stun_in)) = outbound.get(&r) {
-            let media_out = out.saturating_sub(stun_out);
-            let media_in = inb.saturating_sub(stun_in);
-            let dir = if media_out >= 5 && inb == 0 {
-                Some(("from the client to peers", out, "none comes back"))
-            } else if media_in >= 5 && out == 0 {
-                Some(("from peers to the client", inb, "none goes out"))
-            } else {
-                None
-            };
-            if let Some((which, n, other)) = dir {
-                let d = sink.entry("relay.one_way", r.to_string(), || {
-                    (
-                        format!(
-                            "relayed data through {r} flows {which} only ({n} packets); {other}"
-                        ),
-                        REMEDY_ONE_WAY.to_string(),
-                    )
-                });
-                d.count += 1;
-                if let Some(&(ci, f, ts)) = grants.get(&r) {
-                    d.frame(case, ci, f, ts);
-                }
-                for (ci, c) in case.captures.iter().enumerate() {
-                    for a in c.allocations.iter().filter(|a| a.relayed == Some(r)) {
-                        for cnt in [a.out(), a.inbound()] {
-                            if cnt.packets > 0 {
-                                d.frame(case, ci, cnt.first_frame, cnt.first_ts.0);
-                            }
-                        }
-                    }
-                }
+        for hop in h.evidence.iter().chain([&h.latest]) {
+            d.hop(hop);
+        }
+        // The same loss, seen from the peer, is also the relay being unreachable for it.
+        if id == "relay.return_blocked" {
+            let summary = format!(
+                "{} from {} to the relay address {} (relay {}) get no answer back: the answers are lost on the way out of the relay",
+                plural(h.checks, "connectivity check", "connectivity checks"),
+                h.peer,
+                h.relay,
+                ports(range),
+            );
+            let d = sink.entry("relay.unreachable", h.relay.to_string(), || {
+                (summary, remedy_return(range))
+            });
+            d.count += h.checks;
+            for hop in &h.evidence {
+                d.hop(hop);
             }
         }
     }

@@ -10,6 +10,9 @@ use super::Sink;
 /// TLS connections: ClientHello frame, time, SNI, server answer (None: none; Some(alert)).
 type Conns = BTreeMap<(SocketAddr, SocketAddr), (u32, i64, Option<String>, Option<Option<u8>>)>;
 
+/// The IANA-registered port of TURN over TLS ("turns", RFC 8656 §18).
+const TURNS_PORT: u16 = 5349;
+
 const REMEDY: &str = "TURN over TLS cannot be decoded without the TLS keys. To diagnose TURN, capture UDP 3478 instead (or TCP 3478); on Expressway-E TURN on TCP 443 replaces TCP 3478.";
 
 pub(super) fn rules(sink: &mut Sink<'_>) {
@@ -19,6 +22,7 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
         for t in &c.tls {
             if t.hello {
                 if t.dst.port() == 443
+                    || t.dst.port() == TURNS_PORT
                     || case.is_turn_endpoint(t.dst, Transport::Tcp)
                     || case.is_turn_endpoint(t.dst, Transport::Tls)
                 {

@@ -1,52 +1,76 @@
 //! version.*: CMS 2.9.2 and earlier send Binding, never Allocate, to the TURN server.
+//!
+//! The signature is an inside host (the call bridge) that sends plain Binding requests to the
+//! TURN port of the Expressway-E at its inside address (LAN1, private), never Allocate. The
+//! server is known as a TURN server from the traffic: TURN requests reach that address, or a
+//! capture on the Expressway-E shows the address among its own and TURN requests on the same
+//! port at another of its addresses (guests allocating on LAN2). A guest that uses the
+//! Expressway-E as a STUN server reaches it on its public address, and public STUN servers of
+//! other products see no Allocate at all: neither is this.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use crate::flow::msg::is_turn_method;
+use crate::flow::servers::{is_turn_port_of_a_server, server_addresses};
+use crate::flow::{is_private, Msg};
 use crate::wire::{Class, Method};
 
 use super::{plural, Sink};
 
 const REMEDY: &str = "CMS 2.9.2 and earlier send Binding requests instead of Allocate to the Expressway-E TURN server, which X12.6.1 and later do not accept for TURN: upgrade CMS to 2.9.3 or later (Expressway X12.6.1 and later work only with CMS 2.9.2+ that allocates).";
 
+fn is_plain_request(m: &Msg) -> bool {
+    m.class == Class::Request && m.carried.is_none() && !m.is_ice_check()
+}
+
 pub(super) fn rules(sink: &mut Sink<'_>) {
     let case = sink.case;
+    let servers = server_addresses(case);
+    let server_ips: BTreeSet<IpAddr> = servers.iter().flat_map(|s| s.ips.iter().copied()).collect();
+    let allocating: BTreeSet<IpAddr> = case
+        .captures
+        .iter()
+        .flat_map(|c| c.msgs.iter())
+        .filter(|m| is_plain_request(m) && is_turn_method(m.method))
+        .map(|m| m.src.ip())
+        .collect();
+    let hinted = |m: &Msg| case.hints.turn_port_given && m.dst.port() == case.hints.turn_port;
+    // binder IP -> (capture, message index) of its Binding requests to a TURN port.
+    let mut binders: BTreeMap<IpAddr, Vec<(usize, usize)>> = BTreeMap::new();
     for (ci, c) in case.captures.iter().enumerate() {
-        let mut allocating: BTreeSet<IpAddr> = BTreeSet::new();
-        let mut binders: BTreeMap<IpAddr, Vec<usize>> = BTreeMap::new();
         for (i, m) in c.msgs.iter().enumerate() {
-            if m.class != Class::Request || m.carried.is_some() {
-                continue;
-            }
-            if crate::flow::msg::is_turn_method(m.method) {
-                allocating.insert(m.src.ip());
-            } else if m.method == Method::BINDING
-                && !m.is_ice_check()
-                && case.is_turn_endpoint(m.dst, m.transport)
+            let to_turn_port = is_turn_port_of_a_server(case, &servers, m.dst) || hinted(m);
+            if is_plain_request(m)
+                && m.method == Method::BINDING
+                && to_turn_port
+                && is_private(m.dst.ip())
+                && !allocating.contains(&m.src.ip())
+                && !server_ips.contains(&m.src.ip())
             {
-                binders.entry(m.src.ip()).or_default().push(i);
+                binders.entry(m.src.ip()).or_default().push((ci, i));
             }
         }
-        for (ip, idx) in binders {
-            if allocating.contains(&ip) {
-                continue;
-            }
-            let m0 = &c.msgs[idx[0]];
-            let d = sink.entry("version.cms_binding_only", ip.to_string(), || {
-                (
-                    format!(
-                        "{ip} sends Binding to the TURN server {} ({}) but never Allocate: the behaviour of CMS 2.9.2 and earlier",
-                        m0.dst,
-                        plural(idx.len(), "Binding request", "Binding requests")
-                    ),
-                    REMEDY.to_string(),
-                )
-            });
-            d.count += idx.len();
-            for &i in idx.iter().take(6) {
-                let m = &c.msgs[i];
-                d.frame(case, ci, m.frame, m.ts.0);
-            }
+    }
+    for (ip, seen) in binders {
+        let Some(&(c0, i0)) = seen.first() else {
+            continue;
+        };
+        let m0 = &case.captures[c0].msgs[i0];
+        let d = sink.entry("version.cms_binding_only", ip.to_string(), || {
+            (
+                format!(
+                    "{ip} sends Binding to the TURN server's inside address {} ({}) but never Allocate: the behaviour of CMS 2.9.2 and earlier",
+                    m0.dst,
+                    plural(seen.len(), "Binding request", "Binding requests")
+                ),
+                REMEDY.to_string(),
+            )
+        });
+        d.count += seen.len();
+        for &(ci, i) in seen.iter().take(6) {
+            let m = &case.captures[ci].msgs[i];
+            d.frame(case, ci, m.frame, m.ts.0);
         }
     }
 }

@@ -90,7 +90,18 @@ pub struct CheckPath {
     pub answers: Vec<Hop>,
     /// The answer is an error (487 Role Conflict, 401...), not a success.
     pub error_answer: bool,
+    /// An ICMP error about the request (a router or host on the way refused it), if any
+    /// capture shows one: capture, frame, and the address that sent it.
+    pub icmp: Option<IcmpRefusal>,
     pub verdict: CheckVerdict,
+}
+
+/// An ICMP destination-unreachable error quoting a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpRefusal {
+    pub cap: usize,
+    pub frame: u32,
+    pub reporter: IpAddr,
 }
 
 impl CheckPath {
@@ -172,6 +183,7 @@ pub fn check_paths(case: &Case) -> Vec<CheckPath> {
     let locals: Vec<BTreeSet<IpAddr>> = (0..case.captures.len())
         .map(|cap| local_ips(case, cap))
         .collect();
+    let refusals = icmp_refusals(case);
     let mut out = Vec::new();
     for (ti, t) in case.txs.iter().enumerate() {
         let Some((_, first)) = case.any_request(t) else {
@@ -193,9 +205,10 @@ pub fn check_paths(case: &Case) -> Vec<CheckPath> {
                 answers.push(relays.hop(s.cap, m));
             }
         }
-        let Some(path) = path_of(case, &locals, ti, requests, answers, error_answer) else {
+        let Some(mut path) = path_of(case, &locals, ti, requests, answers, error_answer) else {
             continue;
         };
+        path.icmp = refusals.get(&ti).copied();
         out.push(path);
     }
     out
@@ -248,8 +261,29 @@ fn path_of(
         requests,
         answers,
         error_answer,
+        icmp: None,
         verdict,
     })
+}
+
+/// ICMP errors that quote a request, by case transaction.
+fn icmp_refusals(case: &Case) -> std::collections::HashMap<usize, IcmpRefusal> {
+    let mut out = std::collections::HashMap::new();
+    for (cap, c) in case.captures.iter().enumerate() {
+        for u in &c.unreachable {
+            let Some((txid, _, Class::Request)) = u.stun else {
+                continue;
+            };
+            if let Some(&ti) = case.by_txid.get(&txid) {
+                out.entry(ti).or_insert(IcmpRefusal {
+                    cap,
+                    frame: u.frame,
+                    reporter: u.reporter,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// The IP addresses a capture shows as its own: sources of the requests it saw leave (client
@@ -309,4 +343,217 @@ fn relay_sockets(case: &Case) -> std::collections::HashSet<SocketAddr> {
         }
     }
     out
+}
+
+/// What the checks one peer sent to one relay address say about the relay hop, worst news
+/// first among the checks when none was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RelayHopVerdict {
+    /// The relay sent the answers out toward the peer, which never got them: the way back
+    /// from the relay ports is blocked.
+    ReturnBlocked,
+    /// A capture on the relay's side saw none of the checks: the way in to the relay ports is
+    /// blocked.
+    InboundBlocked,
+    /// Never answered, and no capture on the relay's side to say where they were lost.
+    NoAnswer,
+    /// The relay got the checks but did not pass them to its client (no permission for the
+    /// peer), or did not send its client's answers out.
+    NotRelayed,
+    /// A router on the way answered the peer's checks with ICMP unreachable: the peer has no
+    /// route toward the relay address (an inside host toward the public address), not the
+    /// relay ports blocked.
+    Unroutable,
+    /// The relay passed the checks to its client, which never answered: not the relay hop.
+    FarEndSilent,
+    /// The peer's checks on another pair were answered: ICE found its way and this pair's
+    /// failure is ICE trying every candidate.
+    OtherPairWorks,
+    /// At least one check was answered back at the peer.
+    Works,
+}
+
+/// The checks one peer sent straight to one relay address (the relay port range as the guides
+/// follow it: Binding requests to the Expressway-E public address, destination port in the
+/// relay range).
+#[derive(Debug, Clone)]
+pub struct RelayHop {
+    /// The relay address as the peer sent to it.
+    pub relay: SocketAddr,
+    /// The peer as its own capture shows it.
+    pub peer: SocketAddr,
+    pub checks: usize,
+    pub verdict: RelayHopVerdict,
+    /// A few sightings behind the verdict: the requests at the peer, and where the last of
+    /// them (or its answer) was seen.
+    pub evidence: Vec<Hop>,
+    /// The peer's latest check toward the relay: how long it kept trying.
+    pub latest: Hop,
+}
+
+/// Per (relay, peer): what the checks sent from a peer to a relay address say.
+pub fn relay_hops(case: &Case, checks: &[CheckPath]) -> Vec<RelayHop> {
+    let covered = relays_seen_by_server(case, checks);
+    let answered_peers: BTreeSet<SocketAddr> = checks
+        .iter()
+        .filter(|p| p.verdict == CheckVerdict::Answered)
+        .map(|p| p.origin.src)
+        .collect();
+    let mut groups: std::collections::BTreeMap<(SocketAddr, SocketAddr), RelayHop> =
+        std::collections::BTreeMap::new();
+    for p in checks.iter().filter(|p| p.origin.leg == Leg::PeerToRelay) {
+        let v = hop_verdict(case, p, covered.contains(&p.origin.dst.port()));
+        let g = groups
+            .entry((p.origin.dst, p.origin.src))
+            .or_insert_with(|| RelayHop {
+                relay: p.origin.dst,
+                peer: p.origin.src,
+                checks: 0,
+                verdict: v,
+                evidence: Vec::new(),
+                latest: p.origin,
+            });
+        g.checks += 1;
+        if p.origin.ts >= g.latest.ts {
+            g.latest = p.origin;
+        }
+        // One answered check is enough for the hop to work; otherwise the worst news stands,
+        // with the sightings of the first check that brought it.
+        let worse = v < g.verdict && g.verdict != RelayHopVerdict::Works;
+        if (g.checks == 1 || worse || v == RelayHopVerdict::Works) && g.evidence.len() < 8 {
+            g.evidence.push(p.origin);
+            if let CheckVerdict::AnswerLost { last } | CheckVerdict::Unanswered { last } = p.verdict
+            {
+                g.evidence.push(last);
+            }
+        }
+        if v == RelayHopVerdict::Works || worse {
+            g.verdict = v;
+        }
+    }
+    // A router that refuses a peer's checks (ICMP unreachable) has no route for it; routers
+    // rate-limit ICMP, so one refusal speaks for the peer's other checks it silently dropped.
+    let refused: BTreeSet<SocketAddr> = checks
+        .iter()
+        .filter(|p| p.icmp.is_some() && p.verdict != CheckVerdict::Answered)
+        .map(|p| p.origin.src)
+        .collect();
+    let mut hops: Vec<RelayHop> = groups.into_values().collect();
+    for h in &mut hops {
+        if h.verdict == RelayHopVerdict::Works {
+            continue;
+        }
+        if answered_peers.contains(&h.peer) {
+            h.verdict = RelayHopVerdict::OtherPairWorks;
+        } else if refused.contains(&h.peer)
+            && matches!(
+                h.verdict,
+                RelayHopVerdict::InboundBlocked | RelayHopVerdict::NoAnswer
+            )
+        {
+            h.verdict = RelayHopVerdict::Unroutable;
+        }
+    }
+    hops
+}
+
+/// One check's word on the relay hop.
+fn hop_verdict(case: &Case, p: &CheckPath, relay_side_captured: bool) -> RelayHopVerdict {
+    let at_server = |h: &Hop| case.roles.get(h.cap) == Some(&Role::Server);
+    match p.verdict {
+        CheckVerdict::Answered => RelayHopVerdict::Works,
+        CheckVerdict::AnswerLost { last } if last.leg == Leg::RelayToPeer => {
+            RelayHopVerdict::ReturnBlocked
+        }
+        CheckVerdict::AnswerLost { .. } => RelayHopVerdict::NotRelayed,
+        CheckVerdict::Unanswered { last } if last.leg == Leg::ServerToClient => {
+            RelayHopVerdict::FarEndSilent
+        }
+        CheckVerdict::Unanswered { last } if at_server(&last) => RelayHopVerdict::NotRelayed,
+        CheckVerdict::Unanswered { .. } if p.icmp.is_some() => RelayHopVerdict::Unroutable,
+        CheckVerdict::Unanswered { .. } if relay_side_captured => RelayHopVerdict::InboundBlocked,
+        CheckVerdict::Unanswered { .. } => RelayHopVerdict::NoAnswer,
+    }
+}
+
+/// Relay ports a server-side capture shows traffic on (any check's sighting there on a relay
+/// leg): a capture that would have seen checks arriving at them.
+fn relays_seen_by_server(case: &Case, checks: &[CheckPath]) -> BTreeSet<u16> {
+    let mut ports = BTreeSet::new();
+    for p in checks {
+        for h in p.requests.iter().chain(&p.answers) {
+            if case.roles.get(h.cap) != Some(&Role::Server) {
+                continue;
+            }
+            match h.leg {
+                Leg::RelayToPeer | Leg::RelayToRelay => {
+                    ports.insert(h.src.port());
+                }
+                Leg::PeerToRelay => {
+                    ports.insert(h.dst.port());
+                }
+                _ => {}
+            }
+        }
+    }
+    ports
+}
+
+/// Relay-to-relay traffic sent by a relay to a public relay address (behind static NAT): it
+/// only comes back into the DMZ through the external firewall's NAT reflection (hairpin).
+#[derive(Debug, Clone)]
+pub struct Hairpin {
+    /// The sending relay socket, as its server's capture shows it.
+    pub from: SocketAddr,
+    /// The public relay address it sends to.
+    pub to: SocketAddr,
+    pub checks: usize,
+    /// Some check was seen arriving at the target relay (reflection works).
+    pub arrived: bool,
+    /// A server-side capture shows the target relay's own socket, so it would have seen the
+    /// checks arrive.
+    pub target_captured: bool,
+    /// The departures (at most a few).
+    pub departures: Vec<Hop>,
+}
+
+/// Every relay-to-relay path toward a public relay address, with whether anything arrived.
+/// A departure is a sighting from a relay socket to an advertised relay address on another IP
+/// (behind static NAT, the public one); an arrival is a sighting of the same check addressed to
+/// a relay socket that is not an advertised address (the private one, after the firewall's
+/// NAT reflection translated it).
+pub fn hairpins(case: &Case, checks: &[CheckPath]) -> Vec<Hairpin> {
+    let server_ports = relays_seen_by_server(case, checks);
+    let mut out: std::collections::BTreeMap<(SocketAddr, SocketAddr), Hairpin> =
+        std::collections::BTreeMap::new();
+    for p in checks {
+        let relay_to_relay: Vec<&Hop> = p
+            .requests
+            .iter()
+            .chain(&p.answers)
+            .filter(|h| h.leg == Leg::RelayToRelay)
+            .collect();
+        let arrived = relay_to_relay
+            .iter()
+            .any(|h| !case.relayed.contains(&h.dst));
+        let departures = relay_to_relay
+            .iter()
+            .filter(|h| case.relayed.contains(&h.dst) && h.dst.ip() != h.src.ip());
+        for d in departures {
+            let e = out.entry((d.src, d.dst)).or_insert_with(|| Hairpin {
+                from: d.src,
+                to: d.dst,
+                checks: 0,
+                arrived: false,
+                target_captured: server_ports.contains(&d.dst.port()),
+                departures: Vec::new(),
+            });
+            e.checks += 1;
+            e.arrived |= arrived;
+            if e.departures.len() < 4 {
+                e.departures.push(**d);
+            }
+        }
+    }
+    out.into_values().collect()
 }

@@ -11,6 +11,7 @@ pub mod correlate;
 pub mod hops;
 pub mod ingest;
 pub mod msg;
+pub mod servers;
 pub mod vantage;
 
 use std::collections::HashMap as StdHashMap;
