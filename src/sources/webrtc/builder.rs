@@ -35,9 +35,12 @@ impl PcBuilder {
         }
     }
 
+    /// The page's address without its query and fragment: they can carry secrets (tokens,
+    /// passwords, as the lab's own page does), and the page is named without them.
     pub fn set_url(&mut self, url: &str) {
-        if !url.is_empty() {
-            self.pc.url = Some(url.to_string());
+        let page = url.split(['?', '#']).next().unwrap_or("");
+        if !page.is_empty() {
+            self.pc.url = Some(page.to_string());
         }
     }
 

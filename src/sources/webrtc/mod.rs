@@ -204,3 +204,98 @@ pub mod fuzzing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt::Write;
+
+    fn internals_with(pcs: usize, states: usize) -> String {
+        let mut log = String::new();
+        for i in 0..states {
+            let sep = if i == 0 { "" } else { "," };
+            write!(
+                log,
+                r#"{sep}{{"type":"iceconnectionstatechange","value":"checking","timestamp":{}}}"#,
+                1_700_000_000_000u64 + i as u64
+            )
+            .unwrap();
+        }
+        let mut pcs_json = String::new();
+        for i in 0..pcs {
+            let sep = if i == 0 { "" } else { "," };
+            write!(pcs_json, r#"{sep}"1-{i}":{{"updateLog":[{log}]}}"#).unwrap();
+        }
+        format!(r#"{{"getUserMedia":[],"PeerConnections":{{{pcs_json}}}}}"#)
+    }
+
+    #[test]
+    fn caps_are_kept_and_counted() {
+        let d = parse(internals_with(MAX_PEER_CONNECTIONS + 3, 2).as_bytes()).unwrap();
+        assert_eq!(d.peer_connections.len(), MAX_PEER_CONNECTIONS);
+        assert_eq!(d.dropped.peer_connections, 3);
+        let d = parse(internals_with(1, MAX_EVENTS + 5).as_bytes()).unwrap();
+        assert_eq!(d.peer_connections[0].ice_states.len(), MAX_EVENTS);
+        assert_eq!(d.dropped.events, 5);
+    }
+
+    #[test]
+    fn errors_say_what_and_where() {
+        let e = parse(b"{\"PeerConnections\": {\n  \"1-1\": [}").unwrap_err();
+        assert!(matches!(e, DumpError::Json { line: 2, .. }), "{e}");
+        assert!(matches!(
+            parse(b"{\"a\": 1}"),
+            Err(DumpError::NotADump { .. })
+        ));
+        assert!(matches!(
+            parse(b"\x1f\x8b\x08garbage"),
+            Err(DumpError::Gzip { .. })
+        ));
+        let e = parse(b"RTCStatsDump\n{\"fileFormat\":2}\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "RTCStats dump header: file format 2 (only format 3, what Chrome writes, is read)"
+        );
+    }
+
+    #[test]
+    fn rtcstats_lines_not_chromes_are_counted() {
+        let text = "RTCStatsDump\n{\"fileFormat\":3}\n\
+            [\"create\",\"1-1\",{\"iceServers\":[{\"urls\":[\"turn:192.0.2.1:3478\"]}]},\"https://p/?token=x\",1700000000000]\n\
+            [24,\"1-1\",\"\\\"checking\\\"\",10]\n\
+            not json\n\
+            [\"oniceconnectionstatechange\",\"1-1\",\"\\\"failed\\\"\",5000]\n";
+        let d = parse(text.as_bytes()).unwrap();
+        assert_eq!(d.dropped.unreadable, 2);
+        let pc = &d.peer_connections[0];
+        assert_eq!(pc.url.as_deref(), Some("https://p/"));
+        assert_eq!(pc.ice_states.len(), 1);
+        assert_eq!(
+            pc.ice_states[0]
+                .at
+                .as_ref()
+                .and_then(EventTime::utc)
+                .map(|t| t.millis()),
+            Some(1_700_000_005_010.0)
+        );
+    }
+
+    #[test]
+    fn sniffing() {
+        assert_eq!(
+            sniff(b"  {\n \"getUserMedia\": []"),
+            Sniffed::WebrtcInternals
+        );
+        assert_eq!(
+            sniff(b"{\"cpuPerformance\":2,\"PeerConnections\":{}}"),
+            Sniffed::WebrtcInternals
+        );
+        assert_eq!(sniff(b"RTCStatsDump\n{}"), Sniffed::RtcStats);
+        assert_eq!(sniff(b"{\"other\": 1}"), Sniffed::Other);
+        assert_eq!(sniff(&[0xd4, 0xc3, 0xb2, 0xa1]), Sniffed::Other);
+        assert_eq!(sniff(&[0x1f, 0x8b]), Sniffed::Gzip);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, b"RTCStatsDump\n{\"fileFormat\":3}\n").unwrap();
+        assert_eq!(sniff_gzip(&gz.finish().unwrap()), Sniffed::RtcStats);
+    }
+}

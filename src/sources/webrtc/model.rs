@@ -52,7 +52,7 @@ pub struct Dropped {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PeerConnection {
     pub id: String,
-    /// The page that created it (the CMS web app's address, for a guest).
+    /// The page that created it (the CMS web app's address, for a guest), without its query.
     pub url: Option<String>,
     pub config: IceConfig,
     /// Candidates this browser gathered (`icecandidate` events, completed from local-candidate

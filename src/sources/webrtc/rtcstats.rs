@@ -116,12 +116,13 @@ fn event(
     dump: &mut RtcStatsDump,
 ) -> Option<()> {
     let items = line.as_array()?;
+    // The clock advances even on a line that is not read further: later times stay right.
+    let delta = items.last()?.as_f64().filter(|d| d.is_finite())?;
+    *clock_ms += delta;
     let method = items.first()?.as_str()?;
-    let delta = items.last()?.as_f64()?;
-    if items.len() < 3 || !delta.is_finite() {
+    if items.len() < 3 {
         return None;
     }
-    *clock_ms += delta;
     let at = UtcTime::from_millis(*clock_ms);
     let value = items.get(2).unwrap_or(&Value::Null);
     let Some(id) = items.get(1).and_then(Value::as_str) else {
