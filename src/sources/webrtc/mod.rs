@@ -240,6 +240,29 @@ mod tests {
     }
 
     #[test]
+    fn rtcstats_caps_count_connections_once() {
+        let mut text = String::from("RTCStatsDump\n{\"fileFormat\":3}\n");
+        for round in 0..2 {
+            for i in 0..MAX_PEER_CONNECTIONS + 2 {
+                let delta = if round + i == 0 {
+                    1_700_000_000_000u64
+                } else {
+                    1
+                };
+                writeln!(
+                    text,
+                    r#"["onicegatheringstatechange","1-{i}","\"gathering\"",{delta}]"#
+                )
+                .unwrap();
+            }
+        }
+        let d = parse(text.as_bytes()).unwrap();
+        assert_eq!(d.peer_connections.len(), MAX_PEER_CONNECTIONS);
+        assert_eq!(d.dropped.peer_connections, 2);
+        assert_eq!(d.dropped.unreadable, 0);
+    }
+
+    #[test]
     fn errors_say_what_and_where() {
         let e = parse(b"{\"PeerConnections\": {\n  \"1-1\": [}").unwrap_err();
         assert!(matches!(e, DumpError::Json { line: 2, .. }), "{e}");

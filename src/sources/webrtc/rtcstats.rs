@@ -14,7 +14,7 @@
 //! method names to numbers, stats property names to table keys and stats to deltas: such lines
 //! are counted as unreadable rather than guessed at (they are not Chrome's).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -36,21 +36,31 @@ pub struct RtcStatsDump {
     pub unreadable_lines: u64,
 }
 
+/// Distinct ids of dropped peer connections remembered (to count them once each); beyond it,
+/// every further line of a dropped connection counts as one more.
+const MAX_DROPPED_IDS: usize = 4096;
+
 /// Peer connections being read, in order of appearance.
 #[derive(Default)]
 struct Connections {
     order: Vec<PcBuilder>,
     index: HashMap<String, usize>,
-    dropped: u64,
+    dropped_ids: HashSet<String>,
+    dropped_beyond: u64,
 }
 
 impl Connections {
+    /// The connection's builder; `None` when it is beyond [`MAX_PEER_CONNECTIONS`].
     fn get(&mut self, id: &str) -> Option<&mut PcBuilder> {
         if let Some(&i) = self.index.get(id) {
             return self.order.get_mut(i);
         }
         if self.order.len() >= MAX_PEER_CONNECTIONS {
-            self.dropped += 1;
+            if self.dropped_ids.len() < MAX_DROPPED_IDS {
+                self.dropped_ids.insert(id.to_string());
+            } else if !self.dropped_ids.contains(id) {
+                self.dropped_beyond += 1;
+            }
             return None;
         }
         self.index.insert(id.to_string(), self.order.len());
@@ -86,7 +96,7 @@ pub fn parse(text: &[u8]) -> Result<RtcStatsDump, DumpError> {
             dump.unreadable_lines += 1;
         }
     }
-    dump.peer_connections_dropped = conns.dropped;
+    dump.peer_connections_dropped = conns.dropped_ids.len() as u64 + conns.dropped_beyond;
     dump.peer_connections = conns.order.into_iter().map(PcBuilder::finish).collect();
     Ok(dump)
 }
@@ -135,7 +145,10 @@ fn event(
         }
         return Some(());
     };
-    let pc = conns.get(id)?;
+    let Some(pc) = conns.get(id) else {
+        // A connection beyond the cap: counted as dropped, not as unreadable.
+        return Some(());
+    };
     match method {
         "getStats" => get_stats(pc, value.as_object()?),
         "create" => {
