@@ -310,3 +310,104 @@ impl fmt::Display for Verdict {
 fn when(at: &Option<EventTime>) -> String {
     at.as_ref().map_or(String::new(), |t| format!(" at {t}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::webrtc::config::parse_ice_url;
+    use crate::sources::webrtc::model::StateChange;
+
+    fn pc_with_turn(errors: &[(u16, &str)]) -> PeerConnection {
+        let mut pc = PeerConnection::default();
+        pc.config.servers.push(parse_ice_url("turn:192.0.2.1:3478"));
+        for (code, text) in errors {
+            pc.candidate_errors.push(CandidateError {
+                at: None,
+                url: "turn:192.0.2.1:3478".into(),
+                address: None,
+                port: None,
+                code: *code,
+                text: text.to_string(),
+            });
+        }
+        pc
+    }
+
+    fn cause(pc: &PeerConnection) -> NoRelayCause {
+        match no_relay(pc) {
+            Some(VerdictKind::NoRelayCandidate { cause, .. }) => cause,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn why_no_relay() {
+        let unreachable = [(701, "TURN allocate request timed out.")];
+        assert_eq!(
+            cause(&pc_with_turn(&unreachable)),
+            NoRelayCause::Unreachable
+        );
+        let both = [
+            (701, "TURN allocate request timed out."),
+            (431, "Integrity"),
+        ];
+        assert_eq!(
+            cause(&pc_with_turn(&both)),
+            NoRelayCause::Credentials { code: 431 }
+        );
+        let named = [(701, "Unauthorized (401)")];
+        assert_eq!(
+            cause(&pc_with_turn(&named)),
+            NoRelayCause::Credentials { code: 401 }
+        );
+        let quota = [(486, "Allocation Quota Reached")];
+        assert_eq!(
+            cause(&pc_with_turn(&quota)),
+            NoRelayCause::ServerRefused { code: 486 }
+        );
+        assert_eq!(cause(&pc_with_turn(&[])), NoRelayCause::NoErrorReported);
+        assert_eq!(
+            no_relay(&PeerConnection::default()),
+            None,
+            "no TURN, no verdict"
+        );
+    }
+
+    #[test]
+    fn disconnections_count_only_after_a_connection() {
+        let mut pc = PeerConnection::default();
+        for s in [
+            "checking",
+            "connected",
+            "disconnected",
+            "connected",
+            "disconnected",
+        ] {
+            pc.ice_states.push(StateChange {
+                at: None,
+                state: IceConnectionState::parse(s),
+            });
+        }
+        let out = ice_outcome(&pc);
+        assert_eq!(
+            out,
+            [
+                VerdictKind::IceDisconnected {
+                    at: None,
+                    recovered: true
+                },
+                VerdictKind::IceDisconnected {
+                    at: None,
+                    recovered: false
+                },
+            ]
+        );
+        pc.ice_states.truncate(1);
+        assert_eq!(
+            ice_outcome(&pc),
+            [VerdictKind::NeverConnected {
+                last_state: Some(IceConnectionState::Checking)
+            }]
+        );
+    }
+}
