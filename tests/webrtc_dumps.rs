@@ -113,6 +113,11 @@ fn ok_udp_relay_gathered_and_connected() {
         assert_eq!(relays[0].relay_protocol, Some(RelayProtocol::Udp));
         assert_eq!(relays[0].related_address.as_deref(), Some("203.0.113.10"));
         assert!(pc.candidate_errors.is_empty());
+        // host (IPv4 UDP, and the ICE-TCP/IPv6 ones the stats list), srflx, relay.
+        let counts = pc.local_candidate_counts();
+        assert_eq!((counts.srflx, counts.relay, counts.prflx), (1, 1, 0));
+        assert!(counts.host >= 1);
+        assert!(!pc.local_candidates.iter().any(|c| c.is_mdns()));
         assert_eq!(
             pc.ice_states.last().map(|s| &s.state),
             Some(&IceConnectionState::Connected)

@@ -297,7 +297,22 @@ pub struct Candidate {
     pub stats_id: Option<String>,
 }
 
+/// How many local candidates of each type a peer connection gathered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CandidateCounts {
+    pub host: usize,
+    pub srflx: usize,
+    pub prflx: usize,
+    pub relay: usize,
+    pub other: usize,
+}
+
 impl Candidate {
+    /// The browser hid its address behind an mDNS name (`<uuid>.local`).
+    pub fn is_mdns(&self) -> bool {
+        self.address.ends_with(".local")
+    }
+
     /// `address:port`, IPv6 in brackets.
     pub fn endpoint(&self) -> String {
         if self.address.contains(':') {
@@ -470,6 +485,21 @@ impl PeerConnection {
         self.local_candidates
             .iter()
             .filter(|c| c.candidate_type == CandidateType::Relay)
+    }
+
+    /// The local candidates by type.
+    pub fn local_candidate_counts(&self) -> CandidateCounts {
+        let mut n = CandidateCounts::default();
+        for c in &self.local_candidates {
+            match c.candidate_type {
+                CandidateType::Host => n.host += 1,
+                CandidateType::Srflx => n.srflx += 1,
+                CandidateType::Prflx => n.prflx += 1,
+                CandidateType::Relay => n.relay += 1,
+                CandidateType::Other(_) => n.other += 1,
+            }
+        }
+        n
     }
 }
 
