@@ -275,17 +275,20 @@ fn file(name: &str, p: &Path, role: Option<Role>, limit: u64, out: &mut Resolved
         });
         return;
     }
+    match read_limited(name, p, "bundle", limit) {
+        Ok(b) => bytes(name, b, role, limit, out),
+        Err(e) => out.errors.push(e),
+    }
+}
+
+/// A whole file read into memory, refused when larger than `limit` (`what` names it then).
+fn read_limited(name: &str, p: &Path, what: &str, limit: u64) -> Result<Vec<u8>, InputError> {
     let len = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     if len > limit {
-        let reason = format!("bundle of {len} bytes is larger than the limit of {limit} bytes");
-        return out.errors.push(InputError::new(name, reason));
+        let reason = format!("{what} of {len} bytes is larger than the limit of {limit} bytes");
+        return Err(InputError::new(name, reason));
     }
-    match std::fs::read(p) {
-        Ok(b) => bytes(name, b, role, limit, out),
-        Err(e) => out
-            .errors
-            .push(InputError::new(name, format!("cannot read: {e}"))),
-    }
+    std::fs::read(p).map_err(|e| InputError::new(name, format!("cannot read: {e}")))
 }
 
 /// A document file, read whole (up to the bundle limit).
@@ -297,24 +300,14 @@ fn document_file(
     limit: u64,
     out: &mut Resolved,
 ) {
-    let len = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    if len > limit {
-        let reason = format!(
-            "{} of {len} bytes is larger than the limit of {limit} bytes",
-            kind.describe()
-        );
-        return out.errors.push(InputError::new(name, reason));
-    }
-    match std::fs::read(p) {
+    match read_limited(name, p, kind.describe(), limit) {
         Ok(bytes) => out.documents.push(DocumentInput {
             name: name.to_string(),
             kind,
             role,
             bytes,
         }),
-        Err(e) => out
-            .errors
-            .push(InputError::new(name, format!("cannot read: {e}"))),
+        Err(e) => out.errors.push(e),
     }
 }
 

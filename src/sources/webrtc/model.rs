@@ -23,7 +23,8 @@ pub enum DumpFormat {
 #[derive(Debug, Clone, Serialize)]
 pub struct WebrtcDump {
     pub format: DumpFormat,
-    /// The bytes were gzip (Chrome compresses its downloads by default since about M120).
+    /// The bytes were gzip (the page's downloads are compressed by default in current Chromes,
+    /// e.g. 156; the RTCStats dump always).
     pub gzipped: bool,
     pub user_agent: Option<String>,
     /// When the dump was made (the top-level `timestamp` of newer "Create Dump" files).

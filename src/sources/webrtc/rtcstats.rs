@@ -1,5 +1,5 @@
-//! The RTCStats dump that chrome://webrtc-internals writes beside the classic one (Chromium 136
-//! and later, `rtcstats_dump.gz`), in the RTCStats file format version 3:
+//! The RTCStats dump that chrome://webrtc-internals of recent Chromes writes beside the classic
+//! one (`rtcstats_dump.gz`; present in Chromium 156), in the RTCStats file format version 3:
 //!
 //! ```text
 //! RTCStatsDump
