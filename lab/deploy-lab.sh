@@ -10,7 +10,9 @@
 # expe-lan1.pcap, cms.pcap (plus expe2-*.pcap where a second Expressway-E node runs),
 # truth.txt (the intended diagnosis in words), expect.txt (finding ids a correct analyzer raises, and `turn-port: N` where only the configuration says it;
 # "absent: ID" lines must not appear), browser-state.txt for browser scenarios, and the servers'
-# logs (turnserver*.log, not meant for the fixtures).
+# logs (turnserver*.log, not meant for the fixtures). With DUMP=1 the guest Chromium also saves
+# its chrome://webrtc-internals dumps there (webrtc_internals_dump.gz, rtcstats_dump.gz), and the
+# guest-side uclient scenarios place a browser call instead (lab/README.md, "Dumps").
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -39,6 +41,8 @@ LAN1_IP=${LAN1_IP:-172.16.85.168}; LAN1_IP_B=${LAN1_IP_B:-172.16.85.169}
 CMS_NET=${CMS_NET:-172.16.86.0/24}; CMS_GW=${CMS_GW:-172.16.86.1}; CMS_IP=${CMS_IP:-172.16.86.180}
 TLS_NAME=${TLS_NAME:-vcse.example.com}       # name in the TURN/TLS certificate (guest's hosts file)
 SIG_PORT=${SIG_PORT:-8088}          # signaling helper, on each browser namespace's loopback
+DUMP=${DUMP:-0}                     # 1: save the guest's chrome://webrtc-internals dumps (browser calls)
+DEVTOOLS_PORT=${DEVTOOLS_PORT:-9222}  # DUMP=1: the guest Chromium's DevTools, on its namespace's loopback
 BROWSER_SECS=${BROWSER_SECS:-14}    # how long each Chromium runs
 PINGS=${PINGS:-10}                  # data channel messages the guest sends
 UC_MSGS=${UC_MSGS:-5}               # turnutils_uclient messages per session
@@ -241,13 +245,26 @@ uc_cms() { timeout 25 ip netns exec $C turnutils_uclient -p "$TPORT" -e "$PEER_I
 # The call: Chromium in the CMS namespace (call bridge stand-in, TURN on LAN1) and Chromium in
 # the guest namespace (TURN on the public address), signaling through lab/sighelper.py.
 # Variables: GUEST_TURN / CMS_TURN (comma-separated ICE server URLs), GUEST_POLICY (all|relay),
-# GUEST_PASS / CMS_PASS, CMS_DELAY (ms the CMS side waits before answering).
+# GUEST_USER / GUEST_PASS / CMS_PASS, CMS_DELAY (ms the CMS side waits before answering).
+# DUMP=1: the guest Chromium also saves its chrome://webrtc-internals dumps (lab/webrtc-dump.py).
+dump_on() { [ "${DUMP:-0}" = 1 ]; }
 chromium_in() { # ns role turn-urls pass policy profile-dir [extra query]
+  local user=$TURN_USER
+  [ "$2" = guest ] && user=${GUEST_USER:-$TURN_USER}
+  local url="http://127.0.0.1:$SIG_PORT/call.html?role=$2&turn=$3&user=$user&pass=$4&policy=$5&pings=$PINGS${7:-}"
+  local first=$url devtools=()
+  if [ "$2" = guest ] && dump_on; then
+    # DUMP=1: the browser starts blank with DevTools on the namespace's loopback;
+    # webrtc-dump.py opens chrome://webrtc-internals, then the call, and saves the dumps
+    # (the page's own download buttons) into the scenario folder before the browser stops.
+    first=about:blank devtools=(--remote-debugging-port="$DEVTOOLS_PORT")
+    bg in_ns "$1" python3 "$HERE/webrtc-dump.py" "$DEVTOOLS_PORT" "$url" "$D" $((BROWSER_SECS - 3)) 2>>"$D/webrtc-dump.log"
+  fi
   timeout "$BROWSER_SECS" ip netns exec "$1" chromium --headless --no-sandbox --disable-gpu --disable-quic \
     --no-first-run --disable-background-networking --disable-component-update --disable-sync \
     --user-data-dir="$6" --disable-features=WebRtcHideLocalIpsWithMdns --ignore-certificate-errors \
     --enable-logging=stderr --host-resolver-rules="MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE $TLS_NAME, EXCLUDE $PUB_IP, EXCLUDE $PUB2_IP, EXCLUDE $LAN1_IP, EXCLUDE $LAN1_IP_B" \
-    "http://127.0.0.1:$SIG_PORT/call.html?role=$2&turn=$3&user=$TURN_USER&pass=$4&policy=$5&pings=$PINGS${7:-}" 2>&1 \
+    "${devtools[@]}" "$first" 2>&1 \
     | grep -o "state $2 .*" | sed 's/", source.*//' > "$D/browser-$2.log"
 }
 call() {
@@ -281,7 +298,7 @@ scenario() { # name: set up the firewalls and servers, run the clients, write tr
   local nodes=1
   case $1 in cluster-bad-password|alternate-server|reflection-*) nodes=2;; esac
   REFLECTION=1; PRIVATE_RELAY=0; TLS_ON=0; SERVER_PASS=; TURN_NODES=()
-  GUEST_TURN=; CMS_TURN=; GUEST_POLICY=; GUEST_PASS=; CMS_PASS=
+  GUEST_TURN=; CMS_TURN=; GUEST_POLICY=; GUEST_USER=; GUEST_PASS=; CMS_PASS=
   case $1 in reflection-missing) REFLECTION=0;; private-relay) PRIVATE_RELAY=1;; ok-tls|tcp-refused) TLS_ON=1;; esac
   build $nodes
   case $1 in
@@ -304,11 +321,13 @@ scenario() { # name: set up the firewalls and servers, run the clients, write tr
       truth "guest leg: TURN over TCP to $PUB_IP:$TPORT is refused (RST from the Expressway-E LAN2 $LAN2_IP) because TURN listens on TLS $TLS_PORT and no longer on TCP $TPORT; the external firewall lets it through."
       expect reach.tcp_refused "turn-port: $TPORT";;  # no STUN in the captures: the port is configuration
     guest-bad-password)
-      turn_a; wait_turn; captures 1; uc_guest -u "$TURN_USER" -w "$BAD_PASS"
+      turn_a; wait_turn; captures 1
+      if dump_on; then GUEST_PASS=$BAD_PASS call; else uc_guest -u "$TURN_USER" -w "$BAD_PASS"; fi
       truth "guest leg, credentials: the guest's authenticated Allocate to $PUB_IP:$TPORT (seen on LAN2 $LAN2_IP) is rejected with 401 after the challenge: the guest uses password '$BAD_PASS' for user $TURN_USER, the Expressway-E database holds '$TURN_PASS'."
       expect auth.password_mismatch "absent: auth.server_password_mismatch" "absent: reach.no_response";;
     guest-unknown-user)
-      turn_a; wait_turn; captures 1; uc_guest -u "$BAD_USER" -w "$TURN_PASS"
+      turn_a; wait_turn; captures 1
+      if dump_on; then GUEST_USER=$BAD_USER call; else uc_guest -u "$BAD_USER" -w "$TURN_PASS"; fi
       truth "guest leg, credentials: the guest's username '$BAD_USER' is unknown to the Expressway-E: its authenticated Allocate to $PUB_IP:$TPORT (LAN2) gets 401."
       expect auth.unknown_user "absent: auth.password_mismatch";;
     cms-bad-password)
@@ -321,7 +340,8 @@ scenario() { # name: set up the firewalls and servers, run the clients, write tr
       expect auth.unknown_user;;
     ext-3478-blocked)
       xfw_block -o xdmz -p udp --dport "$TPORT"
-      turn_a; wait_turn; captures 1; uc_guest -u "$TURN_USER" -w "$TURN_PASS"
+      turn_a; wait_turn; captures 1
+      if dump_on; then call; else uc_guest -u "$TURN_USER" -w "$TURN_PASS"; fi
       truth "guest leg, external firewall: UDP $TPORT to the public address $PUB_IP is dropped; the guest's Allocate retransmissions never reach LAN2 ($LAN2_IP) of the Expressway-E."
       expect reach.inbound_blocked "absent: reach.server_silent";;
     int-3478-blocked)
@@ -331,7 +351,8 @@ scenario() { # name: set up the firewalls and servers, run the clients, write tr
       expect reach.inbound_blocked "absent: reach.server_silent";;
     return-blocked)
       xfw_block -i xdmz -p udp --sport "$TPORT"
-      turn_a; wait_turn; captures 1; uc_guest -u "$TURN_USER" -w "$TURN_PASS"
+      turn_a; wait_turn; captures 1
+      if dump_on; then call; else uc_guest -u "$TURN_USER" -w "$TURN_PASS"; fi
       truth "guest leg, external firewall, return path: the guest's Allocate reaches LAN2 and the Expressway-E answers (401) from $LAN2_IP:$TPORT, but the external firewall drops UDP from source port $TPORT leaving the DMZ; the guest never gets an answer."
       expect reach.response_lost "absent: reach.inbound_blocked";;
     relay-blocked-in)
@@ -405,6 +426,7 @@ scenario() { # name: set up the firewalls and servers, run the clients, write tr
 # ---------------------------------------------------------------- main
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 for t in ip iptables tcpdump turnserver turnutils_uclient turnutils_peer chromium python3 openssl timeout; do need $t; done
+dump_on && { python3 -c 'import websocket' 2>/dev/null || die "DUMP=1 needs the websocket-client Python package (pip install websocket-client, or Debian python3-websocket)"; }
 mkdir -p "$OUT"
 for s in $SCEN; do
   D="$OUT/$s"; rm -rf "$D"; mkdir -p "$D"

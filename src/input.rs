@@ -1,6 +1,11 @@
 //! Inputs of every kind -> captures ready to open: files, folders, standard input (`-`) and
 //! bytes; diagnostic bundles (tar, gzip, nested) opened in memory. Every command resolves its
 //! inputs here, so `decode`, `analyze`, `replay` and `batch` read the same things.
+//!
+//! Inputs that are not captures but evidence of another kind are recognised by content, not by
+//! name, and given back as [`Resolved::documents`] (today: chrome://webrtc-internals dumps, plain
+//! or gzip, see [`crate::sources::webrtc`]); a command that does not use them says so instead of
+//! failing on them as "not a pcap".
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -9,6 +14,7 @@ use serde::Serialize;
 
 use crate::capture::{self, bundle, CaptureFile};
 use crate::flow::Role;
+use crate::sources::webrtc;
 
 /// Where an input's bytes are.
 #[derive(Debug, Clone)]
@@ -80,6 +86,15 @@ pub struct InputError {
 }
 
 impl InputError {
+    /// A document given to a command that reads captures only (`decode`, `replay`).
+    pub fn not_a_capture(d: &DocumentInput) -> InputError {
+        let reason = format!(
+            "{}, not a capture: nothing to decode here",
+            d.kind.describe()
+        );
+        InputError::new(&d.name, reason)
+    }
+
     fn new(path: impl Into<String>, reason: impl Into<String>) -> InputError {
         InputError {
             path: path.into(),
@@ -115,11 +130,54 @@ impl CaptureInput {
     }
 }
 
-/// The captures of some inputs, and what could not be used.
+/// What kind of evidence a document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// A chrome://webrtc-internals dump (either file it writes, plain or gzip): read it with
+    /// [`webrtc::parse`].
+    WebrtcDump,
+}
+
+impl DocumentKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            DocumentKind::WebrtcDump => "a chrome://webrtc-internals dump",
+        }
+    }
+}
+
+/// A document found among the inputs, held in memory (dumps are small).
+#[derive(Debug)]
+pub struct DocumentInput {
+    /// `path`, or `folder/file`.
+    pub name: String,
+    pub kind: DocumentKind,
+    pub role: Option<Role>,
+    pub bytes: Vec<u8>,
+}
+
+/// The captures and documents of some inputs, and what could not be used.
 #[derive(Debug, Default)]
 pub struct Resolved {
     pub captures: Vec<CaptureInput>,
+    pub documents: Vec<DocumentInput>,
     pub errors: Vec<InputError>,
+}
+
+/// A document's kind, from the first bytes of a file (at least [`webrtc::SNIFF_BYTES`] where
+/// the file has them).
+fn document_kind(head: &[u8]) -> Option<DocumentKind> {
+    let sniffed = match webrtc::sniff(head) {
+        webrtc::Sniffed::Gzip => webrtc::sniff_gzip(head),
+        other => other,
+    };
+    match sniffed {
+        webrtc::Sniffed::WebrtcInternals | webrtc::Sniffed::RtcStats => {
+            Some(DocumentKind::WebrtcDump)
+        }
+        webrtc::Sniffed::Gzip | webrtc::Sniffed::Other => None,
+    }
 }
 
 /// How many files a folder input may hold (all levels): beyond it the rest is refused.
@@ -206,6 +264,9 @@ fn file(name: &str, p: &Path, role: Option<Role>, limit: u64, out: &mut Resolved
                 .push(InputError::new(name, format!("cannot read: {e}")))
         }
     };
+    if let Some(kind) = document_kind(&head) {
+        return document_file(name, p, kind, role, limit, out);
+    }
     if !bundle::is_bundle(&head) {
         out.captures.push(CaptureInput {
             name: name.to_string(),
@@ -214,21 +275,52 @@ fn file(name: &str, p: &Path, role: Option<Role>, limit: u64, out: &mut Resolved
         });
         return;
     }
-    let len = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    if len > limit {
-        let reason = format!("bundle of {len} bytes is larger than the limit of {limit} bytes");
-        return out.errors.push(InputError::new(name, reason));
-    }
-    match std::fs::read(p) {
+    match read_limited(name, p, "bundle", limit) {
         Ok(b) => bytes(name, b, role, limit, out),
-        Err(e) => out
-            .errors
-            .push(InputError::new(name, format!("cannot read: {e}"))),
+        Err(e) => out.errors.push(e),
     }
 }
 
-/// Bytes in memory: a capture as it is, a bundle expanded.
+/// A whole file read into memory, refused when larger than `limit` (`what` names it then).
+fn read_limited(name: &str, p: &Path, what: &str, limit: u64) -> Result<Vec<u8>, InputError> {
+    let len = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    if len > limit {
+        let reason = format!("{what} of {len} bytes is larger than the limit of {limit} bytes");
+        return Err(InputError::new(name, reason));
+    }
+    std::fs::read(p).map_err(|e| InputError::new(name, format!("cannot read: {e}")))
+}
+
+/// A document file, read whole (up to the bundle limit).
+fn document_file(
+    name: &str,
+    p: &Path,
+    kind: DocumentKind,
+    role: Option<Role>,
+    limit: u64,
+    out: &mut Resolved,
+) {
+    match read_limited(name, p, kind.describe(), limit) {
+        Ok(bytes) => out.documents.push(DocumentInput {
+            name: name.to_string(),
+            kind,
+            role,
+            bytes,
+        }),
+        Err(e) => out.errors.push(e),
+    }
+}
+
+/// Bytes in memory: a document or a capture as it is, a bundle expanded.
 fn bytes(name: &str, b: Vec<u8>, role: Option<Role>, limit: u64, out: &mut Resolved) {
+    if let Some(kind) = document_kind(&b) {
+        return out.documents.push(DocumentInput {
+            name: name.to_string(),
+            kind,
+            role,
+            bytes: b,
+        });
+    }
     if !bundle::is_bundle(&b) {
         out.captures.push(CaptureInput {
             name: name.to_string(),
@@ -259,10 +351,12 @@ fn bytes(name: &str, b: Vec<u8>, role: Option<Role>, limit: u64, out: &mut Resol
     }
 }
 
-/// The first bytes of a file, to tell captures from bundles.
+/// The first bytes of a file, to tell captures, bundles and documents apart.
 fn head(p: &Path) -> std::io::Result<Vec<u8>> {
-    let mut b = Vec::with_capacity(512);
-    std::fs::File::open(p)?.take(512).read_to_end(&mut b)?;
+    let mut b = Vec::with_capacity(webrtc::SNIFF_BYTES);
+    std::fs::File::open(p)?
+        .take(webrtc::SNIFF_BYTES as u64)
+        .read_to_end(&mut b)?;
     Ok(b)
 }
 

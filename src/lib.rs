@@ -17,7 +17,8 @@
 //!
 //! Layers (data flows one way): [`wire`] <- [`capture`] <- [`decode`] <- [`flow`] <- [`diagnose`]
 //! <- [`report`]; [`turn`] (sans-IO TURN server core) uses [`wire`] only, and [`replay`] and
-//! [`serve`] sit on it.
+//! [`serve`] sit on it. [`sources`] reads evidence other than captures (chrome://webrtc-internals
+//! dumps) into typed models; [`input`] tells them from captures.
 
 pub mod batch;
 pub mod capture;
@@ -29,6 +30,7 @@ pub mod input;
 pub mod replay;
 pub mod report;
 pub mod serve;
+pub mod sources;
 #[doc(hidden)]
 pub mod testsupport;
 pub mod turn;

@@ -34,6 +34,12 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let inputs: Vec<Input> = args.files.iter().map(|p| Input::from_arg(p)).collect();
     let resolved = input::resolve(&inputs, capture::bundle::DEFAULT_LIMIT);
     let mut errors = resolved.errors;
+    errors.extend(
+        resolved
+            .documents
+            .iter()
+            .map(input::InputError::not_a_capture),
+    );
     let mut opened: Vec<(String, CaptureFile)> = Vec::new();
     for c in resolved.captures {
         let name = c.name.clone();

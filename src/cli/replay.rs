@@ -77,7 +77,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let mut usable = 0;
     let inputs: Vec<Input> = args.files.iter().map(|p| Input::from_arg(p)).collect();
     let resolved = input::resolve(&inputs, capture::bundle::DEFAULT_LIMIT);
-    for e in &resolved.errors {
+    let documents = resolved
+        .documents
+        .iter()
+        .map(input::InputError::not_a_capture);
+    for e in resolved.errors.iter().cloned().chain(documents) {
         eprintln!("turnscope: {}: {}", e.path, e.reason);
     }
     for c in resolved.captures {

@@ -57,8 +57,14 @@ pub fn assemble(inputs: &[input::Input], opts: &AnalyzeOptions) -> (Case, Vec<In
 pub fn read_inputs(inputs: &[input::Input], opts: &AnalyzeOptions) -> ReadInputs {
     let input::Resolved {
         captures: ready,
+        documents,
         mut errors,
     } = input::resolve(inputs, opts.bundle_limit);
+    // Documents (webrtc-internals dumps) are recognised but not analysed yet: say so.
+    errors.extend(documents.iter().map(|d| InputError {
+        path: d.name.clone(),
+        reason: format!("{}: recognised, not analysed yet", d.kind.describe()),
+    }));
     let fo = opts.flow_options();
     // One plain thread per capture (at most one per core at a time); each capture's scan
     // starts its own walking threads, so several small captures and one big one both use

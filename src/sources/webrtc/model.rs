@@ -1,0 +1,538 @@
+//! What a chrome://webrtc-internals dump says about each peer connection's ICE: the STUN/TURN
+//! servers it was given, the candidates it gathered and why some could not be, the candidate
+//! pairs and the one selected, and the ICE and connection state timelines. Everything is public
+//! so that other layers (the join with an Expressway-E capture by relay address, TURN username
+//! and time) can read it directly. No credential is ever part of it.
+
+use serde::Serialize;
+
+use super::config::ConfigSyntax;
+use super::time::{EventTime, UtcTime};
+
+/// Which of Chrome's export files the dump is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DumpFormat {
+    /// The "Create Dump" JSON (`webrtc_internals_dump.txt`, or `.gz` when compressed).
+    WebrtcInternals,
+    /// The RTCStats dump of newer Chromes (`rtcstats_dump.gz`): JSON lines after `RTCStatsDump`.
+    RtcStats,
+}
+
+/// A parsed dump.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebrtcDump {
+    pub format: DumpFormat,
+    /// The bytes were gzip (the page's downloads are compressed by default in current Chromes,
+    /// e.g. 156; the RTCStats dump always).
+    pub gzipped: bool,
+    pub user_agent: Option<String>,
+    /// When the dump was made (the top-level `timestamp` of newer "Create Dump" files).
+    pub dumped_at: Option<UtcTime>,
+    pub peer_connections: Vec<PeerConnection>,
+    /// What the parser read but did not keep, so that a truncated picture says so.
+    pub dropped: Dropped,
+}
+
+/// Counts of what was left out to keep memory bounded, or could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Dropped {
+    /// Peer connections beyond [`super::MAX_PEER_CONNECTIONS`].
+    pub peer_connections: u64,
+    /// State changes, candidates, errors beyond the per-connection caps.
+    pub events: u64,
+    /// Stats objects beyond [`super::MAX_STATS_OBJECTS`] per connection.
+    pub stats_objects: u64,
+    /// ICE server URLs beyond [`super::config::MAX_ICE_SERVERS`].
+    pub ice_servers: u64,
+    /// Log entries or RTCStats lines that are not what Chrome writes (skipped).
+    pub unreadable: u64,
+}
+
+/// One RTCPeerConnection of the page (tab `pid-lid` or `rid-lid` of webrtc-internals).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PeerConnection {
+    pub id: String,
+    /// The page that created it (the CMS web app's address, for a guest), without its query.
+    pub url: Option<String>,
+    pub config: IceConfig,
+    /// Candidates this browser gathered (`icecandidate` events, completed from local-candidate
+    /// stats).
+    pub local_candidates: Vec<Candidate>,
+    /// Candidates of the other side (`addIceCandidate`, remote-candidate stats).
+    pub remote_candidates: Vec<Candidate>,
+    /// `icecandidateerror` events: a STUN or TURN server that did not give a candidate.
+    pub candidate_errors: Vec<CandidateError>,
+    /// Candidate pairs from the stats, with their last sampled values.
+    pub pairs: Vec<CandidatePair>,
+    /// The stats id of the pair ICE selected (transport stats, or the legacy active connection).
+    pub selected_pair_id: Option<String>,
+    pub ice_states: Vec<StateChange<IceConnectionState>>,
+    pub connection_states: Vec<StateChange<ConnectionState>>,
+    pub gathering_states: Vec<StateChange<GatheringState>>,
+    /// First and last absolute times of its log and stats, where the dump gives them.
+    pub time_range: Option<TimeRange>,
+    /// `close()` was called.
+    pub closed: bool,
+}
+
+/// From when to when a peer connection's log and stats run (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TimeRange {
+    pub first: UtcTime,
+    pub last: UtcTime,
+}
+
+impl TimeRange {
+    pub fn extend(range: &mut Option<TimeRange>, t: UtcTime) {
+        *range = Some(match *range {
+            None => TimeRange { first: t, last: t },
+            Some(r) => TimeRange {
+                first: r.first.min(t),
+                last: r.last.max(t),
+            },
+        });
+    }
+}
+
+/// The ICE part of an RTCConfiguration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IceConfig {
+    /// `None` when the dump had no configuration for this connection.
+    pub syntax: Option<ConfigSyntax>,
+    pub servers: Vec<IceServer>,
+    pub servers_dropped: u64,
+    /// `None` when not written (Chrome's JSON omits the default `all`).
+    pub transport_policy: Option<IceTransportPolicy>,
+}
+
+impl IceConfig {
+    pub fn turn_servers(&self) -> impl Iterator<Item = &IceServer> {
+        self.servers.iter().filter(|s| s.scheme.is_turn())
+    }
+
+    /// The policy in force: an unwritten one is the default, `all`.
+    pub fn effective_policy(&self) -> IceTransportPolicy {
+        self.transport_policy
+            .clone()
+            .unwrap_or(IceTransportPolicy::All)
+    }
+}
+
+/// One STUN or TURN server URL. The username is shown where a writer gave it; a credential never.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IceServer {
+    /// The URL as written (any password in a user part removed).
+    pub url: String,
+    pub scheme: IceServerScheme,
+    pub host: String,
+    pub port: Option<u16>,
+    /// `?transport=` of a `turn:` URL.
+    pub transport: Option<TransportProtocol>,
+    pub username: Option<String>,
+}
+
+impl IceServer {
+    /// The port used: the URL's, else 3478 (`stun:`, `turn:`) or 5349 (`stuns:`, `turns:`).
+    pub fn port_or_default(&self) -> u16 {
+        self.port.unwrap_or(match self.scheme {
+            IceServerScheme::Stuns | IceServerScheme::Turns => 5349,
+            _ => 3478,
+        })
+    }
+
+    /// How the browser talks to this TURN server (`None` for STUN servers).
+    pub fn relay_protocol(&self) -> Option<RelayProtocol> {
+        match (&self.scheme, &self.transport) {
+            (IceServerScheme::Turns, _) => Some(RelayProtocol::Tls),
+            (IceServerScheme::Turn, Some(TransportProtocol::Tcp)) => Some(RelayProtocol::Tcp),
+            (IceServerScheme::Turn, _) => Some(RelayProtocol::Udp),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IceServerScheme {
+    Stun,
+    Stuns,
+    Turn,
+    Turns,
+    Unknown(String),
+}
+
+impl IceServerScheme {
+    pub fn parse(s: &str) -> IceServerScheme {
+        match s.to_ascii_lowercase().as_str() {
+            "stun" => IceServerScheme::Stun,
+            "stuns" => IceServerScheme::Stuns,
+            "turn" => IceServerScheme::Turn,
+            "turns" => IceServerScheme::Turns,
+            other => IceServerScheme::Unknown(other.to_string()),
+        }
+    }
+
+    pub fn is_turn(&self) -> bool {
+        matches!(self, IceServerScheme::Turn | IceServerScheme::Turns)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IceTransportPolicy {
+    All,
+    Relay,
+    /// Chrome's non-standard `noHost`.
+    NoHost,
+    None,
+    Other(String),
+}
+
+impl IceTransportPolicy {
+    pub fn parse(s: &str) -> IceTransportPolicy {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "all" => IceTransportPolicy::All,
+            "relay" => IceTransportPolicy::Relay,
+            "nohost" => IceTransportPolicy::NoHost,
+            "none" => IceTransportPolicy::None,
+            other => IceTransportPolicy::Other(other.to_string()),
+        }
+    }
+}
+
+/// A candidate's or URL's transport.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportProtocol {
+    Udp,
+    Tcp,
+    Other(String),
+}
+
+impl TransportProtocol {
+    pub fn parse(s: &str) -> TransportProtocol {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "udp" => TransportProtocol::Udp,
+            "tcp" => TransportProtocol::Tcp,
+            other => TransportProtocol::Other(other.to_string()),
+        }
+    }
+}
+
+/// How a relay candidate's allocation was made: TURN over UDP, TCP or TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayProtocol {
+    Udp,
+    Tcp,
+    Tls,
+    Other(String),
+}
+
+impl RelayProtocol {
+    pub fn parse(s: &str) -> RelayProtocol {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "udp" => RelayProtocol::Udp,
+            "tcp" => RelayProtocol::Tcp,
+            "tls" => RelayProtocol::Tls,
+            other => RelayProtocol::Other(other.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidateType {
+    Host,
+    Srflx,
+    Prflx,
+    Relay,
+    Other(String),
+}
+
+impl CandidateType {
+    /// Standard names and the legacy stats' ones (`local`, `stunport`, `serverreflexive`,
+    /// `peerreflexive`, `relayed`).
+    pub fn parse(s: &str) -> CandidateType {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "host" | "local" => CandidateType::Host,
+            "srflx" | "stunport" | "serverreflexive" => CandidateType::Srflx,
+            "prflx" | "peerreflexive" => CandidateType::Prflx,
+            "relay" | "relayed" => CandidateType::Relay,
+            other => CandidateType::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            CandidateType::Host => "host",
+            CandidateType::Srflx => "srflx",
+            CandidateType::Prflx => "prflx",
+            CandidateType::Relay => "relay",
+            CandidateType::Other(s) => s,
+        }
+    }
+}
+
+/// An ICE candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Candidate {
+    pub candidate_type: CandidateType,
+    /// The candidate's own transport (`udp`, or `tcp` for ICE-TCP).
+    pub protocol: Option<TransportProtocol>,
+    /// An IP address, or an mDNS name (`<uuid>.local`) where the browser hid its address.
+    pub address: String,
+    pub port: u16,
+    /// For relay candidates: how the allocation was made.
+    pub relay_protocol: Option<RelayProtocol>,
+    /// The STUN/TURN server URL the candidate came from (srflx, relay).
+    pub url: Option<String>,
+    /// For srflx and relay candidates: the base (`raddr`/`rport`).
+    pub related_address: Option<String>,
+    pub related_port: Option<u16>,
+    pub network_type: Option<String>,
+    /// When the browser reported it (its `icecandidate` event).
+    pub seen_at: Option<EventTime>,
+    /// The id of its stats object, where stats name it.
+    pub stats_id: Option<String>,
+}
+
+/// How many local candidates of each type a peer connection gathered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CandidateCounts {
+    pub host: usize,
+    pub srflx: usize,
+    pub prflx: usize,
+    pub relay: usize,
+    pub other: usize,
+}
+
+impl Candidate {
+    /// The browser hid its address behind an mDNS name (`<uuid>.local`).
+    pub fn is_mdns(&self) -> bool {
+        self.address.ends_with(".local")
+    }
+
+    /// `address:port`, IPv6 in brackets.
+    pub fn endpoint(&self) -> String {
+        if self.address.contains(':') {
+            format!("[{}]:{}", self.address, self.port)
+        } else {
+            format!("{}:{}", self.address, self.port)
+        }
+    }
+}
+
+/// An `icecandidateerror`: a server that gave no candidate, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CandidateError {
+    pub at: Option<EventTime>,
+    /// The STUN/TURN URL that failed.
+    pub url: String,
+    /// The local (host) address and port the request was sent from, where given.
+    pub address: Option<String>,
+    pub port: Option<u16>,
+    /// 701 (no answer / not reachable), or the STUN error code of the server's answer (401, 431,
+    /// 486, 508, ...).
+    pub code: u16,
+    pub text: String,
+}
+
+impl CandidateError {
+    pub fn is_turn(&self) -> bool {
+        let scheme = self.url.split(':').next().unwrap_or("");
+        IceServerScheme::parse(scheme).is_turn()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PairState {
+    Frozen,
+    Waiting,
+    InProgress,
+    Failed,
+    Succeeded,
+    Other(String),
+}
+
+impl PairState {
+    pub fn parse(s: &str) -> PairState {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "frozen" => PairState::Frozen,
+            "waiting" => PairState::Waiting,
+            "in-progress" | "inprogress" => PairState::InProgress,
+            "failed" => PairState::Failed,
+            "succeeded" => PairState::Succeeded,
+            other => PairState::Other(other.to_string()),
+        }
+    }
+}
+
+/// A candidate pair with the last values its stats had.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CandidatePair {
+    pub stats_id: String,
+    pub state: Option<PairState>,
+    pub nominated: Option<bool>,
+    pub bytes_sent: Option<u64>,
+    pub bytes_received: Option<u64>,
+    pub requests_sent: Option<u64>,
+    pub requests_received: Option<u64>,
+    pub responses_sent: Option<u64>,
+    pub responses_received: Option<u64>,
+    pub local: Option<Candidate>,
+    pub remote: Option<Candidate>,
+    /// Time of the last stats sample read.
+    pub last_sample: Option<UtcTime>,
+}
+
+/// A state and when the log says it was entered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateChange<S> {
+    pub at: Option<EventTime>,
+    pub state: S,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IceConnectionState {
+    New,
+    Checking,
+    Connected,
+    Completed,
+    Disconnected,
+    Failed,
+    Closed,
+    Other(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    New,
+    Connecting,
+    Connected,
+    Disconnected,
+    Failed,
+    Closed,
+    Other(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GatheringState {
+    New,
+    Gathering,
+    Complete,
+    Other(String),
+}
+
+/// `"connected"`, `connected`, `ICEConnectionStateConnected`: the bare lower-case state name.
+pub(crate) fn state_name(value: &str, legacy_prefix: &str) -> String {
+    let v = value.trim().trim_matches('"').to_ascii_lowercase();
+    v.strip_prefix(legacy_prefix).unwrap_or(&v).to_string()
+}
+
+impl IceConnectionState {
+    pub fn parse(s: &str) -> IceConnectionState {
+        match state_name(s, "iceconnectionstate").as_str() {
+            "new" => IceConnectionState::New,
+            "checking" => IceConnectionState::Checking,
+            "connected" => IceConnectionState::Connected,
+            "completed" => IceConnectionState::Completed,
+            "disconnected" => IceConnectionState::Disconnected,
+            "failed" => IceConnectionState::Failed,
+            "closed" => IceConnectionState::Closed,
+            other => IceConnectionState::Other(other.to_string()),
+        }
+    }
+}
+
+impl ConnectionState {
+    pub fn parse(s: &str) -> ConnectionState {
+        match state_name(s, "peerconnectionstate").as_str() {
+            "new" => ConnectionState::New,
+            "connecting" => ConnectionState::Connecting,
+            "connected" => ConnectionState::Connected,
+            "disconnected" => ConnectionState::Disconnected,
+            "failed" => ConnectionState::Failed,
+            "closed" => ConnectionState::Closed,
+            other => ConnectionState::Other(other.to_string()),
+        }
+    }
+}
+
+impl GatheringState {
+    pub fn parse(s: &str) -> GatheringState {
+        match state_name(s, "icegatheringstate").as_str() {
+            "new" => GatheringState::New,
+            "gathering" => GatheringState::Gathering,
+            "complete" => GatheringState::Complete,
+            other => GatheringState::Other(other.to_string()),
+        }
+    }
+}
+
+impl PeerConnection {
+    /// The pair ICE selected, when the stats name one that is known.
+    pub fn selected_pair(&self) -> Option<&CandidatePair> {
+        let id = self.selected_pair_id.as_deref()?;
+        self.pairs.iter().find(|p| p.stats_id == id)
+    }
+
+    pub fn relay_candidates(&self) -> impl Iterator<Item = &Candidate> {
+        self.local_candidates
+            .iter()
+            .filter(|c| c.candidate_type == CandidateType::Relay)
+    }
+
+    /// The local candidates by type.
+    pub fn local_candidate_counts(&self) -> CandidateCounts {
+        let mut n = CandidateCounts::default();
+        for c in &self.local_candidates {
+            match c.candidate_type {
+                CandidateType::Host => n.host += 1,
+                CandidateType::Srflx => n.srflx += 1,
+                CandidateType::Prflx => n.prflx += 1,
+                CandidateType::Relay => n.relay += 1,
+                CandidateType::Other(_) => n.other += 1,
+            }
+        }
+        n
+    }
+}
+
+impl WebrtcDump {
+    /// Every relay candidate this browser gathered: the addresses the Expressway-E allocated
+    /// (XOR-RELAYED-ADDRESS), to find in its capture.
+    pub fn relay_candidates(&self) -> impl Iterator<Item = &Candidate> {
+        self.peer_connections
+            .iter()
+            .flat_map(PeerConnection::relay_candidates)
+    }
+
+    /// The TURN usernames the dump shows (Chrome's own dumps never show them; other writers may).
+    pub fn turn_usernames(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .peer_connections
+            .iter()
+            .flat_map(|pc| pc.config.turn_servers())
+            .filter_map(|s| s.username.as_deref())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// From the first to the last absolute time of all peer connections.
+    pub fn time_range(&self) -> Option<TimeRange> {
+        let mut range = None;
+        for r in self.peer_connections.iter().filter_map(|pc| pc.time_range) {
+            TimeRange::extend(&mut range, r.first);
+            TimeRange::extend(&mut range, r.last);
+        }
+        range
+    }
+}
