@@ -8,11 +8,17 @@ use prettytable::{Cell, Row, Table};
 use super::Report;
 
 fn evidence_text(f: &crate::diagnose::Finding, max: usize) -> String {
-    let mut by_cap: Vec<(String, Vec<u32>)> = Vec::new();
+    // Grouped by capture in order of first appearance (a lookup per frame: a finding may
+    // cite thousands of captures).
+    let mut by_cap: Vec<(&str, Vec<u32>)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for e in &f.evidence {
-        match by_cap.iter_mut().find(|(c, _)| *c == e.capture) {
-            Some((_, v)) => v.push(e.frame),
-            None => by_cap.push((e.capture.clone(), vec![e.frame])),
+        let i = *index.entry(e.capture.as_str()).or_insert_with(|| {
+            by_cap.push((e.capture.as_str(), Vec::new()));
+            by_cap.len() - 1
+        });
+        if let Some((_, v)) = by_cap.get_mut(i) {
+            v.push(e.frame);
         }
     }
     by_cap
