@@ -1,9 +1,9 @@
 //! relay.*: the relay port range unreachable, private relayed addresses, one-way relayed data.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use crate::flow::{is_private, AllocOutcome, Counter, Role};
+use crate::flow::{is_private, AllocOutcome, Allocation, Counter, Role};
 
 use super::Sink;
 
@@ -27,8 +27,13 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
     let mut outbound: BTreeMap<SocketAddr, (u64, u64, u64, u64)> = BTreeMap::new(); // out, stun_out, in, stun_in
     let mut healthy = false;
     let mut grants: BTreeMap<SocketAddr, (usize, u32, i64)> = BTreeMap::new();
+    // Allocations by relayed address, in capture order.
+    let mut by_relay: BTreeMap<SocketAddr, Vec<(usize, &Allocation)>> = BTreeMap::new();
     for (ci, c) in case.captures.iter().enumerate() {
         for a in &c.allocations {
+            if let Some(r) = a.relayed {
+                by_relay.entry(r).or_default().push((ci, a));
+            }
             let (out, inb) = (a.out(), a.inbound());
             if out.packets > 0 && inb.packets > 0 {
                 healthy = true;
@@ -64,6 +69,7 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
         }
     }
     // Raw traffic to and from relay addresses (known relays, or the server in the relay range).
+    let reflected: BTreeSet<(IpAddr, IpAddr)> = sink.reflected.iter().copied().collect();
     let mut legs: BTreeMap<(SocketAddr, usize, SocketAddr), Leg> = BTreeMap::new();
     for (ci, c) in case.captures.iter().enumerate() {
         for (k, cnt) in &c.traffic {
@@ -76,11 +82,7 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
             } else {
                 continue;
             };
-            if sink
-                .reflected
-                .iter()
-                .any(|(inside, public)| *inside == remote.ip() && *public == relay.ip())
-            {
+            if reflected.contains(&(remote.ip(), relay.ip())) {
                 continue;
             }
             let leg = legs.entry((relay, ci, remote)).or_insert(Leg {
@@ -98,8 +100,10 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
     relays.extend(outbound.keys().copied());
     for r in relays {
         let got_in = inbound.get(&r).copied().unwrap_or(0);
-        let mine: Vec<(&(SocketAddr, usize, SocketAddr), &Leg)> =
-            legs.iter().filter(|(k, _)| k.0 == r).collect();
+        let mine: Vec<(&(SocketAddr, usize, SocketAddr), &Leg)> = legs
+            .range((r, 0, SocketAddr::from(([0; 4], 0)))..)
+            .take_while(|(k, _)| k.0 == r)
+            .collect();
         let unanswered_to: Vec<_> = mine
             .iter()
             .filter(|(_, l)| l.to_relay.packets > 0 && l.from_relay.packets == 0)
@@ -184,12 +188,10 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
                 if let Some(&(ci, f, ts)) = grants.get(&r) {
                     d.frame(case, ci, f, ts);
                 }
-                for (ci, c) in case.captures.iter().enumerate() {
-                    for a in c.allocations.iter().filter(|a| a.relayed == Some(r)) {
-                        for cnt in [a.out(), a.inbound()] {
-                            if cnt.packets > 0 {
-                                d.frame(case, ci, cnt.first_frame, cnt.first_ts.0);
-                            }
+                for &(ci, a) in by_relay.get(&r).into_iter().flatten() {
+                    for cnt in [a.out(), a.inbound()] {
+                        if cnt.packets > 0 {
+                            d.frame(case, ci, cnt.first_frame, cnt.first_ts.0);
                         }
                     }
                 }
