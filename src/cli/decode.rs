@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::CliError;
 use crate::capture::{self, CaptureFile, Event};
 use crate::decode::{self, Body, Record, Stats};
+use crate::escape;
 use crate::wire::message::split_type;
 
 #[derive(clap::Args, Debug)]
@@ -38,7 +39,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     for (name, f) in &opened {
         match f {
             Ok(_) => usable += 1,
-            Err(e) => eprintln!("turnscope: {name}: {e}"),
+            Err(e) => eprintln!("turnscope: {}", escape::terminal(&format!("{name}: {e}"))),
         }
     }
     let files: Vec<(&str, &CaptureFile)> = opened
@@ -85,7 +86,7 @@ fn write_records(
 ) -> io::Result<()> {
     let mut err: Option<io::Error> = None;
     if format == Format::Table {
-        writeln!(out, "== {name}")?;
+        writeln!(out, "== {}", escape::terminal(name))?;
         writeln!(
             out,
             "{:>7}  {:<15}  {:<4}  {:<47}  {:<24}  details",
@@ -97,7 +98,7 @@ fn write_records(
             return;
         }
         let res = match format {
-            Format::Jsonl => serde_json::to_writer(&mut *out, &decode::record_json(name, r))
+            Format::Jsonl => escape::write_json_line(&mut *out, &decode::record_json(name, r))
                 .map_err(io::Error::other)
                 .and_then(|()| out.write_all(b"\n")),
             Format::Table => write_row(&mut *out, r),
@@ -120,10 +121,18 @@ fn write_records(
             .frame
             .map(|f| format!("frame {f}"))
             .unwrap_or_else(|| "file".into());
-        eprintln!("turnscope: {name}: {frame}: {}", p.kind);
+        eprintln!(
+            "turnscope: {}: {frame}: {}",
+            escape::terminal(name),
+            escape::terminal(&p.kind.to_string())
+        );
     }
     if problems.len() > 50 {
-        eprintln!("turnscope: {name}: {} more problems", problems.len() - 50);
+        eprintln!(
+            "turnscope: {}: {} more problems",
+            escape::terminal(name),
+            problems.len() - 50
+        );
     }
     Ok(())
 }
@@ -171,15 +180,17 @@ fn write_row(out: &mut impl Write, r: &Record<'_>) -> io::Result<()> {
         }
         _ => (String::new(), String::new()),
     };
+    // User names, realms, reason phrases: whatever the sender wrote.
+    let text = format!("{} {details}", decode::describe(&r.body));
+    let text = escape::terminal(&text);
     writeln!(
         out,
-        "{:>7}  {:<15.6}  {:<4}  {:<47}  {:<24}  {carried}{} {details}",
+        "{:>7}  {:<15.6}  {:<4}  {:<47}  {:<24}  {carried}{text}",
         r.frame,
         ts,
         r.transport.as_str(),
         dir,
         txid,
-        decode::describe(&r.body)
     )
 }
 
@@ -204,13 +215,14 @@ fn write_stats(out: &mut impl Write, name: &str, st: &Stats, format: Format) -> 
                 "unreachable": st.unreachable,
                 "problems": st.problems,
             });
-            serde_json::to_writer(&mut *out, &v).map_err(io::Error::other)?;
+            escape::write_json_line(&mut *out, &v).map_err(io::Error::other)?;
             out.write_all(b"\n")
         }
         Format::Table => {
             writeln!(
                 out,
-                "{name}: {} frames, {} STUN messages ({} carried in TURN, {} RFC 3489), {} ChannelData, {} malformed",
+                "{}: {} frames, {} STUN messages ({} carried in TURN, {} RFC 3489), {} ChannelData, {} malformed",
+                escape::terminal(name),
                 st.frames,
                 st.stun_messages(),
                 st.carried(),

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::diagnose::{self, DiagnoseOptions, Finding, Severity};
+use crate::escape::{self, JsonPretty};
 use crate::flow::case::ServerHints;
 use crate::flow::{
     carrier_name, AllocOutcome, CaptureFlows, Case, CaseTx, ClockOffset, Counter, Credential,
@@ -213,7 +214,7 @@ impl Report {
     }
 
     /// The report as pretty-printed JSON, byte for byte what `serde_json::to_string_pretty`
-    /// gives.
+    /// gives, except that the characters of [`crate::escape`] are written as `\uXXXX`.
     pub fn json(&self) -> String {
         let mut out = Vec::new();
         match self.write_json(&mut out) {
@@ -227,8 +228,7 @@ impl Report {
     pub fn write_json(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
         const SLOT: &str = "\n  \"transactions\": []";
         if self.transactions.is_empty() {
-            serde_json::to_writer_pretty(&mut *w, self)?;
-            return Ok(());
+            return w.write_all(escape::to_json_pretty(self)?.as_bytes());
         }
         // The report without its transactions (same fields, same order).
         #[derive(Serialize)]
@@ -240,7 +240,7 @@ impl Report {
             correlation: &'a Correlation,
             errors: &'a [InputError],
         }
-        let text = serde_json::to_string_pretty(&Outline {
+        let text = escape::to_json_pretty(&Outline {
             captures: &self.captures,
             transactions: &[],
             allocations: &self.allocations,
@@ -256,8 +256,7 @@ impl Report {
             split.and_then(|n| text.get(..n)),
             split.and_then(|n| text.get(n + 1..)),
         ) else {
-            serde_json::to_writer_pretty(&mut *w, self)?;
-            return Ok(());
+            return w.write_all(escape::to_json_pretty(self)?.as_bytes());
         };
         // Elements sit two levels deep in the document.
         let parts = self
@@ -268,7 +267,7 @@ impl Report {
                 for tx in chunk {
                     out.extend_from_slice(if out.is_empty() { b"    " } else { b",\n    " });
                     let mut ser =
-                        serde_json::Serializer::with_formatter(&mut out, NestedPretty::at(2));
+                        serde_json::Serializer::with_formatter(&mut out, JsonPretty::at(2));
                     tx.serialize(&mut ser)?;
                 }
                 Ok(out)
@@ -284,112 +283,6 @@ impl Report {
         }
         w.write_all(b"\n  ]")?;
         w.write_all(tail.as_bytes())
-    }
-}
-
-/// serde_json's pretty layout (two spaces a level) for a value that sits `depth` levels deep
-/// in a larger document.
-struct NestedPretty {
-    depth: usize,
-    has_value: bool,
-}
-
-impl NestedPretty {
-    fn at(depth: usize) -> NestedPretty {
-        NestedPretty {
-            depth,
-            has_value: false,
-        }
-    }
-
-    /// A newline and the indentation of the current depth, in one write.
-    fn newline<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
-        const NEWLINE_AND_SPACES: &[u8; 65] =
-            b"\n                                                                ";
-        match NEWLINE_AND_SPACES.get(..1 + 2 * self.depth) {
-            Some(text) => w.write_all(text),
-            None => {
-                w.write_all(b"\n")?;
-                (0..self.depth).try_for_each(|_| w.write_all(b"  "))
-            }
-        }
-    }
-
-    fn open<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        bracket: &[u8],
-    ) -> std::io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        w.write_all(bracket)
-    }
-
-    fn close<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        bracket: &[u8],
-    ) -> std::io::Result<()> {
-        self.depth = self.depth.saturating_sub(1);
-        if self.has_value {
-            self.newline(w)?;
-        }
-        w.write_all(bracket)
-    }
-
-    fn item<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
-        if !first {
-            w.write_all(b",")?;
-        }
-        self.newline(w)
-    }
-}
-
-impl serde_json::ser::Formatter for NestedPretty {
-    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.open(w, b"[")
-    }
-
-    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.close(w, b"]")
-    }
-
-    fn begin_array_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.item(w, first)
-    }
-
-    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.open(w, b"{")
-    }
-
-    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.close(w, b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.item(w, first)
-    }
-
-    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        w.write_all(b": ")
-    }
-
-    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
     }
 }
 
