@@ -273,7 +273,7 @@ pub(super) fn rules(sink: &mut Sink<'_>, opts: &DiagnoseOptions) {
                 ),
             };
         let d = sink.entry(id, key, || (summary, remedy.to_string()));
-        d.count += 1;
+        d.count += case.weight(t);
         for &x in &t.sightings {
             d.sighting(case, x);
         }
@@ -359,7 +359,7 @@ fn no_credentials(sink: &mut Sink<'_>, refused: &HashSet<TransactionId>) {
                 REMEDY_NO_CREDENTIALS.to_string(),
             )
         });
-        d.count += 1;
+        d.count += case.weight(t);
         for &x in &t.sightings {
             d.sighting(case, x);
         }
@@ -398,7 +398,7 @@ fn stale_nonce(sink: &mut Sink<'_>, index: &mut Indexes<'_>, refused: &HashSet<T
                         REMEDY_STALE_OK.to_string(),
                     )
                 });
-                d.count += 1;
+                d.count += case.weight(t);
                 if d.evidence.len() < 8 {
                     for &x in &t.sightings {
                         d.sighting(case, x);
@@ -416,7 +416,7 @@ fn stale_nonce(sink: &mut Sink<'_>, index: &mut Indexes<'_>, refused: &HashSet<T
                         REMEDY_STALE_BAD.to_string(),
                     )
                 });
-                d.count += 1;
+                d.count += case.weight(t);
                 for &x in &t.sightings {
                     d.sighting(case, x);
                 }

@@ -201,7 +201,7 @@ impl<'c> Sink<'c> {
 
     fn finish(self) -> Vec<Finding> {
         let case = self.case;
-        let mut out: Vec<Finding> = self
+        let mut out: Vec<(Finding, usize)> = self
             .found
             .into_values()
             .map(|d| {
@@ -216,21 +216,69 @@ impl<'c> Sink<'c> {
                         frame: f,
                     })
                     .collect();
-                Finding {
+                let finding = Finding {
                     id: d.id,
                     severity: severity_of(d.id),
                     summary: d.summary,
                     evidence,
                     remedy: d.remedy,
                     ts,
-                }
+                };
+                (finding, d.count)
             })
             .collect();
+        out.sort_by(|(a, _), (b, _)| {
+            (a.severity, a.ts, a.id, &a.summary).cmp(&(b.severity, b.ts, b.id, &b.summary))
+        });
+        let mut out = at_most_per_id(out);
         out.sort_by(|a, b| {
             (a.severity, a.ts, a.id, &a.summary).cmp(&(b.severity, b.ts, b.id, &b.summary))
         });
         out
     }
+}
+
+/// Findings of one id listed one by one, at most (e.g. one per client address: a capture of a
+/// hundred thousand clients would list a hundred thousand).
+pub const MAX_FINDINGS_PER_ID: usize = 200;
+
+/// The first [`MAX_FINDINGS_PER_ID`] findings of each id (in report order), and one finding
+/// for the rest of each id that has more, counting them.
+fn at_most_per_id(findings: Vec<(Finding, usize)>) -> Vec<Finding> {
+    let mut listed: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut rest: BTreeMap<&'static str, (Finding, usize, usize)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (f, count) in findings {
+        let n = listed.entry(f.id).or_default();
+        if *n < MAX_FINDINGS_PER_ID {
+            *n += 1;
+            out.push(f);
+            continue;
+        }
+        let (merged, findings, occurrences) = rest.entry(f.id).or_insert_with(|| {
+            let empty = Finding {
+                evidence: Vec::new(),
+                ts: i64::MAX,
+                ..f.clone()
+            };
+            (empty, 0, 0)
+        });
+        *findings += 1;
+        *occurrences += count.max(1);
+        merged.ts = merged.ts.min(f.ts);
+        let room = MAX_EVIDENCE.saturating_sub(merged.evidence.len());
+        merged
+            .evidence
+            .extend(f.evidence.into_iter().take(room.min(2)));
+    }
+    for (id, (mut merged, findings, occurrences)) in rest {
+        merged.summary = format!(
+            "{} more {id} findings like the ones listed ({occurrences} occurrences), not listed one by one (at most {MAX_FINDINGS_PER_ID} findings of one id are)",
+            findings
+        );
+        out.push(merged);
+    }
+    out
 }
 
 impl Draft {
@@ -327,7 +375,7 @@ pub(crate) fn by_error_code(
         }
         let rq = case.any_request(t).map(|(_, m)| m).unwrap_or(rs);
         let d = sink.entry(id, key(rq, rs), || (summary(rq, rs), remedy.to_string()));
-        d.count += 1;
+        d.count += case.weight(t);
         if d.evidence.len() < MAX_EVIDENCE {
             for &x in &t.sightings {
                 d.sighting(case, x);

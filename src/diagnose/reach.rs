@@ -158,6 +158,8 @@ fn icmp_answers(case: &Case) -> BTreeMap<usize, IcmpAnswer> {
 
 struct Group {
     txs: Vec<usize>,
+    /// Transactions the group stands for (with those counted into its transactions).
+    weight: usize,
     methods: Vec<Method>,
     src: SocketAddr,
     retrans: usize,
@@ -205,7 +207,7 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
                     remedy_unreachable(dst),
                 )
             });
-            d.count += 1;
+            d.count += case.weight(t);
             if d.evidence.len() < 12 {
                 d.frame(case, cap, frame, ts);
                 for &x in &t.sightings {
@@ -263,12 +265,14 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
             .entry((id, format!("{}/{}", q.dst, q.transport.as_str())))
             .or_insert_with(|| Group {
                 txs: Vec::new(),
+                weight: 0,
                 methods: Vec::new(),
                 src: q.src,
                 retrans: 0,
                 schedule: Vec::new(),
             });
         g.txs.push(ti);
+        g.weight += case.weight(t);
         if !g.methods.contains(&q.method) {
             g.methods.push(q.method);
         }
@@ -280,7 +284,7 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
     }
     for ((id, dst), g) in groups {
         let methods: Vec<String> = g.methods.iter().map(|m| method_title(*m)).collect();
-        let n = g.txs.len();
+        let n = g.weight;
         let sched = if g.retrans > 0 {
             format!(
                 "; each sent up to {} times (at {} s)",

@@ -194,6 +194,16 @@ impl Case {
         best
     }
 
+    /// How many transactions a case transaction stands for: itself and those counted into it
+    /// beyond the memory budget (the most any capture counted into its sighting there).
+    pub fn weight(&self, t: &CaseTx) -> usize {
+        t.sightings
+            .iter()
+            .map(|&s| self.tx(s).weight())
+            .max()
+            .map_or(1, |w| usize::try_from(w).unwrap_or(usize::MAX))
+    }
+
     pub fn is_answered(&self, t: &CaseTx) -> bool {
         t.sightings
             .iter()

@@ -144,6 +144,16 @@ pub fn html(r: &Report) -> String {
         );
     }
     out.push_str("</table>\n");
+    for c in &r.captures {
+        if let Some(note) = c.summarised_note() {
+            let _ = writeln!(
+                out,
+                "<p class=\"warning\">Note <code>{}</code>: {}</p>",
+                esc(&c.path),
+                esc(&note)
+            );
+        }
+    }
     for e in &r.errors {
         let _ = writeln!(
             out,

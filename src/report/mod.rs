@@ -16,7 +16,7 @@ use crate::escape::{self, JsonPretty};
 use crate::flow::case::ServerHints;
 use crate::flow::{
     carrier_name, AllocOutcome, CaptureFlows, Case, CaseTx, ClockOffset, Counter, Credential,
-    FlowOptions, NatMapping, Role, TxPath,
+    FlowOptions, NatMapping, Role, Summarised, TxPath,
 };
 
 pub use analyze::{analyze, Input, Source};
@@ -79,6 +79,50 @@ pub struct CaptureInfo {
     pub last_ts: Option<f64>,
     /// Reading problems (cut packets, TCP gaps...), counted.
     pub problems: u64,
+    /// What the capture counted without keeping it in full, beyond the memory budget
+    /// (`docs/architecture.md`, "Memory"); absent when it kept everything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summarised: Option<Summarised>,
+}
+
+impl CaptureInfo {
+    /// One sentence on what was summarised, if anything.
+    pub fn summarised_note(&self) -> Option<String> {
+        let s = self.summarised.as_ref()?;
+        let mut parts = Vec::new();
+        if s.transactions > 0 {
+            parts.push(format!(
+                "{} transactions counted into a kept transaction of the same kind on their flow ({} flows; findings count them)",
+                s.transactions, s.flows
+            ));
+        }
+        if s.unclassified > 0 {
+            parts.push(format!(
+                "{} transactions of further kinds counted in the totals only",
+                s.unclassified
+            ));
+        }
+        if s.sightings > 0 {
+            parts.push(format!(
+                "{} retransmissions and responses counted only",
+                s.sightings
+            ));
+        }
+        if s.indications > 0 {
+            parts.push(format!("{} indications counted only", s.indications));
+        }
+        if s.events > 0 {
+            parts.push(format!(
+                "{} ICMP, TCP and TLS events counted only",
+                s.events
+            ));
+        }
+        Some(format!(
+            "beyond the memory budget (from frame {}): {}",
+            s.from_frame.unwrap_or(0),
+            parts.join("; ")
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,6 +158,9 @@ pub struct TxInfo {
     pub rtt_ms: Option<f64>,
     pub ts: f64,
     pub ice_check: bool,
+    /// Transactions beyond the memory budget counted into this one (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alike: u64,
     pub seen: Vec<TxSeen>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<TxPath>,
@@ -259,27 +306,32 @@ impl Report {
             return w.write_all(escape::to_json_pretty(self)?.as_bytes());
         };
         // Elements sit two levels deep in the document.
-        let parts = self
-            .transactions
-            .par_chunks(256)
-            .map(|chunk| {
-                let mut out = Vec::with_capacity(chunk.len() * 768);
-                for tx in chunk {
-                    out.extend_from_slice(if out.is_empty() { b"    " } else { b",\n    " });
-                    let mut ser =
-                        serde_json::Serializer::with_formatter(&mut out, JsonPretty::at(2));
-                    tx.serialize(&mut ser)?;
-                }
-                Ok(out)
-            })
-            .collect::<Result<Vec<Vec<u8>>, serde_json::Error>>()?;
         w.write_all(head.as_bytes())?;
         w.write_all(b"\n")?;
-        for (i, part) in parts.iter().enumerate() {
-            if i > 0 {
-                w.write_all(b",\n")?;
+        // Rendered in parallel a group of chunks at a time and written before the next group,
+        // so that the text of a big report is never all in memory.
+        const CHUNK: usize = 256;
+        const GROUP: usize = 64 * CHUNK;
+        for (g, group) in self.transactions.chunks(GROUP).enumerate() {
+            let parts = group
+                .par_chunks(CHUNK)
+                .map(|chunk| {
+                    let mut out = Vec::with_capacity(chunk.len() * 768);
+                    for tx in chunk {
+                        out.extend_from_slice(if out.is_empty() { b"    " } else { b",\n    " });
+                        let mut ser =
+                            serde_json::Serializer::with_formatter(&mut out, JsonPretty::at(2));
+                        tx.serialize(&mut ser)?;
+                    }
+                    Ok(out)
+                })
+                .collect::<Result<Vec<Vec<u8>>, serde_json::Error>>()?;
+            for (i, part) in parts.iter().enumerate() {
+                if g > 0 || i > 0 {
+                    w.write_all(b",\n")?;
+                }
+                w.write_all(part)?;
             }
-            w.write_all(part)?;
         }
         w.write_all(b"\n  ]")?;
         w.write_all(tail.as_bytes())
@@ -367,6 +419,10 @@ mod addr_json {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn secs(ts: i64) -> f64 {
     ts as f64 / 1e9
 }
@@ -408,6 +464,7 @@ fn build(case: &Case, errors: Vec<InputError>) -> Report {
             first_ts: c.first_ts.map(|t| secs(t.0)),
             last_ts: c.last_ts.map(|t| secs(t.0)),
             problems: c.problem_count,
+            summarised: (!c.summarised.is_empty()).then(|| c.summarised.clone()),
         })
         .collect();
     let mut transactions: Vec<TxInfo> = case
@@ -549,6 +606,12 @@ fn tx_info(case: &Case, ti: usize, t: &CaseTx) -> Option<TxInfo> {
         rtt_ms: c0.rtt_ms(tx0),
         ts: secs(case.to_reference(s0.cap, m0.ts.0)),
         ice_check: m0.is_ice_check(),
+        alike: t
+            .sightings
+            .iter()
+            .map(|&s| case.tx(s).alike_count())
+            .max()
+            .unwrap_or(0),
         seen,
         path: case.paths.get(&ti).cloned(),
     })

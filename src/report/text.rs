@@ -92,6 +92,11 @@ pub fn table(r: &Report) -> String {
         ]));
     }
     out.push_str(&t.to_string());
+    for c in &r.captures {
+        if let Some(note) = c.summarised_note() {
+            let _ = writeln!(out, "note: {}: {note}", escape::terminal(&c.path));
+        }
+    }
     for e in &r.errors {
         let _ = writeln!(
             out,
@@ -212,6 +217,11 @@ pub fn markdown(r: &Report) -> String {
             c.frames,
             c.stun_messages
         );
+    }
+    for c in &r.captures {
+        if let Some(note) = c.summarised_note() {
+            let _ = writeln!(out, "\n**Note** {}: {}", md(&c.path), md(&note));
+        }
     }
     for e in &r.errors {
         let _ = writeln!(
