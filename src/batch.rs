@@ -199,7 +199,7 @@ pub fn run(
         }
     }
     let summary = Summary { cases, by_finding };
-    let json = serde_json::to_string_pretty(&summary).map_err(std::io::Error::other)?;
+    let json = crate::escape::to_json_pretty(&summary).map_err(std::io::Error::other)?;
     std::fs::write(out.join("summary.json"), json)?;
     std::fs::write(out.join("summary.md"), summary_markdown(&summary))?;
     Ok(summary)
@@ -255,7 +255,7 @@ pub fn summary_markdown(s: &Summary) -> String {
             .unwrap_or_default();
         md.push_str(&format!(
             "| {} | {} | {} | [{report}]({report}) |\n",
-            c.case.replace('|', "\\|"),
+            crate::escape::markdown(&c.case),
             c.verdict,
             c.findings.join(", ")
         ));

@@ -25,6 +25,7 @@ pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod diagnose;
+pub mod escape;
 pub mod flow;
 pub mod input;
 pub mod replay;

@@ -94,7 +94,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("turnscope: {e}");
+            // Paths named in errors may come from folder listings: no raw control characters.
+            eprintln!("turnscope: {}", turnscope::escape::terminal(&e.to_string()));
             ExitCode::from(1)
         }
     }

@@ -609,13 +609,14 @@ pub fn render_table(report: &ReplayReport) -> String {
         "why"
     ]);
     for d in &report.differences {
+        // Capture names and user names come from the input: escaped for the terminal.
         table.add_row(prettytable::row![
-            d.capture,
+            crate::escape::terminal(&d.capture),
             d.frame,
-            d.method,
+            crate::escape::terminal(&d.method),
             d.captured,
             d.predicted,
-            wrap(&d.why, 70)
+            wrap(&crate::escape::terminal(&d.why), 70)
         ]);
     }
     out.push_str(&table.to_string());

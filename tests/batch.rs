@@ -90,8 +90,9 @@ fn batch_finds_folders_and_bundles_and_writes_reports() {
         }
     }
     let md = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
+    // Case names are escaped for Markdown (the underscore renders as itself).
     assert!(
-        md.contains("| cases/globex/diagnostic_log.tar.gz | error |"),
+        md.contains("| cases/globex/diagnostic\\_log.tar.gz | error |"),
         "{md}"
     );
     let _ = std::fs::remove_dir_all(&root);

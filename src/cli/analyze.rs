@@ -124,7 +124,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     };
     let rep = report::analyze(&inputs, &opts);
     for e in &rep.errors {
-        eprintln!("turnscope: {}: {}", e.path, e.reason);
+        eprintln!(
+            "turnscope: {}: {}",
+            crate::escape::terminal(&e.path),
+            crate::escape::terminal(&e.reason)
+        );
     }
     if rep.captures.is_empty() {
         return Err(CliError("no input could be used".into()));

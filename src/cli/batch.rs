@@ -57,16 +57,24 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         ProgressBar::hidden()
     };
     let progress = |name: &str| {
-        bar.set_message(name.to_string());
+        bar.set_message(crate::escape::terminal(name).into_owned());
         bar.inc(1);
     };
     let summary = batch::run(&cases, &opts, &args.out, &progress)
         .map_err(|e| CliError(format!("{}: {e}", args.out.display())))?;
     bar.finish_and_clear();
     for c in &summary.cases {
-        println!("{:<9} {}  {}", c.verdict, c.case, c.findings.join(" "));
+        println!(
+            "{:<9} {}  {}",
+            c.verdict,
+            crate::escape::terminal(&c.case),
+            c.findings.join(" ")
+        );
         for e in &c.errors {
-            println!("          not used: {}: {}", e.path, e.reason);
+            println!(
+                "          not used: {}",
+                crate::escape::terminal(&format!("{}: {}", e.path, e.reason))
+            );
         }
     }
     println!(

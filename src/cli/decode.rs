@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::CliError;
 use crate::capture::{self, CaptureFile, Event};
 use crate::decode::{self, Body, Record, Stats};
+use crate::escape;
 use crate::input::{self, Input};
 use crate::wire::message::split_type;
 
@@ -49,7 +50,10 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         }
     }
     for e in &errors {
-        eprintln!("turnscope: {}: {}", e.path, e.reason);
+        eprintln!(
+            "turnscope: {}",
+            escape::terminal(&format!("{}: {}", e.path, e.reason))
+        );
     }
     let usable = opened.len();
     let files: Vec<(&str, &CaptureFile)> = opened.iter().map(|(n, f)| (n.as_str(), f)).collect();
@@ -93,7 +97,7 @@ fn write_records(
 ) -> io::Result<()> {
     let mut err: Option<io::Error> = None;
     if format == Format::Table {
-        writeln!(out, "== {name}")?;
+        writeln!(out, "== {}", escape::terminal(name))?;
         writeln!(
             out,
             "{:>7}  {:<15}  {:<4}  {:<47}  {:<24}  details",
@@ -126,10 +130,18 @@ fn write_records(
             .frame
             .map(|f| format!("frame {f}"))
             .unwrap_or_else(|| "file".into());
-        eprintln!("turnscope: {name}: {frame}: {}", p.kind);
+        eprintln!(
+            "turnscope: {}: {frame}: {}",
+            escape::terminal(name),
+            escape::terminal(&p.kind.to_string())
+        );
     }
     if problems.len() > 50 {
-        eprintln!("turnscope: {name}: {} more problems", problems.len() - 50);
+        eprintln!(
+            "turnscope: {}: {} more problems",
+            escape::terminal(name),
+            problems.len() - 50
+        );
     }
     Ok(())
 }
@@ -137,7 +149,7 @@ fn write_records(
 /// One JSON value and a newline. An I/O error keeps its kind (a closed pipe must stay
 /// `BrokenPipe`, which ends the output quietly).
 fn json_line(out: &mut impl Write, v: &serde_json::Value) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, v).map_err(|e| match e.io_error_kind() {
+    escape::write_json_line(&mut *out, v).map_err(|e| match e.io_error_kind() {
         Some(kind) => io::Error::new(kind, e),
         None => io::Error::other(e),
     })?;
@@ -191,15 +203,17 @@ fn write_row(out: &mut impl Write, r: &Record<'_>) -> io::Result<()> {
         }
         _ => (String::new(), String::new()),
     };
+    // User names, realms, reason phrases: whatever the sender wrote.
+    let text = format!("{} {details}", decode::describe(&r.body));
+    let text = escape::terminal(&text);
     writeln!(
         out,
-        "{:>7}  {:<15.6}  {:<4}  {:<47}  {:<24}  {carried}{} {details}",
+        "{:>7}  {:<15.6}  {:<4}  {:<47}  {:<24}  {carried}{text}",
         r.frame,
         ts,
         r.transport.as_str(),
         dir,
         txid,
-        decode::describe(&r.body)
     )
 }
 
@@ -229,7 +243,8 @@ fn write_stats(out: &mut impl Write, name: &str, st: &Stats, format: Format) -> 
         Format::Table => {
             writeln!(
                 out,
-                "{name}: {} frames, {} STUN messages ({} carried in TURN, {} RFC 3489), {} ChannelData, {} malformed",
+                "{}: {} frames, {} STUN messages ({} carried in TURN, {} RFC 3489), {} ChannelData, {} malformed",
+                escape::terminal(name),
                 st.frames,
                 st.stun_messages(),
                 st.carried(),

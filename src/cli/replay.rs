@@ -91,7 +91,10 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 usable += 1;
                 messages.extend(captured_messages(&f, &name));
             }
-            Err(e) => eprintln!("turnscope: {}: {}", e.path, e.reason),
+            Err(e) => eprintln!(
+                "turnscope: {}",
+                crate::escape::terminal(&format!("{}: {}", e.path, e.reason))
+            ),
         }
     }
     if usable == 0 {
@@ -106,7 +109,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let report = replay::run(&messages, &options);
     let text = match args.format {
         Format::Json => {
-            serde_json::to_string_pretty(&report).map_err(|e| CliError(format!("JSON: {e}")))?
+            crate::escape::to_json_pretty(&report).map_err(|e| CliError(format!("JSON: {e}")))?
                 + "\n"
         }
         Format::Table => replay::render_table(&report),

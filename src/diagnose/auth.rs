@@ -1,11 +1,12 @@
 //! auth.*: rejected credentials (told apart offline with `--credential`), missing credentials,
 //! realm mismatch, nonce expiry. The first 401 challenge is the normal flow, never a finding.
 
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::capture::Timestamp;
-use crate::flow::{Case, CredCheck, HashMap, Msg, Role, Sighting};
-use crate::wire::{Class, Method};
+use crate::flow::{CaptureFlows, Case, CredCheck, HashMap, Msg, Role, Sighting, Transaction};
+use crate::wire::{Class, Method, TransactionId};
 
 use super::{method_title, plural, DiagnoseOptions, Sink};
 
@@ -23,48 +24,152 @@ fn is_auth_rejection(code: u16) -> bool {
     matches!(code, 401 | 431 | 441)
 }
 
-/// The REALM of the latest challenge (401/438) the server sent to this request's source before it.
-fn challenge_realm<'a>(case: &'a Case, s: Sighting, rq: &Msg) -> Option<&'a str> {
-    let c = &case.captures[s.cap];
-    c.msgs
-        .iter()
-        .rfind(|m| {
-            m.class == Class::Error
-                && matches!(m.error, Some(401) | Some(438))
-                && m.dst == rq.src
-                && m.src == rq.dst
-                && m.ts <= rq.ts
-                && m.carried.is_none()
-        })
-        .and_then(|m| m.realm.as_deref())
+/// A challenge message: its time and index, and the highest index of the challenges to the
+/// same client up to its time (the latest one sent by then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Challenge {
+    ts: Timestamp,
+    msg: u32,
+    latest: u32,
 }
 
-/// True if a later request of the same method on the same 5-tuple succeeded in this capture.
-fn later_success(case: &Case, s: Sighting, rq: &Msg) -> bool {
-    let c = &case.captures[s.cap];
-    c.transactions.iter().any(|t| {
-        t.method == rq.method
-            && c.request(t).is_some_and(|q| {
-                q.src == rq.src && q.dst == rq.dst && q.ts > rq.ts && q.carried.is_none()
-            })
-            && c.final_response(t)
+/// Lookups over one capture's messages that the rules ask for each rejected request, built
+/// once per capture when first needed (a client looping on a wrong password makes thousands).
+#[derive(Default)]
+struct CaptureIndex {
+    /// Challenges (401/438 on the wire) per (client, server), by time.
+    challenges: HashMap<(SocketAddr, SocketAddr), Vec<Challenge>>,
+    /// The latest successful request per (method, source, destination) on the wire.
+    last_success: HashMap<(Method, SocketAddr, SocketAddr), Timestamp>,
+    /// Transactions whose request (not Binding) carries a NONCE, per (source, destination),
+    /// in capture order.
+    nonced: HashMap<(SocketAddr, SocketAddr), Vec<u32>>,
+}
+
+impl CaptureIndex {
+    fn build(c: &CaptureFlows) -> CaptureIndex {
+        let mut index = CaptureIndex::default();
+        for (i, m) in c.msgs.iter().enumerate() {
+            if m.class == Class::Error
+                && matches!(m.error, Some(401) | Some(438))
+                && m.carried.is_none()
+            {
+                let list = index.challenges.entry((m.dst, m.src)).or_default();
+                list.push(Challenge {
+                    ts: m.ts,
+                    msg: i as u32,
+                    latest: 0,
+                });
+            }
+        }
+        for list in index.challenges.values_mut() {
+            list.sort_unstable();
+            let mut highest = 0;
+            for entry in list.iter_mut() {
+                highest = highest.max(entry.msg);
+                entry.latest = highest;
+            }
+        }
+        for (ti, t) in c.transactions.iter().enumerate() {
+            if let Some(q) = c.request(t) {
+                if q.method != Method::BINDING && q.nonce.is_some() {
+                    let list = index.nonced.entry((q.src, q.dst)).or_default();
+                    list.push(ti as u32);
+                }
+            }
+            let Some(q) = c.request(t).filter(|q| q.carried.is_none()) else {
+                continue;
+            };
+            if c.final_response(t)
                 .is_some_and(|r| r.class == Class::Success)
-    })
+            {
+                let ts = index
+                    .last_success
+                    .entry((t.method, q.src, q.dst))
+                    .or_insert(q.ts);
+                *ts = (*ts).max(q.ts);
+            }
+        }
+        index
+    }
+}
+
+/// Per-capture indexes, made on first use.
+struct Indexes<'c> {
+    case: &'c Case,
+    made: Vec<Option<CaptureIndex>>,
+}
+
+impl<'c> Indexes<'c> {
+    fn new(case: &'c Case) -> Self {
+        Indexes {
+            case,
+            made: (0..case.captures.len()).map(|_| None).collect(),
+        }
+    }
+
+    fn of(&mut self, cap: usize) -> Option<&CaptureIndex> {
+        let c = self.case.captures.get(cap)?;
+        let slot = self.made.get_mut(cap)?;
+        Some(slot.get_or_insert_with(|| CaptureIndex::build(c)))
+    }
+
+    /// The REALM of the latest challenge (401/438) the server sent to this request's source
+    /// before it (the last such message in capture order).
+    fn challenge_realm(&mut self, s: Sighting, rq: &Msg) -> Option<&'c str> {
+        let case = self.case;
+        let list = self.of(s.cap)?.challenges.get(&(rq.src, rq.dst))?;
+        let upto = list.partition_point(|x| x.ts <= rq.ts);
+        let latest = list.get(upto.checked_sub(1)?)?.latest;
+        case.captures[s.cap]
+            .msgs
+            .get(latest as usize)?
+            .realm
+            .as_deref()
+    }
+
+    /// A retry of a request answered 438: the first later request on the same 5-tuple with
+    /// another NONCE.
+    fn retry(&mut self, s: Sighting, rq: &Msg) -> Option<&'c Transaction> {
+        let c = self.case.captures.get(s.cap)?;
+        let list = self.of(s.cap)?.nonced.get(&(rq.src, rq.dst))?;
+        list.iter()
+            .filter_map(|&i| c.transactions.get(i as usize))
+            .find(|u| {
+                c.request(u)
+                    .is_some_and(|q| q.ts > rq.ts && q.nonce != rq.nonce)
+            })
+    }
+
+    /// True if a later request of the same method on the same 5-tuple succeeded in this
+    /// capture.
+    fn later_success(&mut self, s: Sighting, rq: &Msg) -> bool {
+        self.of(s.cap)
+            .and_then(|x| x.last_success.get(&(rq.method, rq.src, rq.dst)))
+            .is_some_and(|ts| *ts > rq.ts)
+    }
+}
+
+/// Transaction ids of responses quoted by an ICMP error: the client's socket was gone.
+fn refused_responses(case: &Case) -> HashSet<TransactionId> {
+    case.captures
+        .iter()
+        .flat_map(|c| &c.unreachable)
+        .filter_map(|u| u.stun)
+        .filter(|(_, _, class)| *class != Class::Request)
+        .map(|(id, _, _)| id)
+        .collect()
 }
 
 /// Did the response of this sighting reach the client? Client captures show it; a server
 /// capture tells by the client retransmitting after it left.
-fn reached_client(case: &Case, s: Sighting) -> bool {
+fn reached_client(case: &Case, refused: &HashSet<TransactionId>, s: Sighting) -> bool {
     let txid = case.tx(s).txid;
-    let t = &case.txs[case.by_txid[&txid]];
+    let Some(t) = case.by_txid.get(&txid).and_then(|&i| case.txs.get(i)) else {
+        return false;
+    };
     // An ICMP error quoting the response: the client's socket was gone.
-    let refused = case.captures.iter().any(|c| {
-        c.unreachable.iter().any(|u| {
-            u.stun
-                .is_some_and(|(id, _, class)| id == txid && class != Class::Request)
-        })
-    });
-    if refused {
+    if refused.contains(&txid) {
         return false;
     }
     let clients: Vec<_> = t
@@ -84,6 +189,7 @@ fn reached_client(case: &Case, s: Sighting) -> bool {
 pub(super) fn rules(sink: &mut Sink<'_>, opts: &DiagnoseOptions) {
     let case = sink.case;
     let given: Vec<&str> = opts.credentials.iter().map(|c| c.user.as_str()).collect();
+    let mut index = Indexes::new(case);
     for t in &case.txs {
         let Some((s, rq)) = case.any_request(t) else {
             continue;
@@ -105,13 +211,13 @@ pub(super) fn rules(sink: &mut Sink<'_>, opts: &DiagnoseOptions) {
         if code == 401
             && t.sightings
                 .iter()
-                .any(|&x| case.request(x).is_some_and(|q| later_success(case, x, q)))
+                .any(|&x| case.request(x).is_some_and(|q| index.later_success(x, q)))
         {
             continue;
         }
         let user = rq.username.as_deref().unwrap_or("").to_string();
         let realm = rq.realm.as_deref().unwrap_or("").to_string();
-        let challenge = challenge_realm(case, s, rq).map(str::to_string);
+        let challenge = index.challenge_realm(s, rq).map(str::to_string);
         let method = method_title(rq.method);
         let reason = rs.reason.as_deref().unwrap_or("");
         let what = format!("{code} {reason}").trim().to_string();
@@ -167,7 +273,7 @@ pub(super) fn rules(sink: &mut Sink<'_>, opts: &DiagnoseOptions) {
                 ),
             };
         let d = sink.entry(id, key, || (summary, remedy.to_string()));
-        d.count += 1;
+        d.count += case.weight(t);
         for &x in &t.sightings {
             d.sighting(case, x);
         }
@@ -189,11 +295,12 @@ pub(super) fn rules(sink: &mut Sink<'_>, opts: &DiagnoseOptions) {
             }
         }
     }
-    no_credentials(sink);
-    stale_nonce(sink);
+    let refused = refused_responses(case);
+    no_credentials(sink, &refused);
+    stale_nonce(sink, &mut index, &refused);
 }
 
-fn no_credentials(sink: &mut Sink<'_>) {
+fn no_credentials(sink: &mut Sink<'_>, refused: &HashSet<TransactionId>) {
     let case = sink.case;
     // Per capture: the latest authenticated request from a client IP to a server address.
     let mut latest_authenticated: Option<Vec<HashMap<(IpAddr, SocketAddr), Timestamp>>> = None;
@@ -210,7 +317,7 @@ fn no_credentials(sink: &mut Sink<'_>) {
         if rq.is_authenticated() || rq.is_ice_check() || rq.carried.is_some() {
             continue;
         }
-        if !reached_client(case, s) {
+        if !reached_client(case, refused, s) {
             continue;
         }
         // Any authenticated request from this client address to this server afterwards, in
@@ -252,14 +359,14 @@ fn no_credentials(sink: &mut Sink<'_>) {
                 REMEDY_NO_CREDENTIALS.to_string(),
             )
         });
-        d.count += 1;
+        d.count += case.weight(t);
         for &x in &t.sightings {
             d.sighting(case, x);
         }
     }
 }
 
-fn stale_nonce(sink: &mut Sink<'_>) {
+fn stale_nonce(sink: &mut Sink<'_>, index: &mut Indexes<'_>, refused: &HashSet<TransactionId>) {
     let case = sink.case;
     for t in &case.txs {
         let Some((_, rs)) = case.any_response(t) else {
@@ -271,21 +378,11 @@ fn stale_nonce(sink: &mut Sink<'_>) {
         let Some((s, rq)) = case.any_request(t) else {
             continue;
         };
-        if !reached_client(case, s) {
+        if !reached_client(case, refused, s) {
             continue;
         }
         let c = &case.captures[s.cap];
-        // A retry: a later request on the same 5-tuple with another NONCE.
-        let retry = c.transactions.iter().find(|u| {
-            c.request(u).is_some_and(|q| {
-                q.src == rq.src
-                    && q.dst == rq.dst
-                    && q.ts > rq.ts
-                    && q.method != Method::BINDING
-                    && q.nonce.is_some()
-                    && q.nonce != rq.nonce
-            })
-        });
+        let retry = index.retry(s, rq);
         let user = rq.username.as_deref().unwrap_or("").to_string();
         match retry {
             Some(u) => {
@@ -301,7 +398,7 @@ fn stale_nonce(sink: &mut Sink<'_>) {
                         REMEDY_STALE_OK.to_string(),
                     )
                 });
-                d.count += 1;
+                d.count += case.weight(t);
                 if d.evidence.len() < 8 {
                     for &x in &t.sightings {
                         d.sighting(case, x);
@@ -319,7 +416,7 @@ fn stale_nonce(sink: &mut Sink<'_>) {
                         REMEDY_STALE_BAD.to_string(),
                     )
                 });
-                d.count += 1;
+                d.count += case.weight(t);
                 for &x in &t.sightings {
                     d.sighting(case, x);
                 }

@@ -12,8 +12,9 @@ const REMEDY_FAILED: &str = "No ICE connectivity check was answered on any candi
 const REMEDY_ROLE: &str = "Both ICE agents claim the same role; the 487 answer normally resolves it. If checks keep failing afterwards, check the endpoints' ICE implementations (ICE-CONTROLLING / ICE-CONTROLLED tie-breakers).";
 const REMEDY_CONSENT: &str = "Consent checks on the selected candidate pair went unanswered for 30 s or more: the media path was lost mid-call (firewall or NAT timeout, route change, or the far end went away). Check UDP idle timeouts on the firewalls between the client and the Expressway-E relay ports.";
 
-/// Checks of one candidate pair: (time, answered, frame, sightings).
-type PairChecks = BTreeMap<(SocketAddr, SocketAddr), Vec<(i64, bool, u32, u32)>>;
+/// Checks of one candidate pair: (time, answered, frame, how many checks: more than one for
+/// checks counted together beyond the memory budget, at the time of the last).
+type PairChecks = BTreeMap<(SocketAddr, SocketAddr), Vec<(i64, bool, u32, u64)>>;
 
 /// Consent is lost after this long without an answer (RFC 7675).
 const CONSENT_NS: i64 = 30_000_000_000;
@@ -76,12 +77,14 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
         let Some(t) = case.txs.get(p.tx) else {
             continue;
         };
-        checks += 1;
+        let weight = case.weight(t);
+        checks += weight;
         if p.verdict == crate::flow::CheckVerdict::Answered {
-            answered += 1;
+            answered += weight;
             continue;
         }
-        let Some(c) = case.captures.get(p.origin.cap) else {
+        let (Some(c), Some(relayed)) = (case.captures.get(p.origin.cap), relayed.get(p.origin.cap))
+        else {
             continue;
         };
         let Some(rq) = t
@@ -92,8 +95,8 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
         else {
             continue;
         };
-        let pair = ice_pair(c, rq, &relayed[p.origin.cap]);
-        *pairs.entry(pair).or_default() += 1;
+        let pair = ice_pair(c, rq, relayed);
+        *pairs.entry(pair).or_default() += weight;
         if first.len() < 8 {
             first.extend(t.sightings.iter().copied());
         }
@@ -142,10 +145,11 @@ fn consent(sink: &mut Sink<'_>, relayed: &[HashMap<(SocketAddr, SocketAddr), Soc
                 .by_txid
                 .get(&t.txid)
                 .is_some_and(|&i| case.is_answered(&case.txs[i]));
-            per_pair
-                .entry(ice_pair(c, rq, &relayed[ci]))
-                .or_default()
-                .push((rq.ts.0, ok, rq.frame, t.requests.len() as u32));
+            let checks = per_pair.entry(ice_pair(c, rq, &relayed[ci])).or_default();
+            checks.push((rq.ts.0, ok, rq.frame, 1));
+            if let Some(last) = t.alike.as_ref().and_then(|a| a.last_request) {
+                checks.push((last.ts.0, ok, last.frame, t.alike_count()));
+            }
         }
         for ((a, b), mut v) in per_pair {
             v.sort();
@@ -165,7 +169,11 @@ fn consent(sink: &mut Sink<'_>, relayed: &[HashMap<(SocketAddr, SocketAddr), Soc
                     format!(
                         "consent checks on the selected pair {a} -> {b} unanswered for {:.0} s ({}) after the last answered check",
                         span as f64 / 1e9,
-                        plural(after.len(), "check", "checks")
+                        plural(
+                            after.iter().map(|x| x.3 as usize).sum(),
+                            "check",
+                            "checks"
+                        )
                     ),
                     REMEDY_CONSENT.to_string(),
                 )

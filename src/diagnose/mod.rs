@@ -112,8 +112,38 @@ pub struct DiagnoseOptions {
     pub realm: Option<String>,
 }
 
-/// At most this many evidence frames per finding (the summary gives the full counts).
+/// At most this many evidence frames per finding (the summary gives the full counts), or 4
+/// per capture when more captures than 6 show it...
 pub const MAX_EVIDENCE: usize = 24;
+
+/// ...from at most this many captures (the first in the case's order).
+pub const MAX_EVIDENCE_CAPTURES: usize = 16;
+
+/// A draft's evidence list is cut down to what can still be shown when it grows this long, so
+/// that a finding made of a million transactions holds a few hundred frames, not millions.
+const EVIDENCE_COMPACT_AT: usize = 4 * MAX_EVIDENCE * MAX_EVIDENCE_CAPTURES;
+
+/// Sort and dedup evidence by (capture, frame) and keep what [`Sink::finish`] can show: the
+/// first [`MAX_EVIDENCE_CAPTURES`] captures, the first `per_cap` frames of each.
+fn select_evidence(ev: &mut Vec<(usize, u32, i64)>, per_cap: impl Fn(usize) -> usize) {
+    ev.sort_by_key(|(c, f, _)| (*c, *f));
+    ev.dedup_by_key(|(c, f, _)| (*c, *f));
+    let caps = {
+        let mut c: Vec<usize> = ev.iter().map(|e| e.0).collect();
+        c.dedup();
+        c.len().clamp(1, MAX_EVIDENCE_CAPTURES)
+    };
+    let per_cap = per_cap(caps);
+    let (mut cap, mut in_cap, mut caps_seen) = (usize::MAX, 0, 0);
+    ev.retain(|(c, _, _)| {
+        if *c != cap {
+            (cap, in_cap) = (*c, 0);
+            caps_seen += 1;
+        }
+        in_cap += 1;
+        caps_seen <= MAX_EVIDENCE_CAPTURES && in_cap <= per_cap
+    });
+}
 
 /// Collects findings; several observations with the same key merge into one finding.
 pub(crate) struct Sink<'c> {
@@ -173,49 +203,36 @@ impl<'c> Sink<'c> {
 
     fn finish(self) -> Vec<Finding> {
         let case = self.case;
-        let mut out: Vec<Finding> = self
+        let mut out: Vec<(Finding, usize)> = self
             .found
             .into_values()
             .map(|d| {
                 let mut ev = d.evidence;
-                ev.sort_by_key(|(c, f, _)| (*c, *f));
-                ev.dedup_by_key(|(c, f, _)| (*c, *f));
                 let ts = ev.iter().map(|e| e.2).min().unwrap_or(d.ts).min(d.ts);
                 // Every capture gets its share of the evidence.
-                let caps = {
-                    let mut c: Vec<usize> = ev.iter().map(|e| e.0).collect();
-                    c.dedup();
-                    c.len().max(1)
-                };
-                let per_cap = (MAX_EVIDENCE / caps).max(4);
-                let mut taken: Vec<usize> = Vec::new();
+                select_evidence(&mut ev, |caps| (MAX_EVIDENCE / caps).max(4));
                 let evidence = ev
                     .into_iter()
-                    .filter(|(c, _, _)| {
-                        if taken.len() <= *c {
-                            taken.resize(*c + 1, 0);
-                        }
-                        let n = taken.get_mut(*c).map_or(usize::MAX, |n| {
-                            *n += 1;
-                            *n
-                        });
-                        n <= per_cap
-                    })
                     .map(|(c, f, _)| Evidence {
                         capture: case.name(c).to_string(),
                         frame: f,
                     })
                     .collect();
-                Finding {
+                let finding = Finding {
                     id: d.id,
                     severity: severity_of(d.id),
                     summary: d.summary,
                     evidence,
                     remedy: d.remedy,
                     ts,
-                }
+                };
+                (finding, d.count)
             })
             .collect();
+        out.sort_by(|(a, _), (b, _)| {
+            (a.severity, a.ts, a.id, &a.summary).cmp(&(b.severity, b.ts, b.id, &b.summary))
+        });
+        let mut out = at_most_per_id(out);
         out.sort_by(|a, b| {
             (a.severity, a.ts, a.id, &a.summary).cmp(&(b.severity, b.ts, b.id, &b.summary))
         });
@@ -223,11 +240,59 @@ impl<'c> Sink<'c> {
     }
 }
 
+/// Findings of one id listed one by one, at most (e.g. one per client address: a capture of a
+/// hundred thousand clients would list a hundred thousand).
+pub const MAX_FINDINGS_PER_ID: usize = 200;
+
+/// The first [`MAX_FINDINGS_PER_ID`] findings of each id (in report order), and one finding
+/// for the rest of each id that has more, counting them.
+fn at_most_per_id(findings: Vec<(Finding, usize)>) -> Vec<Finding> {
+    let mut listed: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut rest: BTreeMap<&'static str, (Finding, usize, usize)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (f, count) in findings {
+        let n = listed.entry(f.id).or_default();
+        if *n < MAX_FINDINGS_PER_ID {
+            *n += 1;
+            out.push(f);
+            continue;
+        }
+        let (merged, findings, occurrences) = rest.entry(f.id).or_insert_with(|| {
+            let empty = Finding {
+                evidence: Vec::new(),
+                ts: i64::MAX,
+                ..f.clone()
+            };
+            (empty, 0, 0)
+        });
+        *findings += 1;
+        *occurrences += count.max(1);
+        merged.ts = merged.ts.min(f.ts);
+        let room = MAX_EVIDENCE.saturating_sub(merged.evidence.len());
+        merged
+            .evidence
+            .extend(f.evidence.into_iter().take(room.min(2)));
+    }
+    for (id, (mut merged, findings, occurrences)) in rest {
+        merged.summary = format!(
+            "{} more {id} findings like the ones listed ({occurrences} occurrences), not listed one by one (at most {MAX_FINDINGS_PER_ID} findings of one id are)",
+            findings
+        );
+        out.push(merged);
+    }
+    out
+}
+
 impl Draft {
     /// Add a frame of capture `cap` at capture time `ts` (nanoseconds, that capture's clock).
     pub fn frame(&mut self, case: &Case, cap: usize, frame: u32, ts: i64) -> &mut Self {
         let t = case.to_reference(cap, ts);
         self.evidence.push((cap, frame, t));
+        self.ts = self.ts.min(t);
+        if self.evidence.len() >= EVIDENCE_COMPACT_AT {
+            // Keep what any final share could show (at most MAX_EVIDENCE frames a capture).
+            select_evidence(&mut self.evidence, |_| MAX_EVIDENCE);
+        }
         self
     }
 
@@ -318,7 +383,7 @@ pub(crate) fn by_error_code(
         }
         let rq = case.any_request(t).map(|(_, m)| m).unwrap_or(rs);
         let d = sink.entry(id, key(rq, rs), || (summary(rq, rs), remedy.to_string()));
-        d.count += 1;
+        d.count += case.weight(t);
         if d.evidence.len() < MAX_EVIDENCE {
             for &x in &t.sightings {
                 d.sighting(case, x);
@@ -329,5 +394,42 @@ pub(crate) fn by_error_code(
         if d.count > 1 {
             d.summary.push_str(&format!(" ({} answers)", d.count));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Evidence of 20 captures, frames in a scrambled order with repeats.
+    fn evidence(n: usize) -> Vec<(usize, u32, i64)> {
+        (0..n)
+            .map(|i| {
+                let cap = (i * 7) % 20;
+                let frame = ((i * 7919) % 3001) as u32;
+                (cap, frame, i64::from(frame) * 1000)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn compacting_while_collecting_keeps_what_is_shown() {
+        let all = evidence(20_000);
+        let final_share = |caps: usize| (MAX_EVIDENCE / caps).max(4);
+        let mut at_once = all.clone();
+        select_evidence(&mut at_once, final_share);
+        let mut collected = Vec::new();
+        for e in all {
+            collected.push(e);
+            if collected.len() >= EVIDENCE_COMPACT_AT {
+                select_evidence(&mut collected, |_| MAX_EVIDENCE);
+            }
+        }
+        select_evidence(&mut collected, final_share);
+        assert_eq!(collected, at_once);
+        // The first 16 captures, 4 frames each, the lowest frames.
+        assert_eq!(at_once.len(), MAX_EVIDENCE_CAPTURES * 4);
+        assert_eq!(at_once.first().map(|e| (e.0, e.1)), Some((0, 0)));
+        assert_eq!(at_once.last().map(|e| e.0), Some(MAX_EVIDENCE_CAPTURES - 1));
     }
 }

@@ -1,10 +1,10 @@
 //! reach.*: requests to the TURN server that get no answer, and where they were lost.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 
 use crate::capture::{TcpControl, Transport, UnreachableKind};
-use crate::flow::{Case, CaseTx, Msg, Role};
+use crate::flow::{Case, CaseTx, Msg, Role, Sighting};
 use crate::wire::Method;
 
 use super::{method_title, plural, Sink};
@@ -63,33 +63,59 @@ fn given_up(case: &Case, cap: usize, t: &CaseTx) -> bool {
     last.0 - q.ts.0 >= IN_FLIGHT_NS
 }
 
-/// True if capture `cap` covers the time the request was seen in `from` (with the clock offset
-/// when known). An empty capture covers everything: it saw nothing while the client sent.
-fn covers(case: &Case, cap: usize, from: usize, ts: i64) -> bool {
+/// The time span (reference clock) capture `cap` covers, with some slack for clock offsets;
+/// `None` for an empty capture, which covers everything: it saw nothing while the client sent.
+fn window(case: &Case, cap: usize) -> Option<(i64, i64)> {
     let c = &case.captures[cap];
     let (Some(a), Some(b)) = (c.first_ts, c.last_ts) else {
-        return true;
+        return None;
     };
-    let t = case.to_reference(from, ts);
     let (a, b) = (case.to_reference(cap, a.0), case.to_reference(cap, b.0));
     let slack = if case.offsets[cap].is_some() { 2 } else { 120 } * 1_000_000_000i64;
-    t >= a - slack && t <= b + slack
+    Some((a - slack, b + slack))
 }
 
-struct Group {
-    txs: Vec<usize>,
-    methods: Vec<Method>,
-    src: SocketAddr,
-    retrans: usize,
-    schedule: Vec<f64>,
+/// The time span every server capture covers (the intersection of their windows), found once:
+/// a request seen in it should show in each of them. `None` when none limits it.
+fn all_servers_cover(case: &Case) -> Option<(i64, i64)> {
+    (0..case.captures.len())
+        .filter(|&i| case.roles[i] == Role::Server)
+        .filter_map(|i| window(case, i))
+        .reduce(|(a, b), (c, d)| (a.max(c), b.min(d)))
 }
 
-pub(super) fn rules(sink: &mut Sink<'_>) {
-    let case = sink.case;
-    let clients = case.with_role(Role::Client);
-    let servers = case.with_role(Role::Server);
-    // Requests answered by ICMP unreachable, by transaction id or 5-tuple.
-    let mut icmp: BTreeMap<usize, (usize, u32, i64, UnreachableKind, SocketAddr)> = BTreeMap::new();
+/// An ICMP error answering a request: capture, frame, time, kind, quoted destination.
+#[derive(Debug, Clone, Copy)]
+struct IcmpAnswer {
+    cap: usize,
+    frame: u32,
+    ts: i64,
+    kind: UnreachableKind,
+    dst: SocketAddr,
+}
+
+/// Requests of the case by capture, 5-tuple and time (for ICMP errors quoting no STUN header).
+type RequestsByTuple = HashMap<(usize, SocketAddr, SocketAddr), BTreeSet<(i64, usize)>>;
+
+fn requests_by_tuple(case: &Case) -> RequestsByTuple {
+    let mut out = RequestsByTuple::new();
+    for (i, t) in case.txs.iter().enumerate() {
+        for &s in &t.sightings {
+            if let Some(q) = case.request(s) {
+                out.entry((s.cap, q.src, q.dst))
+                    .or_default()
+                    .insert((q.ts.0, i));
+            }
+        }
+    }
+    out
+}
+
+/// Requests answered by ICMP unreachable, by transaction id or else by 5-tuple and time (the
+/// request up to 5 s before the error): the first error for each request (case transaction).
+fn icmp_answers(case: &Case) -> BTreeMap<usize, IcmpAnswer> {
+    let mut icmp: BTreeMap<usize, IcmpAnswer> = BTreeMap::new();
+    let mut by_tuple: Option<RequestsByTuple> = None;
     for (ci, c) in case.captures.iter().enumerate() {
         for u in &c.unreachable {
             // Only an ICMP error about a request counts: one about a response means the
@@ -99,33 +125,54 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
             {
                 continue;
             }
-            let by_id = u.stun.and_then(|(id, _, _)| case.by_txid.get(&id).copied());
-            let targets: Vec<usize> = match by_id {
-                Some(i) => vec![i],
-                None => case
-                    .txs
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, t)| {
-                        t.sightings.iter().any(|s| {
-                            s.cap == ci
-                                && case.request(*s).is_some_and(|q| {
-                                    q.src == u.src
-                                        && q.dst == u.dst
-                                        && q.ts <= u.ts
-                                        && u.ts.0 - q.ts.0 < 5_000_000_000
-                                })
-                        })
-                    })
-                    .map(|(i, _)| i)
-                    .collect(),
+            let answer = IcmpAnswer {
+                cap: ci,
+                frame: u.frame,
+                ts: u.ts.0,
+                kind: u.kind,
+                dst: u.dst,
             };
-            for i in targets {
-                icmp.entry(i)
-                    .or_insert((ci, u.frame, u.ts.0, u.kind, u.dst));
+            if let Some(i) = u.stun.and_then(|(id, _, _)| case.by_txid.get(&id).copied()) {
+                icmp.entry(i).or_insert(answer);
+                continue;
+            }
+            let index = by_tuple.get_or_insert_with(|| requests_by_tuple(case));
+            let Some(requests) = index.get_mut(&(ci, u.src, u.dst)) else {
+                continue;
+            };
+            // Requests matched once need not be looked at again: a later error cannot
+            // replace the first.
+            let from = (u.ts.0.saturating_sub(5_000_000_000).saturating_add(1), 0);
+            let matched: Vec<(i64, usize)> = requests
+                .range(from..=(u.ts.0, usize::MAX))
+                .copied()
+                .collect();
+            for m in matched {
+                requests.remove(&m);
+                icmp.entry(m.1).or_insert(answer);
             }
         }
     }
+    icmp
+}
+
+struct Group {
+    txs: Vec<usize>,
+    /// Transactions the group stands for (with those counted into its transactions).
+    weight: usize,
+    methods: Vec<Method>,
+    src: SocketAddr,
+    retrans: usize,
+    schedule: Vec<f64>,
+}
+
+pub(super) fn rules(sink: &mut Sink<'_>) {
+    let case = sink.case;
+    let icmp = icmp_answers(case);
+    let servers_cover = all_servers_cover(case);
+    let role = |s: &&Sighting, r: Role| case.roles.get(s.cap) == Some(&r);
+    let has_clients = case.roles.contains(&Role::Client);
+    let has_servers = case.roles.contains(&Role::Server);
 
     // (id, server address as seen) -> group
     let mut groups: BTreeMap<(&'static str, String), Group> = BTreeMap::new();
@@ -136,7 +183,14 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
         if !is_server_request(case, rq) {
             continue;
         }
-        if let Some(&(cap, frame, ts, kind, dst)) = icmp.get(&ti) {
+        if let Some(&IcmpAnswer {
+            cap,
+            frame,
+            ts,
+            kind,
+            dst,
+        }) = icmp.get(&ti)
+        {
             let what = match kind {
                 UnreachableKind::Port => "port unreachable".to_string(),
                 UnreachableKind::Host => "host unreachable".to_string(),
@@ -153,7 +207,7 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
                     remedy_unreachable(dst),
                 )
             });
-            d.count += 1;
+            d.count += case.weight(t);
             if d.evidence.len() < 12 {
                 d.frame(case, cap, frame, ts);
                 for &x in &t.sightings {
@@ -163,24 +217,18 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
             continue;
         }
         let answered = case.is_answered(t);
-        let c_sight = t
-            .sightings
-            .iter()
-            .find(|s| clients.contains(&s.cap))
-            .copied();
-        let s_sight = t
-            .sightings
-            .iter()
-            .find(|s| servers.contains(&s.cap))
-            .copied();
+        let c_sight = t.sightings.iter().find(|s| role(s, Role::Client)).copied();
+        let s_sight = t.sightings.iter().find(|s| role(s, Role::Server)).copied();
         let (id, view) = if !answered {
             if let Some(ss) = s_sight {
                 if !given_up(case, ss.cap, t) {
                     continue;
                 }
                 ("reach.server_silent", ss)
-            } else if !servers.is_empty()
-                && servers.iter().all(|&sc| covers(case, sc, s0.cap, rq.ts.0))
+            } else if has_servers
+                && servers_cover.is_none_or(|(from, to)| {
+                    (from..=to).contains(&case.to_reference(s0.cap, rq.ts.0))
+                })
             {
                 if !given_up(case, s0.cap, t) {
                     continue;
@@ -199,7 +247,7 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
                 {
                     ("reach.response_lost", ss)
                 }
-                (None, Some(ss)) if clients.is_empty() => {
+                (None, Some(ss)) if !has_clients => {
                     let c = &case.captures[ss.cap];
                     if c.requests_after_response(case.tx(ss)) >= 2 {
                         ("reach.response_lost", ss)
@@ -217,12 +265,14 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
             .entry((id, format!("{}/{}", q.dst, q.transport.as_str())))
             .or_insert_with(|| Group {
                 txs: Vec::new(),
+                weight: 0,
                 methods: Vec::new(),
                 src: q.src,
                 retrans: 0,
                 schedule: Vec::new(),
             });
         g.txs.push(ti);
+        g.weight += case.weight(t);
         if !g.methods.contains(&q.method) {
             g.methods.push(q.method);
         }
@@ -234,7 +284,7 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
     }
     for ((id, dst), g) in groups {
         let methods: Vec<String> = g.methods.iter().map(|m| method_title(*m)).collect();
-        let n = g.txs.len();
+        let n = g.weight;
         let sched = if g.retrans > 0 {
             format!(
                 "; each sent up to {} times (at {} s)",

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use crate::flow::hops::{relay_hops, RelayHopVerdict};
-use crate::flow::{is_private, AllocOutcome};
+use crate::flow::{is_private, AllocOutcome, Allocation};
 
 use super::{plural, Sink};
 
@@ -33,13 +33,15 @@ fn remedy_return(range: (u16, u16)) -> String {
 const REMEDY_PRIVATE: &str = "The relay address handed out is private while clients reach the server on a public address: on a dual-NIC Expressway-E with static NAT set the static NAT address (System > Network interfaces > IP, \"IPv4 static NAT address\") so TURN advertises the public address; check the CMS turnServers clientAddress too.";
 const REMEDY_ONE_WAY: &str = "Relayed data flows in one direction only: check the firewall and NAT on the blocked leg (the relay port range towards the peer, or the path back to the client).";
 
-/// Relayed data through one relayed address, the most any capture saw of it.
-#[derive(Debug, Clone, Copy, Default)]
-struct Relayed {
+/// Relayed data through one relayed address, the most any capture saw of it, and the
+/// allocations (capture, allocation) behind it.
+#[derive(Debug, Clone, Default)]
+struct Relayed<'a> {
     out: u64,
     stun_out: u64,
     inbound: u64,
     stun_in: u64,
+    allocations: Vec<(usize, &'a Allocation)>,
 }
 
 /// Where the server granted a relayed address: capture, frame, time.
@@ -53,6 +55,7 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
         for a in &c.allocations {
             let Some(r) = a.relayed else { continue };
             let e = relayed.entry(r).or_default();
+            e.allocations.push((ci, a));
             e.out = e.out.max(a.out().packets);
             e.stun_out = e.stun_out.max(a.stun_out);
             e.inbound = e.inbound.max(a.inbound().packets);
@@ -79,12 +82,12 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
     }
     relay_hop_rules(sink, &grants);
     for (r, totals) in relayed {
-        one_way(sink, r, totals, &grants);
+        one_way(sink, r, &totals, &grants);
     }
 }
 
 /// relay.one_way: media (relayed data other than ICE checks) in one direction only.
-fn one_way(sink: &mut Sink<'_>, r: SocketAddr, t: Relayed, grants: &Grants) {
+fn one_way(sink: &mut Sink<'_>, r: SocketAddr, t: &Relayed<'_>, grants: &Grants) {
     let case = sink.case;
     let media_out = t.out.saturating_sub(t.stun_out);
     let media_in = t.inbound.saturating_sub(t.stun_in);
@@ -105,12 +108,10 @@ fn one_way(sink: &mut Sink<'_>, r: SocketAddr, t: Relayed, grants: &Grants) {
     if let Some(&(ci, f, ts)) = grants.get(&r) {
         d.frame(case, ci, f, ts);
     }
-    for (ci, c) in case.captures.iter().enumerate() {
-        for a in c.allocations.iter().filter(|a| a.relayed == Some(r)) {
-            for cnt in [a.out(), a.inbound()] {
-                if cnt.packets > 0 {
-                    d.frame(case, ci, cnt.first_frame, cnt.first_ts.0);
-                }
+    for &(ci, a) in &t.allocations {
+        for cnt in [a.out(), a.inbound()] {
+            if cnt.packets > 0 {
+                d.frame(case, ci, cnt.first_frame, cnt.first_ts.0);
             }
         }
     }

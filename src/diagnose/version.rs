@@ -36,19 +36,32 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
         .map(|m| m.src.ip())
         .collect();
     let hinted = |m: &Msg| case.hints.turn_port_given && m.dst.port() == case.hints.turn_port;
+    let from_a_binder = |m: &Msg| {
+        is_plain_request(m)
+            && m.method == Method::BINDING
+            && (is_turn_port_of_a_server(case, &servers, m.dst) || hinted(m))
+            && is_private(m.dst.ip())
+            && !allocating.contains(&m.src.ip())
+            && !server_ips.contains(&m.src.ip())
+    };
     // binder IP -> (capture, message index) of its Binding requests to a TURN port.
     let mut binders: BTreeMap<IpAddr, Vec<(usize, usize)>> = BTreeMap::new();
+    // Binding requests beyond the memory budget, counted into kept transactions, per binder.
+    let mut more: BTreeMap<IpAddr, usize> = BTreeMap::new();
     for (ci, c) in case.captures.iter().enumerate() {
         for (i, m) in c.msgs.iter().enumerate() {
-            let to_turn_port = is_turn_port_of_a_server(case, &servers, m.dst) || hinted(m);
-            if is_plain_request(m)
-                && m.method == Method::BINDING
-                && to_turn_port
-                && is_private(m.dst.ip())
-                && !allocating.contains(&m.src.ip())
-                && !server_ips.contains(&m.src.ip())
-            {
+            if from_a_binder(m) {
                 binders.entry(m.src.ip()).or_default().push((ci, i));
+            }
+        }
+        for t in c
+            .transactions
+            .iter()
+            .filter(|t| t.method == Method::BINDING)
+        {
+            let extra = t.more_requests as u64 + t.alike.as_ref().map_or(0, |a| a.requests);
+            if let Some(m) = c.request(t).filter(|m| extra > 0 && from_a_binder(m)) {
+                *more.entry(m.src.ip()).or_default() += extra as usize;
             }
         }
     }
@@ -56,21 +69,25 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
         let Some(&(c0, i0)) = seen.first() else {
             continue;
         };
-        let m0 = &case.captures[c0].msgs[i0];
+        let Some(m0) = case.captures.get(c0).and_then(|c| c.msgs.get(i0)) else {
+            continue;
+        };
+        let n = seen.len() + more.get(&ip).copied().unwrap_or(0);
         let d = sink.entry("version.cms_binding_only", ip.to_string(), || {
             (
                 format!(
                     "{ip} sends Binding to the TURN server's inside address {} ({}) but never Allocate: the behaviour of CMS 2.9.2 and earlier",
                     m0.dst,
-                    plural(seen.len(), "Binding request", "Binding requests")
+                    plural(n, "Binding request", "Binding requests")
                 ),
                 REMEDY.to_string(),
             )
         });
-        d.count += seen.len();
+        d.count += n;
         for &(ci, i) in seen.iter().take(6) {
-            let m = &case.captures[ci].msgs[i];
-            d.frame(case, ci, m.frame, m.ts.0);
+            if let Some(m) = case.captures.get(ci).and_then(|c| c.msgs.get(i)) {
+                d.frame(case, ci, m.frame, m.ts.0);
+            }
         }
     }
 }

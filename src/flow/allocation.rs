@@ -91,6 +91,16 @@ impl Allocation {
     }
 }
 
+/// A response of an allocation's transaction (`count` transactions answered so, the last at
+/// `ts`), for walking the allocation's life in time order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Answer {
+    ts: Timestamp,
+    tx: u32,
+    msg: u32,
+    count: u64,
+}
+
 impl CaptureFlows {
     pub(crate) fn build_allocations(&mut self) {
         // Group wire-level TURN transactions by (client, server, transport).
@@ -167,7 +177,7 @@ impl CaptureFlows {
         };
         let mut saw_allocate = false;
         // Walk the successes and errors in time order for lifetime bookkeeping.
-        let mut events: Vec<(Timestamp, u32, u32)> = Vec::new(); // (ts, tx, response msg)
+        let mut events: Vec<Answer> = Vec::new();
         for &ti in &txs {
             let t = &self.transactions[ti as usize];
             if let Some(rq) = self.request(t) {
@@ -182,12 +192,36 @@ impl CaptureFlows {
                 saw_allocate = true;
             }
             if let Some(&ri) = t.responses.first() {
-                events.push((self.msg(ri).ts, ti, ri));
+                let (ts, tx, msg) = (self.msg(ri).ts, ti, ri);
+                events.push(Answer {
+                    ts,
+                    tx,
+                    msg,
+                    count: 1,
+                });
+                // Transactions counted into this one answered alike, the last at this time.
+                if let Some(alike) = &t.alike {
+                    if let Some(last) = alike.last_response {
+                        let count = alike.transactions;
+                        events.push(Answer {
+                            ts: last.ts,
+                            tx,
+                            msg,
+                            count,
+                        });
+                    }
+                }
             }
         }
         events.sort();
         let mut outcome: Option<AllocOutcome> = None;
-        for &(ts, ti, ri) in &events {
+        for &Answer {
+            ts,
+            tx: ti,
+            msg: ri,
+            count,
+        } in &events
+        {
             let t = &self.transactions[ti as usize];
             let rs = self.msg(ri);
             match (t.method, rs.class) {
@@ -217,7 +251,7 @@ impl CaptureFlows {
                     }
                 }
                 (Method::REFRESH, Class::Success) => {
-                    a.refreshes += 1;
+                    a.refreshes += count as usize;
                     let l = rs.lifetime.unwrap_or(DEFAULT_LIFETIME);
                     if l == 0 {
                         a.released_at = Some(ts);

@@ -1,7 +1,7 @@
 //! One support case: the flows of all its captures, their vantage points, the TURN server's
 //! addresses as the traffic shows them, and transactions matched across captures.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::capture::Transport;
@@ -61,6 +61,13 @@ pub struct Case {
     pub turn_endpoints: BTreeSet<(SocketAddr, &'static str)>,
     /// Relayed transport addresses granted by the server (any capture).
     pub relayed: BTreeSet<SocketAddr>,
+    /// The addresses of `turn_endpoints` whatever the transport, and the server's IP
+    /// addresses (endpoints and relays): asked for every message and 5-tuple, so looked up,
+    /// never rebuilt or scanned.
+    turn_addrs: HashSet<SocketAddr>,
+    server_ips: BTreeSet<IpAddr>,
+    /// Lowest and highest relayed port granted (any capture).
+    relayed_ports: Option<(u16, u16)>,
     pub hints: ServerHints,
     /// Clock offset of each capture relative to the reference capture (its own clock minus the
     /// reference's), when correlation could tell.
@@ -112,6 +119,17 @@ impl Case {
             }
         }
         let n = captures.len();
+        let turn_addrs = turn_endpoints.iter().map(|(a, _)| *a).collect();
+        let server_ips = turn_endpoints
+            .iter()
+            .map(|(a, _)| a.ip())
+            .chain(relayed.iter().map(|r| r.ip()))
+            .collect();
+        let relayed_ports = relayed
+            .iter()
+            .map(|a| a.port())
+            .min()
+            .zip(relayed.iter().map(|a| a.port()).max());
         let mut case = Case {
             captures,
             roles: vec![Role::Unknown; n],
@@ -120,6 +138,9 @@ impl Case {
             by_txid,
             turn_endpoints,
             relayed,
+            turn_addrs,
+            server_ips,
+            relayed_ports,
             hints: server,
             offsets: vec![None; n],
             reference: 0,
@@ -173,6 +194,16 @@ impl Case {
         best
     }
 
+    /// How many transactions a case transaction stands for: itself and those counted into it
+    /// beyond the memory budget (the most any capture counted into its sighting there).
+    pub fn weight(&self, t: &CaseTx) -> usize {
+        t.sightings
+            .iter()
+            .map(|&s| self.tx(s).weight())
+            .max()
+            .map_or(1, |w| usize::try_from(w).unwrap_or(usize::MAX))
+    }
+
     pub fn is_answered(&self, t: &CaseTx) -> bool {
         t.sightings
             .iter()
@@ -195,12 +226,11 @@ impl Case {
     }
 
     /// True if the address is a TURN server endpoint seen in the traffic, or, when the traffic
-    /// shows none, one on the TURN port given (default 3478).
-    pub fn is_turn_endpoint(&self, addr: SocketAddr, transport: Transport) -> bool {
-        if self.turn_endpoints.contains(&(addr, transport.as_str())) {
-            return true;
-        }
-        if self.turn_endpoints.iter().any(|(a, _)| *a == addr) {
+    /// shows none, one on the TURN port given (default 3478). An address seen with one
+    /// transport counts for all: a server listens on the same address for UDP and TCP (the
+    /// transport is taken for callers that know it).
+    pub fn is_turn_endpoint(&self, addr: SocketAddr, _transport: Transport) -> bool {
+        if self.turn_addrs.contains(&addr) {
             return true;
         }
         (self.turn_endpoints.is_empty() || self.hints.turn_port_given)
@@ -208,12 +238,8 @@ impl Case {
     }
 
     /// The TURN server's IP addresses as the traffic shows them.
-    pub fn server_ips(&self) -> BTreeSet<IpAddr> {
-        let mut s: BTreeSet<IpAddr> = self.turn_endpoints.iter().map(|(a, _)| a.ip()).collect();
-        for r in &self.relayed {
-            s.insert(r.ip());
-        }
-        s
+    pub fn server_ips(&self) -> &BTreeSet<IpAddr> {
+        &self.server_ips
     }
 
     /// True if `addr` is a relayed address granted in the case, or (when no allocation shows
@@ -228,12 +254,10 @@ impl Case {
 
     /// The relay port range: observed relayed ports, else `--relay-ports` (default 24000-29999).
     pub fn relay_range(&self) -> (u16, u16) {
-        if self.hints.relay_ports_given || self.relayed.is_empty() {
-            return self.hints.relay_ports;
+        match self.relayed_ports {
+            Some(observed) if !self.hints.relay_ports_given => observed,
+            _ => self.hints.relay_ports,
         }
-        let lo = self.relayed.iter().map(|a| a.port()).min().unwrap_or(0);
-        let hi = self.relayed.iter().map(|a| a.port()).max().unwrap_or(0);
-        (lo, hi)
     }
 
     /// Display name of a capture.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use super::case::Case;
+use super::case::{Case, Sighting};
 use super::vantage::Role;
 
 /// A capture's clock minus the reference capture's clock.
@@ -55,19 +55,17 @@ fn secs(n: i64) -> f64 {
 
 /// Fill in offsets, NAT mappings and paths.
 pub fn correlate(case: &mut Case) {
-    let clients = case.with_role(Role::Client);
-    let servers = case.with_role(Role::Server);
-    case.reference = clients.first().copied().unwrap_or(0);
+    let has_clients = case.roles.contains(&Role::Client);
+    let has_servers = case.roles.contains(&Role::Server);
+    case.reference = case
+        .roles
+        .iter()
+        .position(|r| *r == Role::Client)
+        .unwrap_or(0);
     // Offsets of each capture against the reference: through shared requests.
-    let n = case.captures.len();
-    let mut offsets = vec![None; n];
-    for (x, slot) in offsets.iter_mut().enumerate() {
-        if x == case.reference {
-            continue;
-        }
-        *slot = offset_between(case, case.reference, x);
-    }
-    case.offsets = offsets;
+    case.offsets = offsets_from(case, case.reference);
+    let clients = |s: &&Sighting| case.roles.get(s.cap) == Some(&Role::Client);
+    let servers = |s: &&Sighting| case.roles.get(s.cap) == Some(&Role::Server);
 
     let mut nat: BTreeMap<
         (SocketAddr, SocketAddr, SocketAddr, SocketAddr, &'static str),
@@ -75,16 +73,8 @@ pub fn correlate(case: &mut Case) {
     > = BTreeMap::new();
     let mut paths = std::collections::HashMap::new();
     for (ti, t) in case.txs.iter().enumerate() {
-        let c_s = t
-            .sightings
-            .iter()
-            .find(|s| clients.contains(&s.cap))
-            .copied();
-        let s_s = t
-            .sightings
-            .iter()
-            .find(|s| servers.contains(&s.cap))
-            .copied();
+        let c_s = t.sightings.iter().find(clients).copied();
+        let s_s = t.sightings.iter().find(servers).copied();
         if c_s.is_none() && s_s.is_none() {
             continue;
         }
@@ -112,7 +102,7 @@ pub fn correlate(case: &mut Case) {
             }
         }
         // Paths only where both sides were captured.
-        if clients.is_empty() || servers.is_empty() {
+        if !has_clients || !has_servers {
             continue;
         }
         let conv = |cap: Option<usize>, ts: i64| secs(case.to_reference(cap.unwrap_or(0), ts));
@@ -144,56 +134,83 @@ pub fn correlate(case: &mut Case) {
     case.paths = paths;
 }
 
-/// Clock of `x` minus clock of `reference`, from transactions seen in both.
-fn offset_between(case: &Case, reference: usize, x: usize) -> Option<ClockOffset> {
+/// What the transactions one capture shares with the reference say about its clock.
+#[derive(Debug, Default, Clone, Copy)]
+struct OffsetEvidence {
+    /// The answered transaction with the shortest round trip: (round trip delay, offset).
+    best: Option<(i64, i64)>,
+    /// The tightest bound from requests only.
+    one_way: Option<i64>,
+    transactions: usize,
+}
+
+/// Clock of every capture minus clock of `reference`, from the transactions each shares with
+/// it: one pass over the transactions, each looked at in the captures that saw it.
+fn offsets_from(case: &Case, reference: usize) -> Vec<Option<ClockOffset>> {
     // Which one is nearer the client decides the direction of the delays.
-    let ref_is_client = case.roles[reference] != Role::Server;
-    let mut best: Option<(i64, i64)> = None; // (round trip delay, offset)
-    let mut count = 0;
-    let mut one_way: Option<i64> = None;
+    let ref_is_client = case.roles.get(reference) != Some(&Role::Server);
+    let mut evidence = vec![OffsetEvidence::default(); case.captures.len()];
     for t in &case.txs {
-        let a = t.sightings.iter().find(|s| s.cap == reference);
-        let b = t.sightings.iter().find(|s| s.cap == x);
-        let (Some(a), Some(b)) = (a, b) else { continue };
-        let (Some(qa), Some(qb)) = (case.request(*a), case.request(*b)) else {
+        let Some(a) = t.sightings.iter().find(|s| s.cap == reference) else {
             continue;
         };
-        count += 1;
-        // d_fwd: request seen at x minus seen at the reference.
-        let d_fwd = qb.ts.0 - qa.ts.0;
-        match (case.response(*a), case.response(*b)) {
-            (Some(ra), Some(rb)) => {
-                let d_back = ra.ts.0 - rb.ts.0;
-                // Reference nearer the client: x = ref + delay + offset on the way in.
-                let (delay, offset) = if ref_is_client {
-                    (d_fwd + d_back, (d_fwd - d_back) / 2)
-                } else {
-                    (-(d_fwd + d_back), (d_fwd - d_back) / 2)
-                };
-                if best.is_none_or(|(d, _)| delay.abs() < d.abs()) {
-                    best = Some((delay, offset));
+        let Some(qa) = case.request(*a) else { continue };
+        let ra = case.response(*a);
+        for b in t.sightings.iter().filter(|s| s.cap != reference) {
+            let (Some(qb), Some(e)) = (case.request(*b), evidence.get_mut(b.cap)) else {
+                continue;
+            };
+            e.transactions += 1;
+            // d_fwd: request seen at x minus seen at the reference.
+            let d_fwd = qb.ts.0 - qa.ts.0;
+            match (ra, case.response(*b)) {
+                (Some(ra), Some(rb)) => {
+                    let d_back = ra.ts.0 - rb.ts.0;
+                    // Reference nearer the client: x = ref + delay + offset on the way in.
+                    let (delay, offset) = if ref_is_client {
+                        (d_fwd + d_back, (d_fwd - d_back) / 2)
+                    } else {
+                        (-(d_fwd + d_back), (d_fwd - d_back) / 2)
+                    };
+                    if e.best.is_none_or(|(d, _)| delay.abs() < d.abs()) {
+                        e.best = Some((delay, offset));
+                    }
                 }
-            }
-            _ => {
-                let bound = if ref_is_client { d_fwd } else { -d_fwd };
-                if one_way.is_none_or(|o| bound < o) {
-                    one_way = Some(bound);
+                _ => {
+                    let bound = if ref_is_client { d_fwd } else { -d_fwd };
+                    if e.one_way.is_none_or(|o| bound < o) {
+                        e.one_way = Some(bound);
+                    }
                 }
             }
         }
     }
-    if let Some((delay, offset)) = best {
+    evidence
+        .into_iter()
+        .enumerate()
+        .map(|(x, e)| {
+            if x == reference {
+                None
+            } else {
+                offset(e, ref_is_client)
+            }
+        })
+        .collect()
+}
+
+fn offset(e: OffsetEvidence, ref_is_client: bool) -> Option<ClockOffset> {
+    if let Some((delay, offset)) = e.best {
         return Some(ClockOffset {
             nanos: offset,
             method: "round trip",
             error_ms: delay.abs() as f64 / 2e6,
-            transactions: count,
+            transactions: e.transactions,
         });
     }
-    one_way.map(|o| ClockOffset {
+    e.one_way.map(|o| ClockOffset {
         nanos: if ref_is_client { o } else { -o },
         method: "one way",
         error_ms: 0.0,
-        transactions: count,
+        transactions: e.transactions,
     })
 }

@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 
-use crate::capture::{DatagramScan, Event, Framing, Payload, TcpControl, Timestamp, Transport};
+use crate::capture::{DatagramScan, Event, Framing, Payload, Timestamp, Transport};
 use crate::decode::{self, Body, Carrier};
 use crate::wire::{Class, Decoded, IntegrityVerdict, Key, Message, Method};
 
+use super::budget::{flow_of, Budget, Pending, EVENTS_KEPT, RESPONSES_KEPT, SIGHTINGS_KEPT};
 use super::msg::{CredCheck, Msg};
 use super::{
     CaptureFlows, ChannelKey, Counter, Credential, FlowOptions, HashMap, MalformedSeen, TcpSeen,
@@ -15,11 +16,35 @@ use super::{
 /// Most malformed messages / problems kept with their details (all are counted).
 const KEEP_DETAILS: usize = 2000;
 
+/// Longest TLS server name kept (a DNS name has at most 253 characters).
+const MAX_SNI: usize = 255;
+
+/// What a ChannelBind request binds: (client, server, channel) -> peer.
+#[derive(Debug, Clone, Copy)]
+struct Bound {
+    client: SocketAddr,
+    server: SocketAddr,
+    channel: u16,
+    peer: SocketAddr,
+}
+
+fn binding(req: &Msg) -> Option<Bound> {
+    Some(Bound {
+        client: req.src,
+        server: req.dst,
+        channel: req.channel?,
+        peer: *req.peers.first()?,
+    })
+}
+
 /// Builds the flows of one capture from its events.
 pub struct Ingest<'o> {
     opts: &'o FlowOptions,
     flows: CaptureFlows,
-    txmap: HashMap<crate::wire::TransactionId, u32>,
+    /// Transactions by id. Ids are 12 bytes the sender chooses: keyed SipHash (std's), not the
+    /// fast unkeyed hash of the packet counters, whose buckets sequential or crafted ids
+    /// crowd (400 MB of sequential Binding transactions took minutes to file).
+    txmap: std::collections::HashMap<crate::wire::TransactionId, u32>,
     /// Allocation 5-tuple (client, server) -> relayed address, from Allocate successes.
     relayed: HashMap<(SocketAddr, SocketAddr), SocketAddr>,
     /// (client, server, channel) -> peer, from ChannelBind successes.
@@ -27,6 +52,7 @@ pub struct Ingest<'o> {
     /// REALMs of the server's challenges (401/438), for the realm-mismatch tries.
     challenge_realms: Vec<String>,
     keys: HashMap<(usize, String), Key>,
+    budget: Budget,
 }
 
 impl<'o> Ingest<'o> {
@@ -37,11 +63,12 @@ impl<'o> Ingest<'o> {
                 name: name.to_string(),
                 ..CaptureFlows::default()
             },
-            txmap: HashMap::default(),
+            txmap: std::collections::HashMap::new(),
             relayed: HashMap::default(),
             channels: HashMap::default(),
             challenge_realms: Vec::new(),
             keys: HashMap::default(),
+            budget: Budget::default(),
         }
     }
 
@@ -147,6 +174,9 @@ impl<'o> Ingest<'o> {
                 quoted_payload,
             } => {
                 self.seen_ts(*ts, *frame);
+                if !self.event_kept(*frame, self.flows.unreachable.len()) {
+                    return;
+                }
                 let quoted = Message::parse(quoted_payload)
                     .ok()
                     .map(|m| (m.transaction_id(), m.method(), m.class()));
@@ -169,8 +199,7 @@ impl<'o> Ingest<'o> {
                 control,
             } => {
                 self.seen_ts(*ts, *frame);
-                // Keep connection control segments; cap FIN noise on busy captures.
-                if *control == TcpControl::Fin && self.flows.tcp.len() > 100_000 {
+                if !self.event_kept(*frame, self.flows.tcp.len()) {
                     return;
                 }
                 self.flows.tcp.push(TcpSeen {
@@ -189,13 +218,18 @@ impl<'o> Ingest<'o> {
                 sni,
             } => {
                 self.seen_ts(*ts, *frame);
+                if !self.event_kept(*frame, self.flows.tls.len()) {
+                    return;
+                }
                 self.flows.tls.push(TlsSeen {
                     frame: *frame,
                     ts: *ts,
                     src: *src,
                     dst: *dst,
                     hello: true,
-                    sni: sni.clone(),
+                    sni: sni
+                        .as_deref()
+                        .map(|n| super::msg::truncate(n, MAX_SNI).to_string()),
                     alert: None,
                 });
             }
@@ -207,6 +241,9 @@ impl<'o> Ingest<'o> {
                 alert,
             } => {
                 self.seen_ts(*ts, *frame);
+                if !self.event_kept(*frame, self.flows.tls.len()) {
+                    return;
+                }
                 self.flows.tls.push(TlsSeen {
                     frame: *frame,
                     ts: *ts,
@@ -224,6 +261,16 @@ impl<'o> Ingest<'o> {
                 }
             }
         }
+    }
+
+    /// May another event be kept in a list that holds `kept` (else it is counted)?
+    fn event_kept(&mut self, frame: u32, kept: usize) -> bool {
+        if kept < EVENTS_KEPT {
+            return true;
+        }
+        self.flows.summarised.events += 1;
+        self.flows.summarised.note(frame);
+        false
     }
 
     fn payload(&mut self, p: &Payload<'_>) {
@@ -492,8 +539,10 @@ impl<'o> Ingest<'o> {
         };
     }
 
-    fn push_msg(&mut self, s: Msg) {
-        let idx = self.flows.msgs.len() as u32;
+    /// File a message: with its transaction, as a new transaction if the budget allows,
+    /// else as a transaction beyond the budget (see [`super::budget`]).
+    fn push_msg(&mut self, mut s: Msg) {
+        self.budget.share_strings(&mut s);
         if s.class == Class::Error && matches!(s.error, Some(401) | Some(438)) {
             if let Some(r) = &s.realm {
                 if !self.challenge_realms.iter().any(|x| **x == **r) {
@@ -501,45 +550,117 @@ impl<'o> Ingest<'o> {
                 }
             }
         }
-        if s.class != Class::Indication {
-            let tx = match self.txmap.get(&s.txid) {
-                Some(&t) => t,
-                None => {
-                    let t = self.flows.transactions.len() as u32;
-                    self.flows.transactions.push(Transaction {
-                        txid: s.txid,
-                        method: s.method,
-                        requests: Vec::new(),
-                        responses: Vec::new(),
-                    });
-                    self.txmap.insert(s.txid, t);
-                    t
-                }
-            };
-            let t = &mut self.flows.transactions[tx as usize];
-            if s.class == Class::Request {
-                t.requests.push(idx);
+        for p in self.budget.due(s.ts) {
+            self.resolve(p);
+        }
+        if s.class == Class::Indication {
+            if self.budget.admit(flow_of(&s), None) {
+                self.flows.msgs.push(s);
             } else {
-                t.responses.push(idx);
-                // Learn allocation state for what follows.
-                if s.class == Class::Success && s.carried.is_none() {
-                    if s.method == Method::ALLOCATE {
-                        if let Some(r) = s.relayed {
-                            self.relayed.insert((s.dst, s.src), r);
-                        }
-                    }
-                    if s.method == Method::CHANNEL_BIND {
-                        if let Some(&rq) = t.requests.first() {
-                            let req = &self.flows.msgs[rq as usize];
-                            if let (Some(ch), Some(peer)) = (req.channel, req.peers.first()) {
-                                self.channels.insert((req.src, req.dst, ch), *peer);
-                            }
-                        }
-                    }
+                self.flows.summarised.indications += 1;
+                self.flows.summarised.note(s.frame);
+            }
+            return;
+        }
+        if let Some(&t) = self.txmap.get(&s.txid) {
+            self.file(t, s);
+            return;
+        }
+        let bound = self
+            .budget
+            .pending(&s.txid)
+            .and_then(|p| p.request().and_then(binding));
+        self.learn(&s, bound);
+        if let Some(p) = self.budget.pending_mut(&s.txid) {
+            p.add(s);
+            return;
+        }
+        let t = self.flows.transactions.len() as u32;
+        if self.budget.admit(flow_of(&s), Some(t)) {
+            self.flows
+                .transactions
+                .push(Transaction::new(s.txid, s.method));
+            self.txmap.insert(s.txid, t);
+            self.file(t, s);
+        } else {
+            self.budget.start_pending(s, &mut self.flows.summarised);
+        }
+    }
+
+    /// File a message with kept transaction `t`, within what a transaction keeps.
+    fn file(&mut self, t: u32, s: Msg) {
+        let f = &mut self.flows;
+        let Some(tx) = f.transactions.get(t as usize) else {
+            return;
+        };
+        let msg = |i: &u32| f.msgs.get(*i as usize);
+        let answered_before = tx
+            .responses
+            .first()
+            .and_then(msg)
+            .is_some_and(|r| r.ts < s.ts);
+        let has_success = tx
+            .responses
+            .iter()
+            .filter_map(msg)
+            .any(|r| r.class == Class::Success);
+        let bound = tx.requests.first().and_then(msg).and_then(binding);
+        let keep = if s.class == Class::Request {
+            tx.requests.len() < SIGHTINGS_KEPT
+        } else {
+            tx.responses.len() < RESPONSES_KEPT || (s.class == Class::Success && !has_success)
+        };
+        if s.class != Class::Request {
+            self.learn(&s, bound);
+        }
+        let f = &mut self.flows;
+        let idx = f.msgs.len() as u32;
+        let Some(tx) = f.transactions.get_mut(t as usize) else {
+            return;
+        };
+        match (keep, s.class == Class::Request) {
+            (true, true) => tx.requests.push(idx),
+            (true, false) => tx.responses.push(idx),
+            (false, is_request) => {
+                if is_request {
+                    tx.more_requests = tx.more_requests.saturating_add(1);
+                    tx.more_after_response += u32::from(answered_before);
                 }
+                f.summarised.sightings += 1;
+                f.summarised.note(s.frame);
+                return;
             }
         }
-        self.flows.msgs.push(s);
+        f.msgs.push(s);
+    }
+
+    /// Learn allocation state from a response for what follows: relayed addresses of
+    /// Allocate successes, channels of ChannelBind successes (`bound`: the channel its request
+    /// asked for).
+    fn learn(&mut self, s: &Msg, bound: Option<Bound>) {
+        if s.class != Class::Success || s.carried.is_some() {
+            return;
+        }
+        if s.method == Method::ALLOCATE {
+            if let Some(r) = s.relayed {
+                self.relayed.insert((s.dst, s.src), r);
+            }
+        }
+        if s.method == Method::CHANNEL_BIND {
+            if let Some(b) = bound {
+                self.channels
+                    .insert((b.client, b.server, b.channel), b.peer);
+            }
+        }
+    }
+
+    /// A transaction beyond the budget is complete: counted, or kept as the first of its kind.
+    fn resolve(&mut self, p: Pending) {
+        if let Some(t) = self.budget.resolve(p, &mut self.flows) {
+            if let Some(tx) = self.flows.transactions.get(t as usize) {
+                self.txmap.insert(tx.txid, t);
+            }
+        }
     }
 
     pub fn set_frames(&mut self, frames: u64) {
@@ -553,6 +674,9 @@ impl<'o> Ingest<'o> {
     pub fn finish(mut self) -> CaptureFlows {
         if self.flows.frames == 0 {
             self.flows.frames = u64::from(self.flows.max_frame);
+        }
+        for p in self.budget.drain() {
+            self.resolve(p);
         }
         self.flows.relayed_by_tuple = self.relayed.into_iter().collect();
         self.flows.build_allocations();

@@ -6,6 +6,7 @@
 //! transactions and flows, not with the size of the capture.
 
 pub mod allocation;
+pub mod budget;
 pub mod case;
 pub mod correlate;
 pub mod hops;
@@ -25,6 +26,7 @@ use crate::decode::Carrier;
 use crate::wire::{Class, Method, TransactionId};
 
 pub use allocation::{AllocOutcome, Allocation};
+pub use budget::{Alike, Seen, Summarised};
 pub use case::{Case, CaseTx, Sighting};
 pub use correlate::{ClockOffset, NatMapping, TxPath};
 pub use hops::{CheckPath, CheckVerdict, Hop, Leg};
@@ -153,10 +155,41 @@ pub struct Transaction {
     pub txid: TransactionId,
     pub method: Method,
     /// Indices into [`CaptureFlows::msgs`]: every sighting of the request (retransmissions,
-    /// and the same request on another leg, e.g. raw and inside a Data indication).
+    /// and the same request on another leg, e.g. raw and inside a Data indication), the first
+    /// [`budget::SIGHTINGS_KEPT`].
     pub requests: Vec<u32>,
-    /// Indices of the responses, in capture order.
+    /// Indices of the responses, in capture order (the first [`budget::RESPONSES_KEPT`]).
     pub responses: Vec<u32>,
+    /// Request sightings beyond those kept (counted as retransmissions), and how many of
+    /// them came after the first response.
+    pub more_requests: u32,
+    pub more_after_response: u32,
+    /// Transactions beyond the budget counted into this one (see [`budget`]).
+    pub alike: Option<Box<Alike>>,
+}
+
+impl Transaction {
+    pub fn new(txid: TransactionId, method: Method) -> Transaction {
+        Transaction {
+            txid,
+            method,
+            requests: Vec::new(),
+            responses: Vec::new(),
+            more_requests: 0,
+            more_after_response: 0,
+            alike: None,
+        }
+    }
+
+    /// How many transactions this one stands for: itself and those counted into it.
+    pub fn weight(&self) -> u64 {
+        1 + self.alike.as_ref().map_or(0, |a| a.transactions)
+    }
+
+    /// Transactions counted into this one (0 for most).
+    pub fn alike_count(&self) -> u64 {
+        self.alike.as_ref().map_or(0, |a| a.transactions)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -234,11 +267,18 @@ pub struct CaptureFlows {
     pub problems: Vec<(Option<u32>, String)>,
     pub problem_count: u64,
     pub allocations: Vec<Allocation>,
+    /// What was counted without being kept in full (the memory budget).
+    pub summarised: Summarised,
 }
 
 impl CaptureFlows {
     pub fn msg(&self, i: u32) -> &Msg {
         &self.msgs[i as usize]
+    }
+
+    /// Transactions the capture showed: those kept and those counted into them or summarised.
+    pub fn transaction_count(&self) -> u64 {
+        self.transactions.len() as u64 + self.summarised.transactions + self.summarised.unclassified
     }
 
     /// The first sighting of the request, if the capture has it.
@@ -270,9 +310,10 @@ impl CaptureFlows {
             .filter(move |m| first.is_some_and(|f| same_leg(f, m)))
     }
 
-    /// Retransmissions of the request on its original leg.
+    /// Retransmissions of the request on its original leg (sightings beyond those kept count
+    /// as retransmissions).
     pub fn retransmissions(&self, t: &Transaction) -> usize {
-        self.origin_leg(t).count().saturating_sub(1)
+        self.origin_leg(t).count().saturating_sub(1) + t.more_requests as usize
     }
 
     /// Request send times relative to the first, in milliseconds.
@@ -302,7 +343,7 @@ impl CaptureFlows {
     /// client did not get the response.
     pub fn requests_after_response(&self, t: &Transaction) -> usize {
         let Some(rs) = self.response(t) else { return 0 };
-        self.origin_leg(t).filter(|m| m.ts > rs.ts).count()
+        self.origin_leg(t).filter(|m| m.ts > rs.ts).count() + t.more_after_response as usize
     }
 
     pub fn duration_secs(&self) -> f64 {

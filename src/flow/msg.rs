@@ -1,6 +1,7 @@
 //! A compact, owned summary of one STUN message: what diagnosis needs, never the payload bytes.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::capture::{Timestamp, Transport};
 use crate::decode::Carrier;
@@ -16,7 +17,7 @@ pub struct IceAttrs {
 }
 
 /// What the offline integrity check with the given credentials says about a request.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum CredCheck {
     /// No credentials given, or the message carries no USERNAME + MESSAGE-INTEGRITY.
     #[default]
@@ -35,6 +36,9 @@ pub enum CredCheck {
 
 /// How many unprotected attribute types a message summary keeps (enough to name them).
 pub const MAX_UNPROTECTED: usize = 8;
+
+/// Peer addresses and unknown attribute types kept per message (a message may list thousands).
+pub const MAX_LISTED: usize = 16;
 
 /// One STUN message as the flow layer keeps it.
 #[derive(Debug, Clone)]
@@ -57,11 +61,12 @@ pub struct Msg {
     pub len: u16,
     pub rfc3489: bool,
     pub error: Option<u16>,
-    pub reason: Option<Box<str>>,
-    pub username: Option<Box<str>>,
-    pub realm: Option<Box<str>>,
-    pub nonce: Option<Box<str>>,
-    pub software: Option<Box<str>>,
+    /// Text attributes, shared with the capture's other messages that carry the same text.
+    pub reason: Option<Arc<str>>,
+    pub username: Option<Arc<str>>,
+    pub realm: Option<Arc<str>>,
+    pub nonce: Option<Arc<str>>,
+    pub software: Option<Arc<str>>,
     pub has_integrity: bool,
     /// Attribute types after the integrity attribute (FINGERPRINT aside): not covered by the
     /// MAC, appended after signing. At most [`MAX_UNPROTECTED`] kept.
@@ -75,6 +80,7 @@ pub struct Msg {
     pub peers: Vec<SocketAddr>,
     pub channel: Option<u16>,
     pub alternate: Option<SocketAddr>,
+    /// UNKNOWN-ATTRIBUTES, the first [`MAX_LISTED`].
     pub unknown_attrs: Vec<u16>,
     pub ice: Option<IceAttrs>,
     pub requested_transport: Option<u8>,
@@ -161,12 +167,15 @@ impl Msg {
                 Attribute::XorMappedAddress(x) => s.mapped = Some(x),
                 Attribute::MappedAddress(x) if s.mapped.is_none() => s.mapped = Some(x),
                 Attribute::XorRelayedAddress(x) => s.relayed = Some(x),
-                Attribute::XorPeerAddress(x) if s.peers.len() < 16 => s.peers.push(x),
+                Attribute::XorPeerAddress(x) if s.peers.len() < MAX_LISTED => s.peers.push(x),
                 Attribute::ChannelNumber(c) => s.channel = Some(c),
                 Attribute::Address { typ, addr } if typ == attr::ALTERNATE_SERVER => {
                     s.alternate = Some(addr)
                 }
-                Attribute::UnknownAttributes(list) => s.unknown_attrs = list,
+                Attribute::UnknownAttributes(mut list) => {
+                    list.truncate(MAX_LISTED);
+                    s.unknown_attrs = list;
+                }
                 Attribute::Priority(p) => {
                     ice.priority = Some(p);
                     is_ice = true;
@@ -229,7 +238,8 @@ impl Msg {
     }
 }
 
-fn truncate(s: &str, max: usize) -> Box<str> {
+/// `s` cut to at most `max` bytes (on a character boundary).
+pub(crate) fn truncate(s: &str, max: usize) -> Arc<str> {
     if s.len() <= max {
         s.into()
     } else {
@@ -242,7 +252,7 @@ fn truncate(s: &str, max: usize) -> Box<str> {
 }
 
 /// A NONCE as text: printable ASCII kept, anything else hex.
-fn short_text(v: &[u8], max: usize) -> Box<str> {
+fn short_text(v: &[u8], max: usize) -> Arc<str> {
     let v = &v[..v.len().min(max)];
     if v.iter().all(|b| (0x20..0x7f).contains(b)) {
         String::from_utf8_lossy(v).into()

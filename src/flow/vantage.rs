@@ -10,13 +10,13 @@
 //! - Linux "any" link types (SLL, SLL2), typical of tcpdump on an Expressway;
 //! - requests from a private address to a public server address.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
 use crate::wire::{Class, Method};
 
-use super::case::Case;
+use super::case::{Case, CaseTx, Sighting};
 use super::is_private;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -151,97 +151,159 @@ fn median(v: &mut [i64]) -> Option<i64> {
     Some(v[v.len() / 2])
 }
 
-/// Compare two captures through their shared transactions: (score for a, reasons).
-fn pair_score(case: &Case, a: usize, b: usize) -> (i32, Vec<String>) {
-    let mut why = Vec::new();
-    let (ca, cb) = (&case.captures[a], &case.captures[b]);
-    let mut rtt_a = Vec::new();
-    let mut rtt_b = Vec::new();
-    let (mut answered_only_a, mut answered_only_b, mut shared) = (0, 0, 0);
+/// Sightings of one transaction compared pairwise, at most: real cases show a transaction in
+/// two or three captures (client, server, a capture in between); one that shows in more
+/// (copies of one capture) adds the pairs of its first sightings only, so that the work stays
+/// linear in transactions, whatever the number of captures.
+pub const MAX_PAIRED_SIGHTINGS: usize = 8;
+
+/// What the transactions two captures share say about them. Index 0 is the lower-numbered
+/// capture, 1 the higher.
+#[derive(Debug, Default)]
+struct PairEvidence {
+    /// Request-to-answer times (answers and ICMP errors).
+    rtt: [Vec<i64>; 2],
+    /// Transactions answered in one capture and not the other.
+    answered_only: [u32; 2],
+    /// Transactions whose request shows on the wire in both.
+    shared: u32,
+}
+
+/// The first sightings of a transaction that are compared pairwise.
+fn paired(t: &CaseTx) -> &[Sighting] {
+    &t.sightings[..t.sightings.len().min(MAX_PAIRED_SIGHTINGS)]
+}
+
+/// Evidence for every pair of captures that share a transaction, found through the
+/// transactions' sightings (captures that share nothing are never compared).
+fn pair_evidence(case: &Case) -> BTreeMap<(usize, usize), PairEvidence> {
+    let mut pairs: BTreeMap<(usize, usize), PairEvidence> = BTreeMap::new();
     for t in &case.txs {
-        let sa = t.sightings.iter().find(|s| s.cap == a);
-        let sb = t.sightings.iter().find(|s| s.cap == b);
-        let (Some(sa), Some(sb)) = (sa, sb) else {
-            continue;
-        };
-        let (ta, tb) = (case.tx(*sa), case.tx(*sb));
-        let (Some(qa), Some(qb)) = (ca.request(ta), cb.request(tb)) else {
-            continue;
-        };
-        if qa.carried.is_some() || qb.carried.is_some() {
-            continue;
-        }
-        shared += 1;
-        match (ca.response(ta), cb.response(tb)) {
-            (Some(ra), Some(rb)) => {
-                rtt_a.push(ra.ts.0 - qa.ts.0);
-                rtt_b.push(rb.ts.0 - qb.ts.0);
-            }
-            (Some(_), None) => answered_only_a += 1,
-            (None, Some(_)) => answered_only_b += 1,
-            _ => {}
-        }
-    }
-    // ICMP answers to the same requests count like responses for timing.
-    for (x, other, rtts) in [(a, b, &mut rtt_a), (b, a, &mut rtt_b)] {
-        for u in &case.captures[x].unreachable {
-            let Some((txid, _, _)) = u.stun else { continue };
-            let Some(&i) = case.by_txid.get(&txid) else {
-                continue;
-            };
-            let t = &case.txs[i];
-            if !t.sightings.iter().any(|s| s.cap == other) {
-                continue;
-            }
-            let q = t
-                .sightings
-                .iter()
-                .find(|s| s.cap == x)
-                .and_then(|s| case.request(*s));
-            if let Some(q) = q {
-                if u.ts >= q.ts {
-                    rtts.push(u.ts.0 - q.ts.0);
+        let seen = paired(t);
+        for (i, &sa) in seen.iter().enumerate() {
+            for &sb in seen.iter().skip(i + 1) {
+                // Sightings are in capture order, one per capture.
+                let (sa, sb) = if sa.cap < sb.cap { (sa, sb) } else { (sb, sa) };
+                let (ta, tb) = (case.tx(sa), case.tx(sb));
+                let (ca, cb) = (&case.captures[sa.cap], &case.captures[sb.cap]);
+                let (Some(qa), Some(qb)) = (ca.request(ta), cb.request(tb)) else {
+                    continue;
+                };
+                if qa.carried.is_some() || qb.carried.is_some() {
+                    continue;
+                }
+                let e = pairs.entry((sa.cap, sb.cap)).or_default();
+                e.shared += 1;
+                match (ca.response(ta), cb.response(tb)) {
+                    (Some(ra), Some(rb)) => {
+                        e.rtt[0].push(ra.ts.0 - qa.ts.0);
+                        e.rtt[1].push(rb.ts.0 - qb.ts.0);
+                    }
+                    (Some(_), None) => e.answered_only[0] += 1,
+                    (None, Some(_)) => e.answered_only[1] += 1,
+                    _ => {}
                 }
             }
         }
     }
+    icmp_answers(case, &mut pairs);
+    pairs
+}
+
+/// ICMP errors quoting a request count like answers for timing, in every pair the request's
+/// transaction is compared in.
+fn icmp_answers(case: &Case, pairs: &mut BTreeMap<(usize, usize), PairEvidence>) {
+    for (x, c) in case.captures.iter().enumerate() {
+        for u in &c.unreachable {
+            let Some((txid, _, _)) = u.stun else { continue };
+            let Some(t) = case.by_txid.get(&txid).and_then(|&i| case.txs.get(i)) else {
+                continue;
+            };
+            let seen = paired(t);
+            let Some(q) = seen
+                .iter()
+                .find(|s| s.cap == x)
+                .and_then(|s| case.request(*s))
+            else {
+                continue;
+            };
+            if u.ts < q.ts {
+                continue;
+            }
+            for other in seen.iter().filter(|s| s.cap != x) {
+                let (key, side) = if x < other.cap {
+                    ((x, other.cap), 0)
+                } else {
+                    ((other.cap, x), 1)
+                };
+                // Pairs that share no request are not scored: no need to start one here.
+                if let Some(e) = pairs.get_mut(&key) {
+                    e.rtt[side].push(u.ts.0 - q.ts.0);
+                }
+            }
+        }
+    }
+}
+
+/// The score (positive: nearer the server) and reasons of one capture of a pair (`me`: 0 or
+/// 1 in [`PairEvidence`]) against the other, named `other`.
+fn pair_score(
+    e: &PairEvidence,
+    me: usize,
+    medians: [Option<i64>; 2],
+    other: &str,
+) -> (i32, Vec<String>) {
+    let mut why = Vec::new();
     let mut score = 0;
-    if shared == 0 {
+    if e.shared == 0 {
         return (0, why);
     }
-    if let (Some(ma), Some(mb)) = (median(&mut rtt_a), median(&mut rtt_b)) {
+    let them = 1 - me;
+    if let (Some(ma), Some(mb)) = (medians[me], medians[them]) {
         if ma < mb {
             score += 2;
             why.push(format!(
-                "answers come back faster here ({:.3} ms vs {:.3} ms in {}): nearer the server",
+                "answers come back faster here ({:.3} ms vs {:.3} ms in {other}): nearer the server",
                 ma as f64 / 1e6,
                 mb as f64 / 1e6,
-                cb.name
             ));
         } else if mb < ma {
             score -= 2;
             why.push(format!(
-                "answers take longer here ({:.3} ms vs {:.3} ms in {}): nearer the client",
+                "answers take longer here ({:.3} ms vs {:.3} ms in {other}): nearer the client",
                 ma as f64 / 1e6,
                 mb as f64 / 1e6,
-                cb.name
             ));
         }
     }
-    if answered_only_a > answered_only_b {
+    let (only_me, only_them) = (e.answered_only[me], e.answered_only[them]);
+    if only_me > only_them {
         score += 2;
         why.push(format!(
-            "{answered_only_a} answer(s) seen here never show in {}",
-            cb.name
+            "{only_me} answer(s) seen here never show in {other}"
         ));
-    } else if answered_only_b > answered_only_a {
+    } else if only_them > only_me {
         score -= 2;
-        why.push(format!(
-            "{answered_only_b} answer(s) in {} never show here",
-            cb.name
-        ));
+        why.push(format!("{only_them} answer(s) in {other} never show here"));
     }
     (score, why)
+}
+
+/// Add every pair's scores and reasons to both of its captures. Reasons come in the order of
+/// the other capture, as the pairs are in key order.
+fn score_pairs(case: &Case, scores: &mut [i32], whys: &mut [Vec<String>]) {
+    for ((a, b), mut e) in pair_evidence(case) {
+        let [ra, rb] = &mut e.rtt;
+        let medians = [median(ra), median(rb)];
+        for (me, other) in [(a, b), (b, a)] {
+            let side = usize::from(me == b);
+            let (s, why) = pair_score(&e, side, medians, case.name(other));
+            if let (Some(score), Some(w)) = (scores.get_mut(me), whys.get_mut(me)) {
+                *score += s;
+                w.extend(why);
+            }
+        }
+    }
 }
 
 /// Decide every capture's role: given hints first, then evidence, then complements.
@@ -254,15 +316,7 @@ pub fn assign_roles(case: &mut Case, hints: &[Option<Role>]) {
         scores[i] = own_score(case, i, &mut why);
         whys[i] = why;
     }
-    for i in 0..n {
-        for j in 0..n {
-            if i != j {
-                let (s, why) = pair_score(case, i, j);
-                scores[i] += s;
-                whys[i].extend(why);
-            }
-        }
-    }
+    score_pairs(case, &mut scores, &mut whys);
     let mut roles = vec![Role::Unknown; n];
     let mut reasons = vec![String::new(); n];
     for i in 0..n {

@@ -1,16 +1,11 @@
 //! Self-contained HTML: findings, captures, allocations and an SVG ladder diagram of the
-//! transactions across client, NAT and server.
+//! transactions across client, NAT and server. Every string of the report goes through
+//! [`crate::escape::html`] (text, attribute values and SVG text alike).
 
 use std::fmt::Write;
 
 use super::Report;
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::escape::html as esc;
 
 /// Most transactions drawn in the ladder (the JSON has all of them).
 const LADDER_MAX: usize = 80;
@@ -142,13 +137,23 @@ pub fn html(r: &Report) -> String {
             out,
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&c.path),
-            c.role.as_str(),
+            esc(c.role.as_str()),
             c.frames,
             c.stun_messages,
             esc(&c.role_reason)
         );
     }
     out.push_str("</table>\n");
+    for c in &r.captures {
+        if let Some(note) = c.summarised_note() {
+            let _ = writeln!(
+                out,
+                "<p class=\"warning\">Note <code>{}</code>: {}</p>",
+                esc(&c.path),
+                esc(&note)
+            );
+        }
+    }
     for e in &r.errors {
         let _ = writeln!(
             out,
@@ -174,8 +179,8 @@ pub fn html(r: &Report) -> String {
         let _ = writeln!(
             out,
             "<tr><td class=\"{0}\">{0}</td><td><code>{1}</code></td><td>{2}</td><td>{3}</td><td>{4}</td></tr>",
-            f.severity.as_str(),
-            f.id,
+            esc(f.severity.as_str()),
+            esc(f.id),
             esc(&f.summary),
             ev.join("<br>"),
             esc(&f.remedy)
@@ -194,7 +199,7 @@ pub fn html(r: &Report) -> String {
                 a.server,
                 a.transport,
                 esc(a.username.as_deref().unwrap_or("")),
-                a.outcome,
+                esc(&a.outcome),
                 a.relayed.map(|r| r.to_string()).unwrap_or_default()
             );
         }

@@ -12,10 +12,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::diagnose::{self, DiagnoseOptions, Finding, Severity};
+use crate::escape::{self, JsonPretty};
 use crate::flow::case::ServerHints;
 use crate::flow::{
     carrier_name, AllocOutcome, CaptureFlows, Case, CaseTx, ClockOffset, Counter, Credential,
-    FlowOptions, NatMapping, Role, TxPath,
+    FlowOptions, NatMapping, Role, Summarised, TxPath,
 };
 
 pub use crate::input::{Input, InputError, Source};
@@ -79,6 +80,50 @@ pub struct CaptureInfo {
     pub last_ts: Option<f64>,
     /// Reading problems (cut packets, TCP gaps...), counted.
     pub problems: u64,
+    /// What the capture counted without keeping it in full, beyond the memory budget
+    /// (`docs/architecture.md`, "Memory"); absent when it kept everything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summarised: Option<Summarised>,
+}
+
+impl CaptureInfo {
+    /// One sentence on what was summarised, if anything.
+    pub fn summarised_note(&self) -> Option<String> {
+        let s = self.summarised.as_ref()?;
+        let mut parts = Vec::new();
+        if s.transactions > 0 {
+            parts.push(format!(
+                "{} transactions counted into a kept transaction of the same kind on their flow ({} flows; findings count them)",
+                s.transactions, s.flows
+            ));
+        }
+        if s.unclassified > 0 {
+            parts.push(format!(
+                "{} transactions of further kinds counted in the totals only",
+                s.unclassified
+            ));
+        }
+        if s.sightings > 0 {
+            parts.push(format!(
+                "{} retransmissions and responses counted only",
+                s.sightings
+            ));
+        }
+        if s.indications > 0 {
+            parts.push(format!("{} indications counted only", s.indications));
+        }
+        if s.events > 0 {
+            parts.push(format!(
+                "{} ICMP, TCP and TLS events counted only",
+                s.events
+            ));
+        }
+        Some(format!(
+            "beyond the memory budget (from frame {}): {}",
+            s.from_frame.unwrap_or(0),
+            parts.join("; ")
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,6 +159,9 @@ pub struct TxInfo {
     pub rtt_ms: Option<f64>,
     pub ts: f64,
     pub ice_check: bool,
+    /// Transactions beyond the memory budget counted into this one (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alike: u64,
     pub seen: Vec<TxSeen>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<TxPath>,
@@ -207,7 +255,7 @@ impl Report {
     }
 
     /// The report as pretty-printed JSON, byte for byte what `serde_json::to_string_pretty`
-    /// gives.
+    /// gives, except that the characters of [`crate::escape`] are written as `\uXXXX`.
     pub fn json(&self) -> String {
         let mut out = Vec::new();
         match self.write_json(&mut out) {
@@ -221,8 +269,7 @@ impl Report {
     pub fn write_json(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
         const SLOT: &str = "\n  \"transactions\": []";
         if self.transactions.is_empty() {
-            serde_json::to_writer_pretty(&mut *w, self)?;
-            return Ok(());
+            return w.write_all(escape::to_json_pretty(self)?.as_bytes());
         }
         // The report without its transactions (same fields, same order).
         #[derive(Serialize)]
@@ -234,7 +281,7 @@ impl Report {
             correlation: &'a Correlation,
             errors: &'a [InputError],
         }
-        let text = serde_json::to_string_pretty(&Outline {
+        let text = escape::to_json_pretty(&Outline {
             captures: &self.captures,
             transactions: &[],
             allocations: &self.allocations,
@@ -250,140 +297,38 @@ impl Report {
             split.and_then(|n| text.get(..n)),
             split.and_then(|n| text.get(n + 1..)),
         ) else {
-            serde_json::to_writer_pretty(&mut *w, self)?;
-            return Ok(());
+            return w.write_all(escape::to_json_pretty(self)?.as_bytes());
         };
         // Elements sit two levels deep in the document.
-        let parts = self
-            .transactions
-            .par_chunks(256)
-            .map(|chunk| {
-                let mut out = Vec::with_capacity(chunk.len() * 768);
-                for tx in chunk {
-                    out.extend_from_slice(if out.is_empty() { b"    " } else { b",\n    " });
-                    let mut ser =
-                        serde_json::Serializer::with_formatter(&mut out, NestedPretty::at(2));
-                    tx.serialize(&mut ser)?;
-                }
-                Ok(out)
-            })
-            .collect::<Result<Vec<Vec<u8>>, serde_json::Error>>()?;
         w.write_all(head.as_bytes())?;
         w.write_all(b"\n")?;
-        for (i, part) in parts.iter().enumerate() {
-            if i > 0 {
-                w.write_all(b",\n")?;
+        // Rendered in parallel a group of chunks at a time and written before the next group,
+        // so that the text of a big report is never all in memory.
+        const CHUNK: usize = 256;
+        const GROUP: usize = 64 * CHUNK;
+        for (g, group) in self.transactions.chunks(GROUP).enumerate() {
+            let parts = group
+                .par_chunks(CHUNK)
+                .map(|chunk| {
+                    let mut out = Vec::with_capacity(chunk.len() * 768);
+                    for tx in chunk {
+                        out.extend_from_slice(if out.is_empty() { b"    " } else { b",\n    " });
+                        let mut ser =
+                            serde_json::Serializer::with_formatter(&mut out, JsonPretty::at(2));
+                        tx.serialize(&mut ser)?;
+                    }
+                    Ok(out)
+                })
+                .collect::<Result<Vec<Vec<u8>>, serde_json::Error>>()?;
+            for (i, part) in parts.iter().enumerate() {
+                if g > 0 || i > 0 {
+                    w.write_all(b",\n")?;
+                }
+                w.write_all(part)?;
             }
-            w.write_all(part)?;
         }
         w.write_all(b"\n  ]")?;
         w.write_all(tail.as_bytes())
-    }
-}
-
-/// serde_json's pretty layout (two spaces a level) for a value that sits `depth` levels deep
-/// in a larger document.
-struct NestedPretty {
-    depth: usize,
-    has_value: bool,
-}
-
-impl NestedPretty {
-    fn at(depth: usize) -> NestedPretty {
-        NestedPretty {
-            depth,
-            has_value: false,
-        }
-    }
-
-    /// A newline and the indentation of the current depth, in one write.
-    fn newline<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
-        const NEWLINE_AND_SPACES: &[u8; 65] =
-            b"\n                                                                ";
-        match NEWLINE_AND_SPACES.get(..1 + 2 * self.depth) {
-            Some(text) => w.write_all(text),
-            None => {
-                w.write_all(b"\n")?;
-                (0..self.depth).try_for_each(|_| w.write_all(b"  "))
-            }
-        }
-    }
-
-    fn open<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        bracket: &[u8],
-    ) -> std::io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        w.write_all(bracket)
-    }
-
-    fn close<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        bracket: &[u8],
-    ) -> std::io::Result<()> {
-        self.depth = self.depth.saturating_sub(1);
-        if self.has_value {
-            self.newline(w)?;
-        }
-        w.write_all(bracket)
-    }
-
-    fn item<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
-        if !first {
-            w.write_all(b",")?;
-        }
-        self.newline(w)
-    }
-}
-
-impl serde_json::ser::Formatter for NestedPretty {
-    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.open(w, b"[")
-    }
-
-    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.close(w, b"]")
-    }
-
-    fn begin_array_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.item(w, first)
-    }
-
-    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.open(w, b"{")
-    }
-
-    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.close(w, b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.item(w, first)
-    }
-
-    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        w.write_all(b": ")
-    }
-
-    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
     }
 }
 
@@ -468,6 +413,10 @@ mod addr_json {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn secs(ts: i64) -> f64 {
     ts as f64 / 1e9
 }
@@ -509,6 +458,7 @@ fn build(case: &Case, errors: Vec<InputError>) -> Report {
             first_ts: c.first_ts.map(|t| secs(t.0)),
             last_ts: c.last_ts.map(|t| secs(t.0)),
             problems: c.problem_count,
+            summarised: (!c.summarised.is_empty()).then(|| c.summarised.clone()),
         })
         .collect();
     let mut transactions: Vec<TxInfo> = case
@@ -650,6 +600,12 @@ fn tx_info(case: &Case, ti: usize, t: &CaseTx) -> Option<TxInfo> {
         rtt_ms: c0.rtt_ms(tx0),
         ts: secs(case.to_reference(s0.cap, m0.ts.0)),
         ice_check: m0.is_ice_check(),
+        alike: t
+            .sightings
+            .iter()
+            .map(|&s| case.tx(s).alike_count())
+            .max()
+            .unwrap_or(0),
         seen,
         path: case.paths.get(&ti).cloned(),
     })

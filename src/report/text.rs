@@ -1,18 +1,35 @@
-//! Terminal table and Markdown renderings of a report.
+//! Terminal table and Markdown renderings of a report. Every string of the report goes
+//! through [`escape::terminal`] or [`escape::markdown`] on its way out (ours are left as they
+//! are; those made of capture contents lose their control characters and markup).
 
 use std::fmt::Write;
+
+use crate::escape;
 
 use prettytable::format::consts::FORMAT_BOX_CHARS;
 use prettytable::{Cell, Row, Table};
 
 use super::Report;
 
-fn evidence_text(f: &crate::diagnose::Finding, max: usize) -> String {
-    let mut by_cap: Vec<(String, Vec<u32>)> = Vec::new();
+/// The evidence frames of a finding, one capture after the other (`between` them), capture
+/// names passed through `esc`.
+fn evidence_text<'a>(
+    f: &'a crate::diagnose::Finding,
+    max: usize,
+    between: &str,
+    esc: fn(&'a str) -> std::borrow::Cow<'a, str>,
+) -> String {
+    // Grouped by capture in order of first appearance (a lookup per frame: a finding may
+    // cite thousands of captures).
+    let mut by_cap: Vec<(&str, Vec<u32>)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for e in &f.evidence {
-        match by_cap.iter_mut().find(|(c, _)| *c == e.capture) {
-            Some((_, v)) => v.push(e.frame),
-            None => by_cap.push((e.capture.clone(), vec![e.frame])),
+        let i = *index.entry(e.capture.as_str()).or_insert_with(|| {
+            by_cap.push((e.capture.as_str(), Vec::new()));
+            by_cap.len() - 1
+        });
+        if let Some((_, v)) = by_cap.get_mut(i) {
+            v.push(e.frame);
         }
     }
     by_cap
@@ -20,10 +37,20 @@ fn evidence_text(f: &crate::diagnose::Finding, max: usize) -> String {
         .map(|(c, v)| {
             let shown: Vec<String> = v.iter().take(max).map(u32::to_string).collect();
             let more = if v.len() > max { ", ..." } else { "" };
-            format!("{c}: {}{more}", shown.join(", "))
+            format!("{}: {}{more}", esc(c), shown.join(", "))
         })
         .collect::<Vec<_>>()
-        .join("\n")
+        .join(between)
+}
+
+/// A table cell showing `text` (escaped for the terminal).
+fn cell(text: &str) -> Cell {
+    Cell::new(&escape::terminal(text))
+}
+
+/// A table cell showing `text` (escaped for the terminal) wrapped at `width` columns.
+fn wrapped_cell(text: &str, width: usize) -> Cell {
+    Cell::new(&wrap(&escape::terminal(text), width))
 }
 
 /// Wrap text at `width` columns on spaces.
@@ -57,16 +84,26 @@ pub fn table(r: &Report) -> String {
     ));
     for c in &r.captures {
         t.add_row(Row::new(vec![
-            Cell::new(&c.path),
-            Cell::new(c.role.as_str()),
-            Cell::new(&c.frames.to_string()).style_spec("r"),
-            Cell::new(&c.stun_messages.to_string()).style_spec("r"),
-            Cell::new(&wrap(&c.role_reason, 60)),
+            cell(&c.path),
+            cell(c.role.as_str()),
+            cell(&c.frames.to_string()).style_spec("r"),
+            cell(&c.stun_messages.to_string()).style_spec("r"),
+            wrapped_cell(&c.role_reason, 60),
         ]));
     }
     out.push_str(&t.to_string());
+    for c in &r.captures {
+        if let Some(note) = c.summarised_note() {
+            let _ = writeln!(out, "note: {}: {note}", escape::terminal(&c.path));
+        }
+    }
     for e in &r.errors {
-        let _ = writeln!(out, "unusable input: {}: {}", e.path, e.reason);
+        let _ = writeln!(
+            out,
+            "unusable input: {}: {}",
+            escape::terminal(&e.path),
+            escape::terminal(&e.reason)
+        );
     }
     let corr = &r.correlation;
     if !corr.nat.is_empty() || !corr.clock_offsets.is_empty() {
@@ -76,16 +113,17 @@ pub fn table(r: &Report) -> String {
                 out,
                 "NAT: client {} -> {} is seen by the server as {} -> {} ({} transactions, {} frame {} / {} frame {})",
                 n.client_src, n.client_dst, n.server_src, n.server_dst, n.transactions,
-                n.client_capture, n.client_frame, n.server_capture, n.server_frame
+                escape::terminal(&n.client_capture), n.client_frame,
+                escape::terminal(&n.server_capture), n.server_frame
             );
         }
         for o in &corr.clock_offsets {
             let _ = writeln!(
                 out,
                 "clock: {} is {:+.3} ms from {} ({}, +/- {:.3} ms, {} shared transactions)",
-                o.capture,
+                escape::terminal(&o.capture),
                 o.offset_ms,
-                corr.reference.as_deref().unwrap_or("?"),
+                escape::terminal(corr.reference.as_deref().unwrap_or("?")),
                 o.method,
                 o.error_ms,
                 o.transactions
@@ -108,11 +146,11 @@ pub fn table(r: &Report) -> String {
             crate::diagnose::Severity::Info => "Fg",
         };
         f.add_row(Row::new(vec![
-            Cell::new(x.severity.as_str()).style_spec(style),
-            Cell::new(x.id),
-            Cell::new(&wrap(&x.summary, 48)),
-            Cell::new(&evidence_text(x, 6)),
-            Cell::new(&wrap(&x.remedy, 48)),
+            cell(x.severity.as_str()).style_spec(style),
+            cell(x.id),
+            wrapped_cell(&x.summary, 48),
+            Cell::new(&evidence_text(x, 6, "\n", escape::terminal)),
+            wrapped_cell(&x.remedy, 48),
         ]));
     }
     if r.findings.is_empty() {
@@ -142,12 +180,12 @@ pub fn table(r: &Report) -> String {
             let out_p = d.send_indications.packets + d.channeldata_out.packets;
             let in_p = d.data_indications.packets + d.channeldata_in.packets;
             a.add_row(Row::new(vec![
-                Cell::new(&x.capture),
-                Cell::new(&format!("{} -> {}/{}", x.client, x.server, x.transport)),
-                Cell::new(x.username.as_deref().unwrap_or("")),
-                Cell::new(&x.outcome),
-                Cell::new(&x.relayed.map(|r| r.to_string()).unwrap_or_default()),
-                Cell::new(&format!("{out_p} / {in_p}")),
+                cell(&x.capture),
+                cell(&format!("{} -> {}/{}", x.client, x.server, x.transport)),
+                cell(x.username.as_deref().unwrap_or("")),
+                cell(&x.outcome),
+                cell(&x.relayed.map(|r| r.to_string()).unwrap_or_default()),
+                cell(&format!("{out_p} / {in_p}")),
             ]));
         }
         out.push_str(&a.to_string());
@@ -164,31 +202,33 @@ pub fn table(r: &Report) -> String {
     out
 }
 
-fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
 /// Markdown for pasting into case notes.
 pub fn markdown(r: &Report) -> String {
+    use escape::markdown as md;
     let mut out = String::new();
     out.push_str("## turnscope analysis\n\n");
     out.push_str("| capture | role | frames | STUN messages |\n|---|---|---:|---:|\n");
     for c in &r.captures {
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} |",
-            md_escape(&c.path),
+            "| {} | {} | {} | {} |",
+            md(&c.path),
             c.role.as_str(),
             c.frames,
             c.stun_messages
         );
     }
+    for c in &r.captures {
+        if let Some(note) = c.summarised_note() {
+            let _ = writeln!(out, "\n**Note** {}: {}", md(&c.path), md(&note));
+        }
+    }
     for e in &r.errors {
         let _ = writeln!(
             out,
-            "\n**Unusable input** `{}`: {}",
-            md_escape(&e.path),
-            md_escape(&e.reason)
+            "\n**Unusable input** {}: {}",
+            md(&e.path),
+            md(&e.reason)
         );
     }
     for n in &r.correlation.nat {
@@ -208,26 +248,26 @@ pub fn markdown(r: &Report) -> String {
             "- **{}** `{}`: {}",
             f.severity.as_str(),
             f.id,
-            md_escape(&f.summary)
+            md(&f.summary)
         );
-        let ev = evidence_text(f, 12).replace('\n', "; ");
+        let ev = evidence_text(f, 12, "; ", escape::markdown);
         if !ev.is_empty() {
-            let _ = writeln!(out, "  - Evidence (frames): {}", md_escape(&ev));
+            let _ = writeln!(out, "  - Evidence (frames): {ev}");
         }
-        let _ = writeln!(out, "  - Remedy: {}", md_escape(&f.remedy));
+        let _ = writeln!(out, "  - Remedy: {}", md(&f.remedy));
     }
     if !r.allocations.is_empty() {
         out.push_str("\n### Allocations\n\n| capture | client -> server | user | outcome | relayed |\n|---|---|---|---|---|\n");
         for a in &r.allocations {
             let _ = writeln!(
                 out,
-                "| `{}` | {} -> {}/{} | {} | {} | {} |",
-                md_escape(&a.capture),
+                "| {} | {} -> {}/{} | {} | {} | {} |",
+                md(&a.capture),
                 a.client,
                 a.server,
                 a.transport,
-                md_escape(a.username.as_deref().unwrap_or("")),
-                a.outcome,
+                md(a.username.as_deref().unwrap_or("")),
+                md(&a.outcome),
                 a.relayed.map(|r| r.to_string()).unwrap_or_default()
             );
         }
