@@ -8,8 +8,11 @@
 pub mod allocation;
 pub mod case;
 pub mod correlate;
+pub mod dns;
+pub mod http;
 pub mod ingest;
 pub mod msg;
+pub mod tls;
 pub mod vantage;
 
 use std::collections::HashMap as StdHashMap;
@@ -228,6 +231,12 @@ pub struct CaptureFlows {
     pub unreachable: Vec<UnreachableSeen>,
     pub tcp: Vec<TcpSeen>,
     pub tls: Vec<TlsSeen>,
+    /// DNS lookups (port 53, UDP and TCP).
+    pub dns: dns::DnsLog,
+    /// TLS connections: hellos, versions, certificates, alerts, application data counts.
+    pub tls_conns: tls::TlsLog,
+    /// Plain HTTP answers (status line, Location).
+    pub http: http::HttpLog,
     pub problems: Vec<(Option<u32>, String)>,
     pub problem_count: u64,
     pub allocations: Vec<Allocation>,
