@@ -316,6 +316,36 @@ fn certificate_san_and_rejection() {
 }
 
 #[test]
+fn one_finding_for_both_vantage_points_told_as_the_guest_saw_it() {
+    // The Expressway-E's capture (its LAN2 address, the guest's NAT address) comes first in
+    // the case; the finding still names the public address the guest used.
+    let mut e = Script::new();
+    let (_, ecert) = https_12(
+        &mut e,
+        "203.0.113.10:50000",
+        "172.16.245.61:443",
+        JOIN,
+        &[CERT_NOSAN, CA],
+    );
+    tail(&mut e);
+    let mut g = Script::new();
+    let (_, gcert) = https_12(&mut g, GUEST, EXPE, JOIN, &[CERT_NOSAN, CA]);
+    tail(&mut g);
+    let rep = analyze_with(&[("e.pcap", &e), ("g.pcap", &g)], None, None);
+    assert_finding(&rep, "tls.san_mismatch", "e.pcap", &[ecert]);
+    assert_finding(&rep, "tls.san_mismatch", "g.pcap", &[gcert]);
+    assert_eq!(
+        rep.findings
+            .iter()
+            .filter(|f| f.id == "tls.san_mismatch")
+            .count(),
+        1
+    );
+    let f = rep.finding("tls.san_mismatch").unwrap();
+    assert!(f.summary.contains("198.51.100.10:443"), "{}", f.summary);
+}
+
+#[test]
 fn certificate_self_signed() {
     let mut s = Script::new();
     let (_, cert) = https_12(&mut s, GUEST, EXPE, JOIN, &[CERT_SELF]);
@@ -480,6 +510,19 @@ fn tcp_443_unanswered_refused_and_port_80() {
     let rep = guest(&s, None);
     assert_finding(&rep, "web.tcp443_refused", "g.pcap", &[syn, rst]);
     assert_absent(&rep, "web.tcp443_unanswered");
+    // Retransmitted SYNs: the first waited long enough, even if the last is near the end.
+    let mut s = Script::new();
+    let first = s.tcp_syn(GUEST, EXPE);
+    s.after(1000.0);
+    s.tcp_syn(GUEST, EXPE);
+    s.after(1500.0);
+    s.udp("192.168.1.10:5353", "224.0.0.251:5353", vec![0; 12]);
+    assert_finding(
+        &guest(&s, None),
+        "web.tcp443_unanswered",
+        "g.pcap",
+        &[first],
+    );
     // A SYN at the very end of the capture may have its answer after it.
     let mut s = Script::new();
     s.udp("192.168.1.10:5353", "224.0.0.251:5353", vec![0; 12]);

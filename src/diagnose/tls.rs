@@ -4,6 +4,7 @@
 //! the other's certificate; TLS 1.3 encrypts both, and says so.
 
 use crate::capture::CertInfo;
+use crate::flow::is_private;
 use crate::flow::tls::{ChainSeen, TlsConn};
 
 use super::web::{normal, Facts, TlsUse};
@@ -66,25 +67,36 @@ fn expected_name(t: &TlsConn, facts: &Facts) -> Option<String> {
 
 pub(super) fn rules(sink: &mut Sink<'_>, facts: &Facts) {
     let case = sink.case;
+    // The same session seen from the guest and from the Expressway-E is one finding, told as
+    // the guest saw it (the public address) when a capture has that view.
+    let mut views: Vec<(usize, &TlsConn)> = Vec::new();
     for (ci, c) in case.captures.iter().enumerate() {
         for (t, u) in c.tls_conns.conns.iter().zip(&facts.uses[ci]) {
-            if let TlsUse::Turn(_) = u {
-                continue;
+            if let TlsUse::Web(_) = u {
+                views.push((ci, t));
             }
-            client_cert_rejected(sink, ci, t);
-            let named = t.sni().is_some_and(|s| facts.join.contains(&normal(s)));
-            if !named && !facts.is_web_server(case, t.server.ip()) {
-                continue;
-            }
-            if t.is_tls13() {
-                hidden(sink, ci, t);
-            }
-            if let Some(chain) = &t.server_certs {
-                server_chain(sink, facts, ci, t, chain);
-            }
-            server_cert_rejected(sink, ci, t);
         }
     }
+    views.sort_by_key(|(ci, t)| (is_private(t.server.ip()), *ci));
+    for (ci, t) in views {
+        client_cert_rejected(sink, ci, t);
+        let named = t.sni().is_some_and(|s| facts.join.contains(&normal(s)));
+        if !named && !facts.is_web_server(case, t.server.ip()) {
+            continue;
+        }
+        if t.is_tls13() {
+            hidden(sink, ci, t);
+        }
+        if let Some(chain) = &t.server_certs {
+            server_chain(sink, facts, ci, t, chain);
+        }
+        server_cert_rejected(sink, ci, t);
+    }
+}
+
+/// What names the server across vantage points: the SNI, else its address.
+fn server_key(t: &TlsConn) -> String {
+    t.sni().map_or_else(|| t.server.to_string(), normal)
 }
 
 fn server_chain(sink: &mut Sink<'_>, facts: &Facts, ci: usize, t: &TlsConn, seen: &ChainSeen) {
@@ -99,21 +111,25 @@ fn server_chain(sink: &mut Sink<'_>, facts: &Facts, ci: usize, t: &TlsConn, seen
     };
     if let Some(want) = expected_name(t, facts) {
         if !leaf.names(&want) {
-            let d = sink.entry("tls.san_mismatch", format!("{server}|{want}"), || {
-                (
-                    format!(
-                        "the certificate of {server} ({}, {}) does not name {want}",
-                        leaf.subject,
-                        names(leaf)
-                    ),
-                    SAN.to_string(),
-                )
-            });
+            let d = sink.entry(
+                "tls.san_mismatch",
+                format!("{want}|{}", leaf.subject),
+                || {
+                    (
+                        format!(
+                            "the certificate of {server} ({}, {}) does not name {want}",
+                            leaf.subject,
+                            names(leaf)
+                        ),
+                        SAN.to_string(),
+                    )
+                },
+            );
             at(d);
         }
     }
     if leaf.self_issued {
-        let d = sink.entry("tls.self_signed", server.to_string(), || {
+        let d = sink.entry("tls.self_signed", leaf.subject.clone(), || {
             (
                 format!(
                     "the certificate of {server} is self-signed (issuer = subject = {})",
@@ -149,7 +165,7 @@ fn validity(sink: &mut Sink<'_>, ci: usize, t: &TlsConn, seen: &ChainSeen) {
             ),
             _ => continue,
         };
-        let d = sink.entry(id, format!("{server}|{}", cert.subject), || {
+        let d = sink.entry(id, cert.subject.clone(), || {
             (
                 format!("{which} of {server} ({}) {why}; the capture was taken on {}", cert.subject, date(now)),
                 "Renew the Expressway-E server certificate (with the join URL as SAN) so that it is valid at the time of the call, and check the clock (NTP) of the Expressway-E and of the guest's computer.".to_string(),
@@ -170,7 +186,7 @@ fn server_cert_rejected(sink: &mut Sink<'_>, ci: usize, t: &TlsConn) {
         return;
     };
     let server = t.server;
-    let d = sink.entry("tls.certificate_rejected", server.to_string(), || {
+    let d = sink.entry("tls.certificate_rejected", server_key(t), || {
         (
             format!(
                 "the client {} rejected the certificate of {server}: fatal alert {name} ({})",
@@ -198,7 +214,7 @@ fn client_cert_rejected(sink: &mut Sink<'_>, ci: usize, t: &TlsConn) {
         return;
     };
     let (server, client) = (t.server, t.client.ip());
-    let d = sink.entry("tls.client_certificate_rejected", server.to_string(), || {
+    let d = sink.entry("tls.client_certificate_rejected", server_key(t), || {
         (
             format!("{server} asked {client} for its certificate and rejected it: fatal alert {name} ({})", a.description),
             CLIENT_REJECTED.to_string(),
@@ -215,7 +231,7 @@ fn hidden(sink: &mut Sink<'_>, ci: usize, t: &TlsConn) {
     let case = sink.case;
     let server = t.server;
     let sni = t.sni().unwrap_or("none").to_string();
-    let d = sink.entry("tls.certificate_hidden", format!("{server}|{sni}"), || {
+    let d = sink.entry("tls.certificate_hidden", server_key(t), || {
         (
             format!("TLS 1.3 to {server} (SNI {sni}): the certificate and the client's verdict on it are encrypted; in clear are the SNI, ALPN, the version and the amount of data ({} records to the server, {} back)", t.to_server.records, t.to_client.records),
             HIDDEN.to_string(),

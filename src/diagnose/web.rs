@@ -307,7 +307,6 @@ struct Attempts {
     syns: Vec<(u32, i64)>,
     answered: bool,
     refused: Vec<(u32, i64)>,
-    last_syn: i64,
 }
 
 /// Connection attempts per (client, server:port) for the ports asked, in one capture.
@@ -316,9 +315,10 @@ fn attempts(c: &CaptureFlows, port: u16) -> BTreeMap<(IpAddr, SocketAddr), Attem
     for s in &c.tcp {
         match s.control {
             TcpControl::Syn if s.dst.port() == port => {
-                let a = out.entry((s.src.ip(), s.dst)).or_default();
-                a.syns.push((s.frame, s.ts.0));
-                a.last_syn = a.last_syn.max(s.ts.0);
+                out.entry((s.src.ip(), s.dst))
+                    .or_default()
+                    .syns
+                    .push((s.frame, s.ts.0));
             }
             TcpControl::SynAck if s.src.port() == port => {
                 out.entry((s.dst.ip(), s.src)).or_default().answered = true;
@@ -346,22 +346,45 @@ fn attempts(c: &CaptureFlows, port: u16) -> BTreeMap<(IpAddr, SocketAddr), Attem
     out
 }
 
+/// Connection attempts of every capture to `port`, the guest's view (public server address)
+/// first: the same attempts seen on the Expressway-E merge into its findings.
+fn all_attempts(case: &Case, port: u16) -> Vec<(usize, IpAddr, SocketAddr, Attempts)> {
+    let mut all: Vec<_> = case
+        .captures
+        .iter()
+        .enumerate()
+        .flat_map(|(ci, c)| {
+            attempts(c, port)
+                .into_iter()
+                .map(move |((cl, sv), a)| (ci, cl, sv, a))
+        })
+        .collect();
+    all.sort_by_key(|(ci, _, server, _)| (is_private(server.ip()), *ci));
+    all
+}
+
+fn capture_end(c: &CaptureFlows) -> i64 {
+    c.last_ts.map_or(i64::MAX, |t| t.0)
+}
+
 pub(super) fn rules(sink: &mut Sink<'_>, facts: &Facts) {
     let case = sink.case;
-    for (ci, c) in case.captures.iter().enumerate() {
-        let end = c.last_ts.map_or(i64::MAX, |t| t.0);
-        for ((client, server), a) in attempts(c, HTTPS) {
-            if a.answered || a.syns.is_empty() || !facts.is_web_server(case, server.ip()) {
-                continue;
-            }
-            if !a.refused.is_empty() {
-                tcp443_refused(sink, ci, client, server, &a);
-            } else if end - a.last_syn >= GRACE_NS {
-                tcp443_unanswered(sink, ci, client, server, &a);
-            }
+    for (ci, client, server, a) in all_attempts(case, HTTPS) {
+        if a.answered || !facts.is_web_server(case, server.ip()) {
+            continue;
         }
-        port80(sink, facts, ci, end);
+        // The first SYN had time for an answer (a retransmitted SYN says it had none).
+        let waited = a
+            .syns
+            .first()
+            .is_some_and(|s| capture_end(&case.captures[ci]) - s.1 >= GRACE_NS);
+        if !a.refused.is_empty() {
+            tcp443_refused(sink, ci, client, server, &a);
+        } else if waited {
+            tcp443_unanswered(sink, ci, client, server, &a);
+        }
     }
+    port80(sink, facts);
     for id in ["web.tcp443_unanswered", "web.tcp443_refused"] {
         for d in sink.drafts_mut(id) {
             let n = plural(d.count, "SYN", "SYNs");
@@ -411,10 +434,11 @@ fn tcp443_refused(
 }
 
 /// What port 80 of the web servers does: redirect to HTTPS (as the Expressway-E does), or not.
-fn port80(sink: &mut Sink<'_>, facts: &Facts, ci: usize, end: i64) {
+fn port80(sink: &mut Sink<'_>, facts: &Facts) {
     let case = sink.case;
-    let c = &case.captures[ci];
-    for ((client, server), a) in attempts(c, HTTP) {
+    for (ci, client, server, a) in all_attempts(case, HTTP) {
+        let c = &case.captures[ci];
+        let end = capture_end(c);
         let known =
             facts.web_ips.contains(&server.ip()) || case.server_ips().contains(&server.ip());
         if a.syns.is_empty() || !known {
@@ -429,7 +453,7 @@ fn port80(sink: &mut Sink<'_>, facts: &Facts, ci: usize, end: i64) {
         let first = a.syns.first().copied().unwrap_or_default();
         if let Some(h) = answers.iter().find(|h| h.redirects_to_https()) {
             let loc = h.location.clone().unwrap_or_default();
-            let d = sink.entry("web.http_redirect", server.to_string(), || {
+            let d = sink.entry("web.http_redirect", loc.clone(), || {
                 (
                     format!("port 80 of {server} redirects to HTTPS ({} to {loc})", h.status),
                     "Nothing to fix: a browser that tries port 80 is redirected to 443, as the Expressway-E does.".into(),
@@ -444,12 +468,12 @@ fn port80(sink: &mut Sink<'_>, facts: &Facts, ci: usize, end: i64) {
             format!("answers HTTP {} without a redirect to HTTPS", h.status)
         } else if !a.refused.is_empty() {
             "refuses the connection".to_string()
-        } else if a.answered || end - a.last_syn < GRACE_NS {
+        } else if a.answered || end - first.1 < GRACE_NS {
             continue;
         } else {
             "never answers".to_string()
         };
-        let d = sink.entry("web.http_no_redirect", server.to_string(), || {
+        let d = sink.entry("web.http_no_redirect", how.clone(), || {
             (
                 format!("port 80 of {server} {how} (from {client})"),
                 "A browser that tries port 80 does not get to the web app: the Expressway-E redirects HTTP requests to HTTPS (System > Administration: Redirect HTTP requests to HTTPS On) when port 80 reaches it; open TCP 80 to it or give guests the https:// join URL.".into(),
