@@ -5,6 +5,7 @@ mod alloc;
 mod auth;
 mod capacity;
 mod dns;
+pub mod fuzzing;
 mod healthy;
 mod ice;
 mod nat;
