@@ -8,12 +8,14 @@
 pub mod allocation;
 pub mod case;
 pub mod correlate;
-pub mod dns;
-pub mod http;
 pub mod ingest;
 pub mod msg;
-pub mod tls;
 pub mod vantage;
+
+// What the web findings read: DNS lookups, TLS connections, plain HTTP answers.
+pub mod dns;
+pub mod http;
+pub mod tls;
 
 use std::collections::HashMap as StdHashMap;
 use std::hash::{BuildHasherDefault, Hasher};
