@@ -11,7 +11,8 @@ scenario: scenario, setting, expected, what turnscope said (id and severity), ve
 
 expect.txt lines: `ID` must be raised; `new: ID` should be raised but is not in the
 catalogue yet; `absent: ID` must not be raised; `absent: any-error` means no finding of
-severity error may be raised. An error finding that expect.txt does not list is a false error.
+severity error may be raised; `args: ...` are analyze arguments for this scenario (web lab,
+e.g. `--join-url NAME`). An error finding that expect.txt does not list is a false error.
 """
 import json
 import subprocess
@@ -19,11 +20,19 @@ import sys
 from pathlib import Path
 
 
+def scenario_args(path):
+    args = []
+    for line in path.read_text().splitlines():
+        if line.strip().startswith("args:"):
+            args += line.split(":", 1)[1].split()
+    return args
+
+
 def expectations(path):
     want, new, absent, no_error = [], [], [], False
     for line in path.read_text().splitlines():
         line = line.strip()
-        if not line:
+        if not line or line.startswith("args:"):
             continue
         if line.startswith("absent:"):
             x = line.split(":", 1)[1].strip()
@@ -66,7 +75,8 @@ def main():
     extra = sys.argv[5:]
     for scen in sorted(p for p in setting_dir.iterdir() if (p / "expect.txt").exists()):
         caps = sorted(str(p) for p in scen.glob("*.pcap"))
-        run = subprocess.run([exe, "analyze", *caps, "--credential", cred, *extra, "--format", "json"],
+        own = scenario_args(scen / "expect.txt")
+        run = subprocess.run([exe, "analyze", *caps, "--credential", cred, *extra, *own, "--format", "json"],
                              capture_output=True, text=True)
         try:
             found = json.loads(run.stdout)["findings"]

@@ -81,7 +81,8 @@ pub fn decode_payload_each<'p>(
     payload: &'p Payload<'_>,
     mut out: impl FnMut(Record<'p>),
 ) -> Option<OtherPayload> {
-    if payload.framing == Framing::Unframed {
+    // Unframed stream bytes and DNS messages (TCP port 53) are never STUN.
+    if matches!(payload.framing, Framing::Unframed | Framing::Dns) {
         return Some(OtherPayload {
             class: PayloadClass::Other,
             len: payload.data.len(),

@@ -723,3 +723,175 @@ pub fn healthy_exchange(
     }
     n
 }
+
+/// What a scripted DNS answer holds.
+#[derive(Debug, Clone, Copy)]
+pub enum DnsRr<'a> {
+    A(&'a str),
+    Srv { port: u16, target: &'a str },
+}
+
+fn dns_name(out: &mut Vec<u8>, name: &str) {
+    for label in name.trim_end_matches('.').split('.') {
+        out.push(label.len() as u8);
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+}
+
+/// A DNS query (recursion desired) for `name` of type `qtype` (1 A, 28 AAAA, 33 SRV).
+pub fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+    let mut m = id.to_be_bytes().to_vec();
+    m.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    dns_name(&mut m, name);
+    m.extend_from_slice(&qtype.to_be_bytes());
+    m.extend_from_slice(&[0, 1]);
+    m
+}
+
+/// The answer to [`dns_query`] with `rcode` (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN) and records.
+pub fn dns_answer(id: u16, name: &str, qtype: u16, rcode: u8, rrs: &[DnsRr<'_>]) -> Vec<u8> {
+    let mut m = dns_query(id, name, qtype);
+    m[2] = 0x81;
+    m[3] = 0x80 | (rcode & 0x0f);
+    m[6..8].copy_from_slice(&(rrs.len() as u16).to_be_bytes());
+    for rr in rrs {
+        m.extend_from_slice(&[0xc0, 12]); // the question's name
+        let rdata = match rr {
+            DnsRr::A(ip) => {
+                m.extend_from_slice(&[0, 1, 0, 1]);
+                let ip: std::net::Ipv4Addr = ip.parse().expect("IPv4 literal"); // ok: scripted test input
+                ip.octets().to_vec()
+            }
+            DnsRr::Srv { port, target } => {
+                m.extend_from_slice(&[0, 33, 0, 1]);
+                let mut d = vec![0, 10, 0, 10];
+                d.extend_from_slice(&port.to_be_bytes());
+                dns_name(&mut d, target);
+                d
+            }
+        };
+        m.extend_from_slice(&300u32.to_be_bytes());
+        m.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        m.extend_from_slice(&rdata);
+    }
+    m
+}
+
+/// A DNS message framed for TCP (2-byte length first).
+pub fn dns_tcp(msg: &[u8]) -> Vec<u8> {
+    let mut v = (msg.len() as u16).to_be_bytes().to_vec();
+    v.extend_from_slice(msg);
+    v
+}
+
+fn tls_record(ty: u8, body: &[u8]) -> Vec<u8> {
+    let mut rec = vec![ty, 0x03, 0x03];
+    rec.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    rec.extend_from_slice(body);
+    rec
+}
+
+fn tls_ext(ty: u16, data: &[u8]) -> Vec<u8> {
+    let mut e = ty.to_be_bytes().to_vec();
+    e.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    e.extend_from_slice(data);
+    e
+}
+
+/// A ClientHello record with SNI, ALPN (e.g. `["h2", "http/1.1"]` as a browser offers) and
+/// supported_versions (e.g. `[0x0304, 0x0303]`).
+pub fn tls_client_hello_with(sni: &str, alpn: &[&str], versions: &[u16]) -> Vec<u8> {
+    let mut name = vec![0u8];
+    name.extend_from_slice(&(sni.len() as u16).to_be_bytes());
+    name.extend_from_slice(sni.as_bytes());
+    let mut list = (name.len() as u16).to_be_bytes().to_vec();
+    list.extend_from_slice(&name);
+    let mut exts = tls_ext(0, &list);
+    if !alpn.is_empty() {
+        let mut protos = Vec::new();
+        for p in alpn {
+            protos.push(p.len() as u8);
+            protos.extend_from_slice(p.as_bytes());
+        }
+        let mut data = (protos.len() as u16).to_be_bytes().to_vec();
+        data.extend_from_slice(&protos);
+        exts.extend(tls_ext(16, &data));
+    }
+    let mut vs = vec![(versions.len() * 2) as u8];
+    for v in versions {
+        vs.extend_from_slice(&v.to_be_bytes());
+    }
+    exts.extend(tls_ext(43, &vs));
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[7u8; 32]);
+    body.push(0);
+    body.extend_from_slice(&[0, 2, 0x13, 0x01, 1, 0]);
+    body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    body.extend_from_slice(&exts);
+    handshake(1, &body)
+}
+
+/// A ServerHello record choosing `version` (TLS 1.3 through supported_versions).
+pub fn tls_server_hello_version(version: u16) -> Vec<u8> {
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[9u8; 32]);
+    body.push(0);
+    body.extend_from_slice(&[0xc0, 0x2f, 0]);
+    let exts = if version == 0x0304 {
+        tls_ext(43, &version.to_be_bytes())
+    } else {
+        Vec::new()
+    };
+    body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    body.extend_from_slice(&exts);
+    handshake(2, &body)
+}
+
+/// A Certificate message (TLS 1.2) with the DER certificates given, cut into records of at
+/// most `record_max` bytes of handshake data (a chain often spans records).
+pub fn tls_certificate(ders: &[&[u8]], record_max: usize) -> Vec<u8> {
+    let mut list = Vec::new();
+    for d in ders {
+        list.extend_from_slice(&(d.len() as u32).to_be_bytes()[1..]);
+        list.extend_from_slice(d);
+    }
+    let mut body = (list.len() as u32).to_be_bytes()[1..].to_vec();
+    body.extend_from_slice(&list);
+    let mut msg = vec![11u8];
+    msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    msg.extend_from_slice(&body);
+    msg.chunks(record_max.max(1))
+        .flat_map(|c| tls_record(0x16, c))
+        .collect()
+}
+
+/// A CertificateRequest record (the server asks for the client's certificate).
+pub fn tls_certificate_request() -> Vec<u8> {
+    tls_record(0x16, &[13, 0, 0, 4, 1, 1, 0, 0])
+}
+
+/// A plaintext alert (level 2 fatal; 48 unknown_ca, 42 bad_certificate, 46 certificate_unknown).
+pub fn tls_alert(level: u8, description: u8) -> Vec<u8> {
+    tls_record(0x15, &[level, description])
+}
+
+/// ChangeCipherSpec: what this side sends after it is encrypted.
+pub fn tls_change_cipher_spec() -> Vec<u8> {
+    tls_record(0x14, &[1])
+}
+
+/// An application data record of `n` bytes.
+pub fn tls_app_data(n: usize) -> Vec<u8> {
+    tls_record(0x17, &vec![0x5a; n])
+}
+
+/// An HTTP/1.1 response head (a redirect when `location` is given).
+pub fn http_response(status: u16, location: Option<&str>) -> Vec<u8> {
+    let mut s = format!("HTTP/1.1 {status} Status\r\nServer: lab\r\nContent-Length: 0\r\n");
+    if let Some(l) = location {
+        s.push_str(&format!("Location: {l}\r\n"));
+    }
+    s.push_str("\r\n");
+    s.into_bytes()
+}

@@ -330,11 +330,18 @@ fn attributes_appended_after_the_integrity() {
 
 #[test]
 fn turn_over_tls_on_443() {
+    // TLS on 443 is TURN when the traffic says so: here the same client also sends STUN to
+    // that server (tests/findings_web.rs has the other signs, and the web app's HTTPS).
     let (c, srv) = ("10.1.1.10:51000", "198.51.100.20:443");
     let mut s = Script::new();
     s.tcp_handshake(c, srv);
     let hello = s.tcp_data(c, srv, tls_client_hello("turn.example.com")); // 4
     s.tcp_data(srv, c, tls_server_hello());
+    s.udp(
+        "10.1.1.10:51001",
+        "198.51.100.20:3478",
+        MessageBuilder::new(Method::BINDING, Class::Request, tid(40)).fingerprint(),
+    );
     let r = one(&s, &[]);
     assert_finding(&r, "transport.turn_tls", "c.pcap", &[hello]);
     let f = r.finding("transport.turn_tls").unwrap();
@@ -530,6 +537,23 @@ fn every_catalogue_id_is_covered_by_a_test() {
         "transport.turn_tls",
         "version.cms_binding_only",
         "nat.reflection_missing",
+        // tests/findings_web.rs
+        "dns.join_url_unresolved",
+        "dns.join_url_private",
+        "dns.webbridge_unresolved",
+        "dns.xmpp_srv_unresolved",
+        "dns.turn_unresolved",
+        "tls.san_mismatch",
+        "tls.self_signed",
+        "tls.certificate_expired",
+        "tls.certificate_not_yet_valid",
+        "tls.certificate_rejected",
+        "tls.client_certificate_rejected",
+        "tls.certificate_hidden",
+        "web.tcp443_unanswered",
+        "web.tcp443_refused",
+        "web.http_redirect",
+        "web.http_no_redirect",
     ];
     for (id, _) in turnscope::diagnose::CATALOGUE {
         assert!(tested.contains(id), "{id} has no scripted test");

@@ -26,7 +26,10 @@ fn replay(target: &str, f: fn(&[u8])) -> usize {
 
 #[test]
 fn capture_file_corpus() {
-    let n = replay("capture_file", turnscope::capture::fuzzing::capture_file);
+    let n = replay("capture_file", |data| {
+        turnscope::capture::fuzzing::capture_file(data);
+        turnscope::diagnose::fuzzing::capture_case(data);
+    });
     assert!(n > 0);
 }
 

@@ -29,7 +29,8 @@
 //! `events`.
 //!
 //! One file per job: `source.rs` (pcap / pcapng records), `scan.rs` (the parallel walk), `link.rs`, `ip.rs`, `defrag.rs`,
-//! `tcp.rs` (segment ordering), `stream.rs` (framing a byte stream), `tls.rs`.
+//! `tcp.rs` (segment ordering), `stream.rs` (framing a byte stream), `tls.rs` (what a TLS
+//! handshake shows in clear), `cert.rs` (X.509 summaries).
 
 pub mod bundle;
 
@@ -74,6 +75,9 @@ pub enum Framing {
     Rfc4571,
     /// Stream bytes that could not be framed (after a gap, or not STUN/ChannelData).
     Unframed,
+    /// One DNS message from a TCP stream to or from port 53 (RFC 1035 section 4.2.2 length
+    /// prefix removed).
+    Dns,
 }
 
 /// A transport payload: what STUN decoding looks at.
@@ -151,8 +155,47 @@ pub enum Event<'a> {
         /// `None` for ServerHello (handshake progressing), `Some(description)` for an alert.
         alert: Option<u8>,
     },
+    /// What a TLS handshake shows in clear, one event per item (versions, certificates,
+    /// alerts in either direction, application data counts when the stream ends).
+    Tls(Box<TlsEvent>),
     /// A frame or stream that could not be read in full; decoding went on.
     Problem(Problem),
+}
+
+/// One item of a TLS stream, from the side `src` to `dst`.
+#[derive(Debug, Clone)]
+pub struct TlsEvent {
+    /// The frame that completed the item (for [`TlsDetail::Closed`], the last of the stream).
+    pub frame: u32,
+    pub ts: Timestamp,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub detail: TlsDetail,
+}
+
+/// What a TLS record (or the end of the stream) told; see `tls.rs` for what is visible when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsDetail {
+    ClientHello(ClientHello),
+    /// The version the server chose (0x0303 TLS 1.2, 0x0304 TLS 1.3).
+    ServerHello {
+        version: u16,
+    },
+    /// A Certificate message in clear (TLS 1.2 and earlier): the first certificates
+    /// summarised, and how many the message held.
+    Certificates {
+        chain: Vec<CertInfo>,
+        count: usize,
+    },
+    /// The server asked for the client's certificate (TLS 1.2 and earlier).
+    CertificateRequest,
+    /// A plaintext alert (level 2 is fatal).
+    Alert {
+        level: u8,
+        description: u8,
+    },
+    /// This direction of the stream ended; its application data records, counted.
+    Closed(AppData),
 }
 
 impl Event<'_> {
@@ -164,6 +207,7 @@ impl Event<'_> {
             | Event::Tcp { frame, .. }
             | Event::TlsClientHello { frame, .. }
             | Event::TlsServer { frame, .. } => Some(*frame),
+            Event::Tls(t) => Some(t.frame),
             Event::Problem(p) => p.frame,
         }
     }
@@ -198,6 +242,7 @@ pub enum ProblemKind {
     TruncatedFile(String),
 }
 
+mod cert;
 mod defrag;
 pub mod fuzzing;
 mod ip;
@@ -208,8 +253,10 @@ mod stream;
 mod tcp;
 mod tls;
 
+pub use cert::CertInfo;
 pub use scan::{DatagramScan, ScanOptions, Scanned};
 pub use source::{open, CaptureError, CaptureFile, CaptureFormat};
+pub use tls::{AppData, ClientHello};
 
 use std::collections::BTreeMap;
 

@@ -142,6 +142,7 @@ fn rebase(p: &mut Parsed1<'_>, base: u32) {
             | Event::Tcp { frame, .. }
             | Event::TlsClientHello { frame, .. }
             | Event::TlsServer { frame, .. } => *frame = p.frame,
+            Event::Tls(t) => t.frame = p.frame,
             Event::Problem(pr) => pr.frame = pr.frame.map(|_| p.frame),
         }
     }

@@ -2,9 +2,12 @@
 //!
 //! A stream is classified from its first bytes: STUN / ChannelData back to back
 //! ([`Framing::Stream`]), RFC 4571 length-prefixed frames (ICE-TCP, [`Framing::Rfc4571`]), or
-//! TLS (records are parsed for the ClientHello SNI, ServerHello and alerts, never emitted as
-//! payloads). After a gap, or when the bytes stop making sense, the framer scans for the next
-//! plausible header and hands the bytes it skipped out as [`Framing::Unframed`] chunks.
+//! TLS (records are parsed for what the handshake shows in clear, see `tls.rs`, never emitted
+//! as payloads), HTTP (handed out as [`Framing::Unframed`] chunks as they arrive, for the
+//! status line of port 80 answers). Streams to or from port 53 are DNS: 2-byte length
+//! prefixed messages ([`Framing::Dns`]). After a gap, or when the bytes stop making sense, the
+//! framer scans for the next plausible header and hands the bytes it skipped out as
+//! [`Framing::Unframed`] chunks.
 //!
 //! The framer is a pure function of the byte stream and the end-of-stream mark: however the
 //! bytes are cut into segments, the same frames come out (only the completing frame number
@@ -14,8 +17,10 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::source::{be16, be32};
-use super::tls;
-use super::{Event, Framing, Payload, Problem, ProblemKind, Timestamp, Transport};
+use super::tls::{self, Item, TlsDir};
+use super::{
+    Event, Framing, Payload, Problem, ProblemKind, Timestamp, TlsDetail, TlsEvent, Transport,
+};
 
 pub(crate) const MAGIC_COOKIE: u32 = 0x2112_a442;
 /// Longest run of unframeable bytes handed out as one payload.
@@ -33,6 +38,26 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    fn tls(&self, detail: TlsDetail) -> Event<'static> {
+        Event::Tls(Box::new(TlsEvent {
+            frame: self.frame,
+            ts: self.ts,
+            src: self.src,
+            dst: self.dst,
+            detail,
+        }))
+    }
+
+    fn tls_server(&self, alert: Option<u8>) -> Event<'static> {
+        Event::TlsServer {
+            frame: self.frame,
+            ts: self.ts,
+            src: self.src,
+            dst: self.dst,
+            alert,
+        }
+    }
+
     fn gap(&self, missing: u64) -> Event<'static> {
         Event::Problem(Problem {
             frame: Some(self.frame),
@@ -58,6 +83,12 @@ enum Mode {
     Rfc4571,
     Tls,
     TlsLost,
+    /// DNS over TCP: 2-byte length prefix, like RFC 4571.
+    Dns,
+    /// DNS after a gap: a length prefix cannot be found again with any confidence.
+    DnsLost,
+    /// HTTP/1.x text: handed out as it comes.
+    Http,
     Resync(Family),
 }
 
@@ -92,6 +123,7 @@ pub(crate) struct Framer {
     note_midstream_gap: bool,
     tls_client: bool,
     tls_server_reported: bool,
+    tls: TlsDir,
 }
 
 impl Default for Framer {
@@ -105,7 +137,33 @@ impl Default for Framer {
             note_midstream_gap: false,
             tls_client: false,
             tls_server_reported: false,
+            tls: TlsDir::default(),
         }
+    }
+}
+
+/// One DNS message over TCP: a 2-byte length, then the message (RFC 1035 section 4.2.2).
+fn dns_step(v: &[u8], eof: bool) -> Step {
+    let Some(len) = be16(v, 0) else {
+        return if eof {
+            Step::Unframed(v.len())
+        } else {
+            Step::NeedMore
+        };
+    };
+    let total = 2 + usize::from(len);
+    if len == 0 {
+        Step::Drop(2)
+    } else if v.len() >= total {
+        Step::Frame {
+            start: 2,
+            end: total,
+            framing: Framing::Dns,
+        }
+    } else if eof {
+        Step::Unframed(v.len())
+    } else {
+        Step::NeedMore
     }
 }
 
@@ -207,6 +265,19 @@ fn legacy_stun(w: &[u8]) -> bool {
     len % 4 == 0 && (1..=0x0c).contains(&method)
 }
 
+/// The start of an HTTP/1.x response or request (never STUN, ChannelData or TLS).
+fn looks_like_http(v: &[u8]) -> bool {
+    const STARTS: [&[u8]; 6] = [
+        b"HTTP/1.",
+        b"GET /",
+        b"HEAD /",
+        b"POST /",
+        b"PUT /",
+        b"OPTIONS ",
+    ];
+    STARTS.iter().any(|s| v.starts_with(s))
+}
+
 /// Classify the start of a stream (None: need more bytes).
 fn detect(v: &[u8], eof: bool) -> Option<Mode> {
     if let Cand::Yes(m) = stun_cookie(v) {
@@ -221,6 +292,9 @@ fn detect(v: &[u8], eof: bool) -> Option<Mode> {
     if legacy_stun(v) {
         return Some(Mode::Stun);
     }
+    if looks_like_http(v) {
+        return Some(Mode::Http);
+    }
     match candidate(v, Family::Any, eof) {
         Cand::Yes(m) => Some(m),
         Cand::NeedMore => None,
@@ -229,6 +303,18 @@ fn detect(v: &[u8], eof: bool) -> Option<Mode> {
 }
 
 impl Framer {
+    /// A framer for a DNS stream (TCP port 53).
+    pub fn dns() -> Framer {
+        Framer {
+            mode: Mode::Dns,
+            ..Framer::default()
+        }
+    }
+
+    pub fn is_dns(&self) -> bool {
+        matches!(self.mode, Mode::Dns | Mode::DnsLost)
+    }
+
     /// Bytes held waiting for the rest of a frame.
     pub fn buffered(&self) -> usize {
         self.buf.len()
@@ -298,6 +384,8 @@ impl Framer {
                         Step::Unframed(v.len())
                     };
                 }
+                Mode::Dns => return dns_step(v, eof),
+                Mode::DnsLost | Mode::Http => return Step::Unframed(v.len()),
                 Mode::Rfc4571 => {
                     let Some(len) = be16(v, 0) else {
                         return if eof {
@@ -379,37 +467,38 @@ impl Framer {
     }
 
     fn tls_record<'a>(&mut self, ctx: &Ctx, rec: &[u8], out: &mut Vec<Event<'a>>) {
-        match tls::classify(rec) {
-            tls::Record::ClientHello { sni } => {
-                self.tls_client = true;
-                out.push(Event::TlsClientHello {
-                    frame: ctx.frame,
-                    ts: ctx.ts,
-                    src: ctx.src,
-                    dst: ctx.dst,
-                    sni,
-                });
+        let mut items = Vec::new();
+        self.tls.record(rec, ctx.ts, &mut items);
+        for item in items {
+            // The summary events this stream always had, then the detail.
+            match &item {
+                Item::ClientHello(h) => {
+                    self.tls_client = true;
+                    out.push(Event::TlsClientHello {
+                        frame: ctx.frame,
+                        ts: ctx.ts,
+                        src: ctx.src,
+                        dst: ctx.dst,
+                        sni: h.sni.clone(),
+                    });
+                }
+                Item::ServerHello { .. } if !self.tls_client && !self.tls_server_reported => {
+                    self.tls_server_reported = true;
+                    out.push(ctx.tls_server(None));
+                }
+                Item::Alert { description, .. } if !self.tls_client => {
+                    out.push(ctx.tls_server(Some(*description)));
+                }
+                _ => {}
             }
-            tls::Record::ServerHello if !self.tls_client && !self.tls_server_reported => {
-                self.tls_server_reported = true;
-                out.push(Event::TlsServer {
-                    frame: ctx.frame,
-                    ts: ctx.ts,
-                    src: ctx.src,
-                    dst: ctx.dst,
-                    alert: None,
-                });
-            }
-            tls::Record::Alert(_, description) if !self.tls_client => {
-                out.push(Event::TlsServer {
-                    frame: ctx.frame,
-                    ts: ctx.ts,
-                    src: ctx.src,
-                    dst: ctx.dst,
-                    alert: Some(description),
-                });
-            }
-            _ => {}
+            let detail = match item {
+                Item::ClientHello(h) => TlsDetail::ClientHello(h),
+                Item::ServerHello { version } => TlsDetail::ServerHello { version },
+                Item::Certificates { chain, count } => TlsDetail::Certificates { chain, count },
+                Item::CertificateRequest => TlsDetail::CertificateRequest,
+                Item::Alert { level, description } => TlsDetail::Alert { level, description },
+            };
+            out.push(ctx.tls(detail));
         }
     }
 
@@ -523,10 +612,13 @@ impl Framer {
             Mode::Rfc4571 | Mode::Resync(Family::Rfc4571) => Mode::Resync(Family::Rfc4571),
             Mode::Detect | Mode::Resync(Family::Any) => Mode::Resync(Family::Any),
             Mode::Tls | Mode::TlsLost => Mode::TlsLost,
+            Mode::Dns | Mode::DnsLost => Mode::DnsLost,
+            Mode::Http => Mode::Http,
         };
     }
 
-    /// End of stream: frame what can be, hand the rest out unframed.
+    /// End of stream: frame what can be, hand the rest out unframed; a TLS stream says how
+    /// much application data it carried.
     pub fn finish(&mut self, ctx: &Ctx, out: &mut Vec<Event<'_>>) {
         if !self.buf.is_empty() {
             self.run_buffer(ctx, true, out);
@@ -547,6 +639,9 @@ impl Framer {
             }
         }
         self.buf = Vec::new();
+        if self.is_tls() {
+            out.push(ctx.tls(TlsDetail::Closed(self.tls.app)));
+        }
     }
 }
 
@@ -595,6 +690,22 @@ pub(crate) mod tests {
                 Event::Payload(p) => (format!("{:?}", p.framing), p.data.into_owned()),
                 Event::TlsClientHello { sni, .. } => (format!("hello {sni:?}"), vec![]),
                 Event::TlsServer { alert, .. } => (format!("server {alert:?}"), vec![]),
+                Event::Tls(t) => {
+                    let what = match &t.detail {
+                        TlsDetail::Alert { level, description } => {
+                            format!("Alert {level} {description}")
+                        }
+                        TlsDetail::Closed(a) => {
+                            format!("Closed {} records {} bytes", a.records, a.bytes)
+                        }
+                        d => format!("{d:?}")
+                            .split([' ', '(', '{'])
+                            .next()
+                            .unwrap_or("")
+                            .to_string(),
+                    };
+                    (format!("tls {what}"), vec![])
+                }
                 Event::Problem(p) => (format!("problem {}", p.kind), vec![]),
                 e => (format!("{e:?}"), vec![]),
             })
@@ -637,7 +748,90 @@ pub(crate) mod tests {
         let mut s = tls::tests::client_hello("turn.example.net");
         s.extend_from_slice(&[0x17, 3, 3, 0, 3, 1, 2, 3]);
         let r = frames(&[&s[..7], &s[7..]], &[]);
-        assert_eq!(r, vec![("hello Some(\"turn.example.net\")".into(), vec![])]);
+        let kinds: Vec<&str> = r.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "hello Some(\"turn.example.net\")",
+                "tls ClientHello",
+                "tls Closed 1 records 3 bytes"
+            ]
+        );
+    }
+
+    #[test]
+    fn tls_alerts_of_both_sides_and_certificates() {
+        let der = [0x30u8, 0x00];
+        let mut server = tls::tests::record(0x16, &tls::tests::server_hello(0x0303));
+        server.extend(tls::tests::record(
+            0x16,
+            &tls::tests::certificate_msg(&[&der]),
+        ));
+        server.extend(tls::tests::record(0x15, &[2, 40]));
+        let r = frames(&[&server], &[]);
+        let kinds: Vec<&str> = r.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "server None",
+                "tls ServerHello",
+                "tls Certificates",
+                "server Some(40)",
+                "tls Alert 2 40",
+                "tls Closed 0 records 0 bytes"
+            ]
+        );
+        // The client's alert is a detail event only (the summary events are the server's).
+        let mut client = tls::tests::client_hello("join.example.com");
+        client.extend(tls::tests::record(0x15, &[2, 48]));
+        let r = frames(&[&client], &[]);
+        assert!(r.iter().any(|(k, _)| k == "tls Alert 2 48"), "{r:?}");
+        assert!(!r.iter().any(|(k, _)| k.starts_with("server")), "{r:?}");
+    }
+
+    #[test]
+    fn dns_messages_framed_by_length() {
+        let a = [0x12u8, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1];
+        let mut s = (a.len() as u16).to_be_bytes().to_vec();
+        s.extend_from_slice(&a);
+        s.extend_from_slice(&[0, 0]); // an empty frame is dropped
+        s.extend_from_slice(&(a.len() as u16).to_be_bytes());
+        s.extend_from_slice(&a);
+        s.extend_from_slice(&[0, 40, 1, 2]); // cut by the end of the stream
+        let mut f = Framer::dns();
+        let mut out = Vec::new();
+        for c in s.chunks(3) {
+            f.push(&ctx(), Cow::Borrowed(c), &mut out);
+        }
+        f.finish(&ctx(), &mut out);
+        let got: Vec<(Framing, Vec<u8>)> = out
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Payload(p) => Some((p.framing, p.data.into_owned())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Framing::Dns, a.to_vec()),
+                (Framing::Dns, a.to_vec()),
+                (Framing::Unframed, vec![0, 40, 1, 2])
+            ]
+        );
+    }
+
+    #[test]
+    fn http_is_handed_out_as_it_comes() {
+        let head = b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://x/\r\n\r\n";
+        let mut f = Framer::default();
+        let mut out = Vec::new();
+        f.push(&ctx(), Cow::Borrowed(&head[..]), &mut out);
+        // Nothing waits for the end of the stream.
+        assert!(
+            matches!(&out[..], [Event::Payload(p)] if p.framing == Framing::Unframed && p.data.len() == head.len()),
+            "{out:?}"
+        );
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! up to a bound), retransmitted and overlapping bytes are dropped, and when bytes are known
 //! to be missing (too much waiting behind a hole, a segment cut by snaplen, RST, end of
 //! capture) a [`ProblemKind::TcpGap`] is reported and the framer resynchronises. The in-order
-//! byte stream goes to [`Framer`], which cuts it into STUN / ChannelData / RFC 4571 units.
+//! byte stream goes to [`Framer`], which cuts it into STUN / ChannelData / RFC 4571 units, or
+//! DNS messages when either end is port 53.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -44,6 +45,8 @@ impl Default for Limits {
 const BASE: u64 = 1 << 40;
 /// A segment this far ahead is not a hole to wait for: the stream is picked up again there.
 const FAR: u64 = 1 << 30;
+/// DNS over TCP (RFC 7766).
+const DNS_PORT: u16 = 53;
 
 #[derive(Debug)]
 struct Seg<'a> {
@@ -105,6 +108,30 @@ fn tail(c: Cow<'_, [u8]>, skip: usize) -> Cow<'_, [u8]> {
 }
 
 impl<'a> Dir<'a> {
+    /// A new direction for the stream `src` -> `dst`: DNS framing when either end is port 53.
+    fn new(src: SocketAddr, dst: SocketAddr) -> Self {
+        let mut d = Dir::default();
+        if src.port() == DNS_PORT || dst.port() == DNS_PORT {
+            d.framer = Framer::dns();
+        }
+        d
+    }
+
+    /// A fresh direction in place of this one (a new connection on the same ports), keeping
+    /// what it knows of its stream: the last frame seen and the framing.
+    fn restart(&self) -> Self {
+        Dir {
+            last_frame: self.last_frame,
+            last_ts: self.last_ts,
+            framer: if self.framer.is_dns() {
+                Framer::dns()
+            } else {
+                Framer::default()
+            },
+            ..Dir::default()
+        }
+    }
+
     fn sync(&mut self, seq: u32, midstream: bool) {
         self.synced = true;
         self.anchor_seq = seq;
@@ -201,11 +228,7 @@ impl<'a> Dir<'a> {
             // Not a hole but a different stream position (e.g. a new connection whose SYN
             // was not captured): flush and pick the stream up here.
             self.flush(ctx, out);
-            *self = Dir {
-                last_frame: self.last_frame,
-                last_ts: self.last_ts,
-                ..Dir::default()
-            };
+            *self = self.restart();
             self.sync(seq, true);
             self.data(ctx, seq, seg, limits, out);
             return;
@@ -341,7 +364,10 @@ impl<'a> TcpReassembler<'a> {
         if !self.streams.contains_key(&key) && self.streams.len() >= self.limits.max_streams {
             self.evict(out);
         }
-        let dir = self.streams.entry(key).or_default();
+        let dir = self
+            .streams
+            .entry(key)
+            .or_insert_with(|| Dir::new(seg.src, seg.dst));
         let before = dir.framer.buffered();
         dir.last_frame = frame;
         dir.last_ts = ts;
@@ -354,7 +380,7 @@ impl<'a> TcpReassembler<'a> {
                 *dir = Dir {
                     last_frame: frame,
                     last_ts: ts,
-                    ..Dir::default()
+                    ..dir.restart()
                 };
             }
             if !dir.synced {
@@ -637,6 +663,39 @@ pub(crate) mod tests {
                 ..
             })
         )));
+    }
+
+    #[test]
+    fn port_53_is_dns_framing_even_after_port_reuse() {
+        let msg = [0xabu8, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1];
+        let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&msg);
+        fn dns(s: TcpSegment<'_>) -> TcpSegment<'_> {
+            TcpSegment {
+                dst: "198.51.100.53:53".parse().unwrap(),
+                ..s
+            }
+        }
+        let data = &framed[..];
+        let ev = run(vec![
+            dns(seg(100, TCP_SYN, b"")),
+            dns(seg(101, TCP_ACK, &data[..4])),
+            dns(seg(105, TCP_ACK, &data[4..])),
+            // A new connection on the same ports (another SYN, another ISN).
+            dns(seg(9000, TCP_SYN, b"")),
+            dns(seg(9001, TCP_ACK, data)),
+        ]);
+        let got: Vec<(Framing, &[u8])> = ev
+            .iter()
+            .filter_map(|e| match e {
+                Event::Payload(p) => Some((p.framing, &p.data[..])),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![(Framing::Dns, &msg[..]), (Framing::Dns, &msg[..])]
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `turnscope analyze FILE... [--client FILE] [--server FILE] [--credential U:P]... [--realm R]
-//! [--turn-port N] [--relay-ports A-B] [--format table|json|markdown|html] [--out FILE]`
+//! [--turn-port N] [--relay-ports A-B] [--join-url NAME] [--format table|json|markdown|html] [--out FILE]`
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -34,6 +34,11 @@ pub struct Args {
     /// The relay port range, when no allocation shows it (default 24000-29999).
     #[arg(long, value_name = "A-B", value_parser = parse_range)]
     pub relay_ports: Option<(u16, u16)>,
+    /// The web bridge join URL guests browse to (e.g. join.example.com), for the DNS and
+    /// certificate findings; without it, the name browsers resolved before their HTTPS
+    /// sessions to the Expressway-E.
+    #[arg(long, value_name = "NAME")]
+    pub join_url: Option<String>,
     /// Output format [default: from --out's extension (.json, .md, .html), else table].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -120,6 +125,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         realm: args.realm,
         turn_port: args.turn_port,
         relay_ports: args.relay_ports,
+        join_url: args.join_url,
         ..AnalyzeOptions::default()
     };
     let rep = report::analyze(&inputs, &opts);

@@ -4,6 +4,8 @@
 mod alloc;
 mod auth;
 mod capacity;
+mod dns;
+pub mod fuzzing;
 mod healthy;
 mod ice;
 mod nat;
@@ -11,8 +13,10 @@ mod perm;
 mod proto;
 mod reach;
 mod relay;
+mod tls;
 mod transport;
 mod version;
+mod web;
 
 use std::collections::BTreeMap;
 
@@ -95,6 +99,22 @@ pub const CATALOGUE: &[(&str, Severity)] = &[
     ("transport.turn_tls", Severity::Info),
     ("version.cms_binding_only", Severity::Warning),
     ("nat.reflection_missing", Severity::Error),
+    ("dns.join_url_unresolved", Severity::Error),
+    ("dns.join_url_private", Severity::Error),
+    ("dns.webbridge_unresolved", Severity::Error),
+    ("dns.xmpp_srv_unresolved", Severity::Error),
+    ("dns.turn_unresolved", Severity::Error),
+    ("tls.san_mismatch", Severity::Error),
+    ("tls.self_signed", Severity::Error),
+    ("tls.certificate_expired", Severity::Error),
+    ("tls.certificate_not_yet_valid", Severity::Error),
+    ("tls.certificate_rejected", Severity::Error),
+    ("tls.client_certificate_rejected", Severity::Error),
+    ("tls.certificate_hidden", Severity::Info),
+    ("web.tcp443_unanswered", Severity::Error),
+    ("web.tcp443_refused", Severity::Error),
+    ("web.http_redirect", Severity::Info),
+    ("web.http_no_redirect", Severity::Warning),
 ];
 
 /// The catalogue severity of an id.
@@ -110,6 +130,8 @@ pub fn severity_of(id: &str) -> Severity {
 pub struct DiagnoseOptions {
     pub credentials: Vec<Credential>,
     pub realm: Option<String>,
+    /// `--join-url`: the web bridge join URL (else inferred from the traffic, see `web.rs`).
+    pub join_url: Option<String>,
 }
 
 /// At most this many evidence frames per finding (the summary gives the full counts), or 4
@@ -330,7 +352,11 @@ pub fn diagnose(case: &Case, opts: &DiagnoseOptions) -> Vec<Finding> {
     perm::rules(&mut sink);
     ice::rules(&mut sink);
     proto::rules(&mut sink);
-    transport::rules(&mut sink);
+    let web = web::Facts::new(case, opts);
+    transport::rules(&mut sink, &web);
+    dns::rules(&mut sink, &web);
+    tls::rules(&mut sink, &web);
+    web::rules(&mut sink, &web);
     version::rules(&mut sink);
     healthy::rules(&mut sink);
     sink.finish()

@@ -1,42 +1,45 @@
-//! transport.*: TURN over TLS (443 or the TURN port): not decodable, handshake outcome reported.
+//! transport.*: TURN over TLS: not decodable, handshake outcome reported. Only connections that
+//! are TURN count (see `web::classify`): on the TURN port, or on 443 when the traffic says TURN
+//! (the TURN server's address, STUN/TURN from the same client, media-like records); the web
+//! app's HTTPS on 443 gets the web findings instead.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use crate::capture::Transport;
-
+use super::web::{Facts, TlsUse};
 use super::Sink;
 
-/// TLS connections: ClientHello frame, time, SNI, server answer (None: none; Some(alert)).
-type Conns = BTreeMap<(SocketAddr, SocketAddr), (u32, i64, Option<String>, Option<Option<u8>>)>;
-
-/// The IANA-registered port of TURN over TLS ("turns", RFC 8656 §18).
-const TURNS_PORT: u16 = 5349;
+/// TLS connections: ClientHello frame, time, SNI, server answer (None: none; Some(alert)), why
+/// it is TURN.
+type Conns = BTreeMap<
+    (SocketAddr, SocketAddr),
+    (u32, i64, Option<String>, Option<Option<u8>>, &'static str),
+>;
 
 const REMEDY: &str = "TURN over TLS cannot be decoded without the TLS keys. To diagnose TURN, capture UDP 3478 instead (or TCP 3478); on Expressway-E TURN on TCP 443 replaces TCP 3478.";
 
-pub(super) fn rules(sink: &mut Sink<'_>) {
+pub(super) fn rules(sink: &mut Sink<'_>, facts: &Facts) {
     let case = sink.case;
     for (ci, c) in case.captures.iter().enumerate() {
         let mut conns: Conns = BTreeMap::new();
-        for t in &c.tls {
-            if t.hello {
-                if t.dst.port() == 443
-                    || t.dst.port() == TURNS_PORT
-                    || case.is_turn_endpoint(t.dst, Transport::Tcp)
-                    || case.is_turn_endpoint(t.dst, Transport::Tls)
-                {
-                    conns
-                        .entry((t.src, t.dst))
-                        .or_insert((t.frame, t.ts.0, t.sni.clone(), None));
-                }
-            } else if let Some(x) = conns.get_mut(&(t.dst, t.src)) {
-                if x.3.is_none() {
-                    x.3 = Some(t.alert);
-                }
-            }
+        for (t, u) in c.tls_conns.conns.iter().zip(&facts.uses[ci]) {
+            let (TlsUse::Turn(why), Some(frame)) = (u, t.hello_frame) else {
+                continue;
+            };
+            let outcome = match (t.server_alert, t.server_hello_frame) {
+                (Some(a), _) => Some(Some(a.description)),
+                (None, Some(_)) => Some(None),
+                (None, None) => None,
+            };
+            conns.entry((t.client, t.server)).or_insert((
+                frame,
+                t.ts.0,
+                t.sni().map(str::to_string),
+                outcome,
+                why,
+            ));
         }
-        for ((src, dst), (frame, ts, sni, outcome)) in conns {
+        for ((src, dst), (frame, ts, sni, outcome, why)) in conns {
             let key = format!("{dst}|{}", sni.clone().unwrap_or_default());
             let d = sink.entry("transport.turn_tls", key, || {
                 let how = match outcome {
@@ -46,7 +49,7 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
                 };
                 (
                     format!(
-                        "TLS to {dst} from {src} (SNI {}): contents not decodable; {how}",
+                        "TLS to {dst} from {src} (SNI {}): contents not decodable; {how}; TURN because {why}",
                         sni.as_deref().unwrap_or("none")
                     ),
                     REMEDY.to_string(),

@@ -254,6 +254,10 @@ impl<'o> Ingest<'o> {
                     alert: *alert,
                 });
             }
+            Event::Tls(t) => {
+                self.seen_ts(t.ts, t.frame);
+                self.flows.tls_conns.event(t);
+            }
             Event::Problem(p) => {
                 self.flows.problem_count += 1;
                 if self.flows.problems.len() < KEEP_DETAILS {
@@ -285,6 +289,12 @@ impl<'o> Ingest<'o> {
             })
             .or_default()
             .add(p.frame, p.ts, len);
+        // DNS (port 53) and plain HTTP answers are not STUN: read for the web findings.
+        if super::dns::is_dns(p) {
+            self.flows.dns.payload(p);
+            return;
+        }
+        self.flows.http.payload(p);
         // Fast path for relayed media: ChannelData counted without the generic decode.
         if p.framing != crate::capture::Framing::Unframed
             && p.data.first().is_some_and(|b| (0x40..=0x7F).contains(b))
@@ -867,7 +877,8 @@ impl DatagramScan for OrderFree {
     }
 
     fn datagram(&self, part: &mut OrderFreePart, p: &Payload<'_>) -> bool {
-        if p.framing != Framing::Datagram {
+        // DNS goes in frame order: queries and answers are matched as they come.
+        if p.framing != Framing::Datagram || super::dns::is_dns(p) {
             return false;
         }
         let channel = match crate::wire::decode_payload(&p.data, false) {

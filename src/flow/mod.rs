@@ -15,6 +15,11 @@ pub mod msg;
 pub mod servers;
 pub mod vantage;
 
+// What the web findings read: DNS lookups, TLS connections, plain HTTP answers.
+pub mod dns;
+pub mod http;
+pub mod tls;
+
 use std::collections::HashMap as StdHashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, SocketAddr};
@@ -264,6 +269,12 @@ pub struct CaptureFlows {
     pub unreachable: Vec<UnreachableSeen>,
     pub tcp: Vec<TcpSeen>,
     pub tls: Vec<TlsSeen>,
+    /// DNS lookups (port 53, UDP and TCP).
+    pub dns: dns::DnsLog,
+    /// TLS connections: hellos, versions, certificates, alerts, application data counts.
+    pub tls_conns: tls::TlsLog,
+    /// Plain HTTP answers (status line, Location).
+    pub http: http::HttpLog,
     pub problems: Vec<(Option<u32>, String)>,
     pub problem_count: u64,
     pub allocations: Vec<Allocation>,

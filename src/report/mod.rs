@@ -35,6 +35,8 @@ pub struct AnalyzeOptions {
     pub relay_ports: Option<(u16, u16)>,
     /// Most bytes a bundle may decompress to (all members together).
     pub bundle_limit: u64,
+    /// `--join-url`: the web bridge join URL the guests browse to.
+    pub join_url: Option<String>,
 }
 
 impl Default for AnalyzeOptions {
@@ -45,6 +47,7 @@ impl Default for AnalyzeOptions {
             turn_port: None,
             relay_ports: None,
             bundle_limit: crate::capture::bundle::DEFAULT_LIMIT,
+            join_url: None,
         }
     }
 }
@@ -432,6 +435,7 @@ pub fn report_from_flows(
     let diagnose_options = DiagnoseOptions {
         credentials: opts.credentials.clone(),
         realm: opts.realm.clone(),
+        join_url: opts.join_url.clone(),
     };
     let (findings, mut report) = rayon::join(
         || diagnose::diagnose(&case, &diagnose_options),
