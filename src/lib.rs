@@ -29,6 +29,7 @@ pub mod input;
 pub mod replay;
 pub mod report;
 pub mod serve;
+pub mod sources;
 #[doc(hidden)]
 pub mod testsupport;
 pub mod turn;
