@@ -412,6 +412,11 @@ pub struct Expanded {
 /// Read every capture of a bundle held in memory into memory (for the commands that need
 /// the whole file at hand: `decode`, `replay`). `analyze` streams instead.
 pub fn expand(name: &str, bytes: &[u8], limit: u64) -> Result<Expanded, BundleError> {
+    expand_from(name, &mut &bytes[..], limit)
+}
+
+/// [`expand`] from a stream: each member inflated once; `limit` caps the inflated bytes.
+pub fn expand_from(name: &str, input: &mut dyn Read, limit: u64) -> Result<Expanded, BundleError> {
     struct Collect(Vec<Collected>);
     impl Visitor for Collect {
         fn member(&mut self, m: &Member<'_>) -> Take {
@@ -431,12 +436,7 @@ pub fn expand(name: &str, bytes: &[u8], limit: u64) -> Result<Expanded, BundleEr
         }
     }
     let mut collect = Collect(Vec::new());
-    let walked = walk(
-        name,
-        &mut &bytes[..],
-        Limits::inflating(limit),
-        &mut collect,
-    )?;
+    let walked = walk(name, input, Limits::inflating(limit), &mut collect)?;
     Ok(Expanded {
         captures: collect.0,
         skipped: walked.skipped,

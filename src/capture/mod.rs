@@ -211,7 +211,7 @@ mod tls;
 
 pub use scan::{DatagramScan, ScanOptions, Scanned};
 pub use source::{open, CaptureError, CaptureFile, CaptureFormat};
-pub use streamed::{walk_read, StreamWalk, Streamed};
+pub use streamed::{first_record_time, walk_read, FirstRecord, StreamWalk, Streamed};
 
 use std::collections::BTreeMap;
 

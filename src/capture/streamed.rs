@@ -20,11 +20,11 @@ use std::io::Read;
 use super::ip::{Fragment, TcpSegment};
 use super::scan::rebase;
 use super::source::{
-    header_format, CutShort, Kind, RecordReader, HEADER_BYTES, MAX_STREAMED_RECORD,
+    header_format, CutShort, Item, Kind, RecordReader, HEADER_BYTES, MAX_STREAMED_RECORD,
 };
 use super::{
     parse_item, CaptureError, CaptureFormat, CaptureStats, Event, FrameOut, Parsed1, ProblemKind,
-    Stateful, SUB_BATCH,
+    Stateful, Timestamp, SUB_BATCH,
 };
 
 /// Where the walk of the current file is.
@@ -93,6 +93,8 @@ pub struct StreamWalk {
     stages: Stateful<'static>,
     /// Events of the stateful stages on their way into a batch.
     held: Vec<Event<'static>>,
+    /// The latest record time walked (all files).
+    last_ts: Option<Timestamp>,
     done: Streamed,
 }
 
@@ -109,6 +111,7 @@ impl StreamWalk {
             frame_base: 0,
             stages: Stateful::default(),
             held: Vec::new(),
+            last_ts: None,
             done: Streamed::default(),
         }
     }
@@ -209,6 +212,11 @@ impl StreamWalk {
         ended
     }
 
+    /// The latest record time walked so far (all files).
+    pub fn last_record_ts(&self) -> Option<Timestamp> {
+        self.last_ts
+    }
+
     /// Frames walked so far, all files together.
     pub fn frames(&self) -> u32 {
         self.frame_base.saturating_add(self.file_frames)
@@ -270,6 +278,7 @@ impl StreamWalk {
             &mut self.held,
             sink,
         );
+        self.last_ts = self.last_ts.max(end.last_ts);
         for link in end.links {
             if !self.done.link_types.contains(&link) {
                 self.done.link_types.push(link);
@@ -318,6 +327,7 @@ struct WalkEnd {
     starved: Option<CutShort>,
     stopped: bool,
     links: Vec<u32>,
+    last_ts: Option<Timestamp>,
 }
 
 /// Walk, parse and run the stateful stages over the records of one buffer, handing events
@@ -330,6 +340,7 @@ fn walk_records<'b>(
     sink: &mut dyn FnMut(&[Event<'_>]),
 ) -> WalkEnd {
     let mut out: Vec<Event<'b>> = Vec::new();
+    let mut last_ts = None;
     loop {
         let mut walked = 0;
         while walked < SUB_BATCH {
@@ -337,6 +348,9 @@ fn walk_records<'b>(
                 break;
             };
             walked += 1;
+            if let Item::Packet(r) = &item {
+                last_ts = last_ts.max(Some(r.ts));
+            }
             let mut parsed = parse_item(item);
             rebase(&mut parsed, frame_base);
             apply_streamed(stages, parsed, &mut out, held);
@@ -356,6 +370,7 @@ fn walk_records<'b>(
         starved: reader.starved(),
         stopped: reader.stopped(),
         links: reader.declared_links(),
+        last_ts,
     }
 }
 
@@ -424,4 +439,37 @@ pub fn walk_read(
     }
     walk.end_file(sink)?;
     Ok(walk.finish(sink))
+}
+
+/// What the first bytes of a capture say about its first record's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstRecord {
+    /// The bytes end before the first record does: give more.
+    NeedMore,
+    At(Timestamp),
+    /// No record with a time (no packet, or not a capture).
+    None,
+}
+
+/// The time of the first packet record in `head`, the first bytes of a capture (`complete`:
+/// the whole file). Used to put rotated pieces in time order before walking them.
+pub fn first_record_time(head: &[u8], complete: bool) -> FirstRecord {
+    if head.len() < HEADER_BYTES && !complete {
+        return FirstRecord::NeedMore;
+    }
+    let Ok(format) = header_format("", head) else {
+        return FirstRecord::None;
+    };
+    let mut reader = RecordReader::stream_start(head, format, !complete);
+    while let Some(item) = reader.next_item() {
+        match item {
+            Item::Packet(r) => return FirstRecord::At(r.ts),
+            Item::Frame { .. } => {}
+            Item::Problem(_) => return FirstRecord::None,
+        }
+    }
+    match reader.starved() {
+        Some(cut) if cut.needed() <= MAX_STREAMED_RECORD as u64 => FirstRecord::NeedMore,
+        _ => FirstRecord::None,
+    }
 }

@@ -6,6 +6,7 @@ mod auth;
 mod capacity;
 mod healthy;
 mod ice;
+pub mod logs;
 mod nat;
 mod perm;
 mod proto;
@@ -94,6 +95,7 @@ pub const CATALOGUE: &[(&str, Severity)] = &[
     ("transport.turn_tls", Severity::Info),
     ("version.cms_binding_only", Severity::Warning),
     ("nat.reflection_missing", Severity::Error),
+    ("log.ice_failure", Severity::Error),
 ];
 
 /// The catalogue severity of an id.
@@ -200,9 +202,13 @@ impl<'c> Sink<'c> {
                         });
                         n <= per_cap
                     })
-                    .map(|(c, f, _)| Evidence {
-                        capture: case.name(c).to_string(),
-                        frame: f,
+                    .map(|(c, f, _)| {
+                        // A capture read from rotated pieces: the piece and its own frame.
+                        let at = case.captures[c].frame_ref(f);
+                        Evidence {
+                            capture: at.capture.to_string(),
+                            frame: at.frame,
+                        }
                     })
                     .collect();
                 Finding {

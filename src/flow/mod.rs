@@ -10,6 +10,7 @@ pub mod case;
 pub mod correlate;
 pub mod ingest;
 pub mod msg;
+pub mod pieces;
 pub mod vantage;
 
 use std::collections::HashMap as StdHashMap;
@@ -27,6 +28,7 @@ pub use case::{Case, CaseTx, Sighting};
 pub use correlate::{ClockOffset, NatMapping, TxPath};
 pub use ingest::{Ingest, OrderFree, OrderFreePart};
 pub use msg::{CredCheck, IceAttrs, Msg};
+pub use pieces::{FrameRef, Piece};
 pub use vantage::Role;
 
 /// A small multiplicative hasher (FxHash) for the per-packet counters: keys are addresses,
@@ -231,6 +233,10 @@ pub struct CaptureFlows {
     pub problems: Vec<(Option<u32>, String)>,
     pub problem_count: u64,
     pub allocations: Vec<Allocation>,
+    /// The files the capture was read from, in time order, when it is several (the rotated
+    /// pieces of one interface's tcpdump); empty for a capture of one file. Frame numbers
+    /// here run on through the pieces; [`CaptureFlows::frame_ref`] gives a piece's own.
+    pub pieces: Vec<Piece>,
 }
 
 impl CaptureFlows {

@@ -36,6 +36,30 @@ impl LogTime {
     }
 }
 
+impl LogTime {
+    /// A time without a year (classic syslog) placed in the year, of the one before or
+    /// the one after `near_ns`, whichever puts it nearest; other times as they are.
+    pub fn placed_near(self, near_ns: i64) -> LogTime {
+        if self.year_known {
+            return self;
+        }
+        let day_ns = 86_400 * NANOS;
+        let (_, m, d) = civil_from_days(self.wall_ns.div_euclid(day_ns));
+        let of_day = self.wall_ns.rem_euclid(day_ns);
+        let (year, _, _) = civil_from_days(near_ns.div_euclid(day_ns));
+        let best = [year - 1, year, year + 1]
+            .into_iter()
+            .map(|y| days_from_civil(y, m, d) * day_ns + of_day)
+            .min_by_key(|w| w.abs_diff(near_ns))
+            .unwrap_or(self.wall_ns);
+        LogTime {
+            wall_ns: best,
+            year_known: true,
+            ..self
+        }
+    }
+}
+
 /// `YYYY-MM-DD HH:MM:SS.mmm` of nanoseconds since the epoch.
 pub fn format_ns(ns: i64) -> String {
     let secs = ns.div_euclid(NANOS);
@@ -241,5 +265,11 @@ mod tests {
             assert!(parse_date_time(bad).is_none(), "{bad}");
         }
         assert!(parse_syslog_time("Apr 15 25:00:00").is_none());
+        let near = parse_date_time("2027-01-02 00:00:00").unwrap().0.wall_ns;
+        let placed = parse_syslog_time("Dec 31 23:00:00")
+            .unwrap()
+            .0
+            .placed_near(near);
+        assert_eq!(format_ns(placed.wall_ns), "2026-12-31 23:00:00.000");
     }
 }

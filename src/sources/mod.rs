@@ -75,3 +75,109 @@ pub struct LineRef {
     pub document: String,
     pub line: u64,
 }
+
+/// A document's model, by kind.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Model {
+    ExpresswayLog(expressway::ExpresswayLog),
+    /// A configuration or status dump.
+    Dump(expressway::Dump),
+    CmsLog(cmslog::CmsLog),
+}
+
+/// A document read: its label, kind and model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub name: String,
+    pub kind: DocKind,
+    pub model: Model,
+    /// A read error that ended the document early (what came before is kept).
+    pub error: Option<String>,
+}
+
+/// What a document gave, counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub lines: u64,
+    /// Events or settings kept.
+    pub kept: usize,
+    /// Lines not understood.
+    pub unread: u64,
+}
+
+impl Document {
+    pub fn counts(&self) -> Counts {
+        match &self.model {
+            Model::ExpresswayLog(l) => Counts {
+                lines: l.lines,
+                kept: l.events.len(),
+                unread: l.unread,
+            },
+            Model::Dump(d) => Counts {
+                lines: d.lines,
+                kept: d.settings.len(),
+                unread: d.unread,
+            },
+            Model::CmsLog(l) => Counts {
+                lines: l.lines,
+                kept: l.events.len(),
+                unread: l.unread,
+            },
+        }
+    }
+
+    /// True when anything in it was understood (a time-stamped entry or a setting).
+    pub fn understood(&self) -> bool {
+        match &self.model {
+            Model::ExpresswayLog(l) => l.entries > 0,
+            Model::Dump(d) => !d.settings.is_empty(),
+            Model::CmsLog(l) => l.entries > 0,
+        }
+    }
+}
+
+/// Read a document of a known kind from a stream. A read error ends it where it happened
+/// and is kept in [`Document::error`].
+pub fn read(name: &str, kind: DocKind, r: impl std::io::Read) -> Document {
+    let mut r = ErrorKept {
+        inner: r,
+        error: None,
+    };
+    let model = match kind {
+        DocKind::ExpresswayLog => {
+            Model::ExpresswayLog(expressway::parse_log(&mut r).unwrap_or_default())
+        }
+        DocKind::ExpresswayConfig | DocKind::ExpresswayStatus => {
+            Model::Dump(expressway::parse_dump(&mut r).unwrap_or_default())
+        }
+        DocKind::CmsLog => Model::CmsLog(cmslog::parse(&mut r).unwrap_or_default()),
+    };
+    Document {
+        name: name.to_string(),
+        kind,
+        model,
+        error: r.error,
+    }
+}
+
+/// A reader that ends at its first error and keeps it, so that a parser keeps what it read.
+struct ErrorKept<R> {
+    inner: R,
+    error: Option<String>,
+}
+
+impl<R: std::io::Read> std::io::Read for ErrorKept<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.error.is_some() {
+            return Ok(0);
+        }
+        match self.inner.read(buf) {
+            Err(e) if e.kind() != std::io::ErrorKind::Interrupted => {
+                self.error = Some(e.to_string());
+                Ok(0)
+            }
+            other => other,
+        }
+    }
+}
