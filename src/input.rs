@@ -1,32 +1,33 @@
-//! Inputs of every kind -> captures ready to open: files, folders, standard input (`-`) and
-//! bytes; diagnostic bundles (tar, gzip, nested) opened in memory. Every command resolves its
-//! inputs here, so `decode`, `analyze`, `replay` and `batch` read the same things.
+//! Inputs of every kind -> what each command reads: captures on disk (memory-mapped and
+//! walked in parallel), bundles and other streams (diagnostic bundles, gzip, standard input:
+//! walked as they stream, see [`crate::capture::bundle`]), and documents (Expressway logs and
+//! dumps, CMS event logs, chrome://webrtc-internals dumps, see [`crate::sources`]). Every command resolves its inputs here, so
+//! `decode`, `analyze`, `replay` and `batch` read the same things.
 //!
-//! Inputs that are not captures but evidence of another kind are recognised by content, not by
-//! name, and given back as [`Resolved::documents`] (today: chrome://webrtc-internals dumps, plain
-//! or gzip, see [`crate::sources::webrtc`]); a command that does not use them says so instead of
-//! failing on them as "not a pcap".
+//! Files are recognised by their first bytes, not their names (documents also by the names
+//! the Expressway bundle documents, when their text says nothing). A document given to a
+//! command that reads captures only is said to be one, instead of failing as "not a pcap".
 
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::capture::{self, bundle, CaptureFile};
 use crate::flow::Role;
-use crate::sources::webrtc;
+use crate::sources::{self, DocKind};
 
 /// Where an input's bytes are.
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// A capture, a bundle, or a folder of them.
+    /// A capture, a bundle, a document, or a folder of them.
     Path(PathBuf),
     Bytes(Vec<u8>),
-    /// Standard input, read whole (up to the bundle limit).
+    /// Standard input, read as a stream.
     Stdin,
 }
 
-/// One input of a case: a capture, a bundle or a folder, with an optional role.
+/// One input of a case: a capture, a bundle, a document or a folder, with an optional role.
 #[derive(Debug, Clone)]
 pub struct Input {
     /// Label used in reports (the path as given, or a name for bytes).
@@ -86,6 +87,13 @@ pub struct InputError {
 }
 
 impl InputError {
+    pub fn new(path: impl Into<String>, reason: impl Into<String>) -> InputError {
+        InputError {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
     /// A document given to a command that reads captures only (`decode`, `replay`).
     pub fn not_a_capture(d: &DocumentInput) -> InputError {
         let reason = format!(
@@ -94,20 +102,26 @@ impl InputError {
         );
         InputError::new(&d.name, reason)
     }
-
-    fn new(path: impl Into<String>, reason: impl Into<String>) -> InputError {
-        InputError {
-            path: path.into(),
-            reason: reason.into(),
-        }
-    }
 }
 
-/// Where a capture's bytes are: a file to map, or bytes in memory (from a bundle or stdin).
+/// Where bytes are: a file, bytes in memory, or standard input (its first bytes, already
+/// read to recognise it, then the rest).
 #[derive(Debug)]
 enum Origin {
     Path(PathBuf),
     Bytes(Vec<u8>),
+    Stdin { head: Vec<u8> },
+}
+
+impl Origin {
+    /// The bytes from the first, as a stream.
+    fn reader(&self) -> io::Result<Box<dyn Read + '_>> {
+        Ok(match self {
+            Origin::Path(p) => Box::new(std::fs::File::open(p)?),
+            Origin::Bytes(b) => Box::new(&b[..]),
+            Origin::Stdin { head } => Box::new((&head[..]).chain(io::stdin().lock())),
+        })
+    }
 }
 
 /// A capture found among the inputs, ready to open.
@@ -116,6 +130,8 @@ pub struct CaptureInput {
     /// `path`, `bundle!member`, or `folder/file`.
     pub name: String,
     pub role: Option<Role>,
+    /// Position among everything resolved (reports keep the inputs' order).
+    pub order: usize,
     origin: Origin,
 }
 
@@ -124,9 +140,27 @@ impl CaptureInput {
     pub fn open(self) -> Result<CaptureFile, InputError> {
         let file = match self.origin {
             Origin::Path(p) => capture::open(&p),
-            Origin::Bytes(b) => CaptureFile::from_bytes(self.name.clone(), b),
+            Origin::Bytes(b) | Origin::Stdin { head: b } => {
+                CaptureFile::from_bytes(self.name.clone(), b)
+            }
         };
         file.map_err(|e| InputError::new(&self.name, strip_name(&self.name, &e.to_string())))
+    }
+}
+
+/// A bundle (or a gzip, or standard input) to walk as a stream.
+#[derive(Debug)]
+pub struct BundleInput {
+    pub name: String,
+    pub role: Option<Role>,
+    pub order: usize,
+    origin: Origin,
+}
+
+impl BundleInput {
+    /// Its bytes, from the first, as a stream.
+    pub fn reader(&self) -> io::Result<Box<dyn Read + '_>> {
+        self.origin.reader()
     }
 }
 
@@ -134,50 +168,127 @@ impl CaptureInput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
-    /// A chrome://webrtc-internals dump (either file it writes, plain or gzip): read it with
-    /// [`webrtc::parse`].
+    /// `loggingsnapshot_…`: the Expressway log of the logging period.
+    ExpresswayLog,
+    /// `xconf_dump_…`: the Expressway configuration.
+    ExpresswayConfig,
+    /// `xstat_dump_…`: the Expressway status.
+    ExpresswayStatus,
+    /// A CMS event log.
+    CmsLog,
+    /// A chrome://webrtc-internals dump (either file it writes, plain or gzip): see
+    /// [`crate::sources::webrtc`].
     WebrtcDump,
 }
 
 impl DocumentKind {
     pub fn describe(self) -> &'static str {
+        self.source().describe()
+    }
+
+    /// The parser's kind.
+    pub fn source(self) -> DocKind {
         match self {
-            DocumentKind::WebrtcDump => "a chrome://webrtc-internals dump",
+            DocumentKind::ExpresswayLog => DocKind::ExpresswayLog,
+            DocumentKind::ExpresswayConfig => DocKind::ExpresswayConfig,
+            DocumentKind::ExpresswayStatus => DocKind::ExpresswayStatus,
+            DocumentKind::CmsLog => DocKind::CmsLog,
+            DocumentKind::WebrtcDump => DocKind::WebrtcDump,
+        }
+    }
+
+    fn of(kind: DocKind) -> DocumentKind {
+        match kind {
+            DocKind::ExpresswayLog => DocumentKind::ExpresswayLog,
+            DocKind::ExpresswayConfig => DocumentKind::ExpresswayConfig,
+            DocKind::ExpresswayStatus => DocumentKind::ExpresswayStatus,
+            DocKind::CmsLog => DocumentKind::CmsLog,
+            DocKind::WebrtcDump => DocumentKind::WebrtcDump,
         }
     }
 }
 
-/// A document found among the inputs, held in memory (dumps are small).
+/// A document found among the inputs (read as a stream when used).
 #[derive(Debug)]
 pub struct DocumentInput {
     /// `path`, or `folder/file`.
     pub name: String,
     pub kind: DocumentKind,
     pub role: Option<Role>,
-    pub bytes: Vec<u8>,
+    pub order: usize,
+    origin: Origin,
 }
 
-/// The captures and documents of some inputs, and what could not be used.
+impl DocumentInput {
+    /// Its bytes, from the first, as a stream.
+    pub fn reader(&self) -> io::Result<Box<dyn Read + '_>> {
+        self.origin.reader()
+    }
+}
+
+/// The captures, bundles and documents of some inputs, and what could not be used.
 #[derive(Debug, Default)]
 pub struct Resolved {
     pub captures: Vec<CaptureInput>,
+    pub bundles: Vec<BundleInput>,
     pub documents: Vec<DocumentInput>,
     pub errors: Vec<InputError>,
+    /// Inputs resolved so far (gives each its `order`).
+    next: usize,
 }
 
-/// A document's kind, from the first bytes of a file (at least [`webrtc::SNIFF_BYTES`] where
-/// the file has them).
-fn document_kind(head: &[u8]) -> Option<DocumentKind> {
-    let sniffed = match webrtc::sniff(head) {
-        webrtc::Sniffed::Gzip => webrtc::sniff_gzip(head),
-        other => other,
-    };
-    match sniffed {
-        webrtc::Sniffed::WebrtcInternals | webrtc::Sniffed::RtcStats => {
-            Some(DocumentKind::WebrtcDump)
-        }
-        webrtc::Sniffed::Gzip | webrtc::Sniffed::Other => None,
+impl Resolved {
+    fn order(&mut self) -> usize {
+        self.next += 1;
+        self.next - 1
     }
+
+    /// For the commands that need every capture at hand (`decode`, `replay`): bundles read
+    /// into memory (each member inflated once, up to `limit` bytes in all), documents listed
+    /// as no captures. Captures come back in the inputs' order.
+    pub fn captures_in_memory(self, limit: u64) -> (Vec<CaptureInput>, Vec<InputError>) {
+        let Resolved {
+            mut captures,
+            bundles,
+            documents,
+            mut errors,
+            ..
+        } = self;
+        errors.extend(documents.iter().map(InputError::not_a_capture));
+        for b in bundles {
+            let expanded = b
+                .reader()
+                .map_err(|e| InputError::new(&b.name, format!("cannot read: {e}")))
+                .and_then(|mut r| {
+                    bundle::expand_from(&b.name, &mut r, limit)
+                        .map_err(|e| InputError::new(&b.name, strip_name(&b.name, &e.to_string())))
+                });
+            match expanded {
+                Ok(e) => {
+                    if e.captures.is_empty() {
+                        errors.push(no_capture(&b.name, e.skipped.len()));
+                    }
+                    captures.extend(e.captures.into_iter().map(|m| CaptureInput {
+                        name: m.name,
+                        role: b.role,
+                        order: b.order,
+                        origin: Origin::Bytes(m.bytes),
+                    }));
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        captures.sort_by_key(|c| c.order);
+        (captures, errors)
+    }
+}
+
+/// The error for a bundle without any capture.
+pub fn no_capture(name: &str, others: usize) -> InputError {
+    InputError::new(
+        name,
+        format!("bundle holds no pcap or pcapng capture ({others} other members)"),
+    )
 }
 
 /// How many files a folder input may hold (all levels): beyond it the rest is refused.
@@ -185,28 +296,85 @@ pub const MAX_FOLDER_FILES: usize = 100_000;
 /// Folders inside folder inputs, at most this deep.
 pub const MAX_FOLDER_DEPTH: usize = 8;
 
-/// Find the captures in `inputs`. `bundle_limit` caps what one bundle (or standard input) may
-/// decompress to.
+/// Find the captures, bundles and documents in `inputs`. `bundle_limit` caps what one
+/// bundle (or standard input) may inflate, or hold in memory where a command needs that.
 pub fn resolve(inputs: &[Input], bundle_limit: u64) -> Resolved {
     let mut out = Resolved::default();
     for input in inputs {
         match &input.source {
-            Source::Path(p) if p.is_dir() => {
-                folder(&input.name, p, input.role, bundle_limit, &mut out)
+            Source::Path(p) if p.is_dir() => folder(&input.name, p, input.role, &mut out),
+            Source::Path(p) => file(&input.name, p, input.role, &mut out),
+            Source::Bytes(b) => {
+                let kind = Recognised::of(b, &input.name);
+                place(
+                    &input.name,
+                    kind,
+                    Origin::Bytes(b.clone()),
+                    input.role,
+                    &mut out,
+                );
             }
-            Source::Path(p) => file(&input.name, p, input.role, bundle_limit, &mut out),
-            Source::Bytes(b) => bytes(&input.name, b.clone(), input.role, bundle_limit, &mut out),
-            Source::Stdin => match read_stdin(bundle_limit) {
-                Ok(b) => bytes(&input.name, b, input.role, bundle_limit, &mut out),
-                Err(reason) => out.errors.push(InputError::new(&input.name, reason)),
-            },
+            Source::Stdin => stdin(&input.name, input.role, bundle_limit, &mut out),
         }
     }
     out
 }
 
+/// What the first bytes say an input is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recognised {
+    Capture,
+    Bundle,
+    Document(DocumentKind),
+    /// Nothing known: tried as a capture, which says why it is none.
+    Unknown,
+}
+
+impl Recognised {
+    fn of(head: &[u8], name: &str) -> Recognised {
+        match bundle::sniff(head) {
+            bundle::Kind::Pcap | bundle::Kind::PcapNg => Recognised::Capture,
+            // A gzip may be a compressed webrtc-internals dump (Chrome's default download).
+            bundle::Kind::Gzip if sources::sniff(head, name) == Some(DocKind::WebrtcDump) => {
+                Recognised::Document(DocumentKind::WebrtcDump)
+            }
+            bundle::Kind::Gzip | bundle::Kind::Tar => Recognised::Bundle,
+            bundle::Kind::Other => match sources::sniff(head, name) {
+                Some(kind) => Recognised::Document(DocumentKind::of(kind)),
+                None => Recognised::Unknown,
+            },
+        }
+    }
+}
+
+fn place(name: &str, kind: Recognised, origin: Origin, role: Option<Role>, out: &mut Resolved) {
+    let order = out.order();
+    let name = name.to_string();
+    match kind {
+        Recognised::Capture | Recognised::Unknown => out.captures.push(CaptureInput {
+            name,
+            role,
+            order,
+            origin,
+        }),
+        Recognised::Bundle => out.bundles.push(BundleInput {
+            name,
+            role,
+            order,
+            origin,
+        }),
+        Recognised::Document(kind) => out.documents.push(DocumentInput {
+            name,
+            kind,
+            role,
+            order,
+            origin,
+        }),
+    }
+}
+
 /// Every file under a folder, in name order, each resolved like a file given on its own.
-fn folder(name: &str, dir: &Path, role: Option<Role>, limit: u64, out: &mut Resolved) {
+fn folder(name: &str, dir: &Path, role: Option<Role>, out: &mut Resolved) {
     let mut files = Vec::new();
     if let Err(reason) = files_under(dir, 0, &mut files) {
         out.errors.push(InputError::new(name, reason));
@@ -217,7 +385,7 @@ fn folder(name: &str, dir: &Path, role: Option<Role>, limit: u64, out: &mut Reso
     }
     for f in files {
         let label = f.display().to_string();
-        file(&label, &f, role, limit, out);
+        file(&label, &f, role, out);
     }
 }
 
@@ -254,117 +422,50 @@ fn files_under(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), S
     Ok(())
 }
 
-/// A file: a capture is mapped where it lies; a bundle is read and opened in memory.
-fn file(name: &str, p: &Path, role: Option<Role>, limit: u64, out: &mut Resolved) {
-    let head = match head(p) {
-        Ok(h) => h,
-        Err(e) => {
-            return out
-                .errors
-                .push(InputError::new(name, format!("cannot read: {e}")))
-        }
-    };
-    if let Some(kind) = document_kind(&head) {
-        return document_file(name, p, kind, role, limit, out);
-    }
-    if !bundle::is_bundle(&head) {
-        out.captures.push(CaptureInput {
-            name: name.to_string(),
-            role,
-            origin: Origin::Path(p.to_path_buf()),
-        });
-        return;
-    }
-    match read_limited(name, p, "bundle", limit) {
-        Ok(b) => bytes(name, b, role, limit, out),
-        Err(e) => out.errors.push(e),
-    }
-}
-
-/// A whole file read into memory, refused when larger than `limit` (`what` names it then).
-fn read_limited(name: &str, p: &Path, what: &str, limit: u64) -> Result<Vec<u8>, InputError> {
-    let len = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    if len > limit {
-        let reason = format!("{what} of {len} bytes is larger than the limit of {limit} bytes");
-        return Err(InputError::new(name, reason));
-    }
-    std::fs::read(p).map_err(|e| InputError::new(name, format!("cannot read: {e}")))
-}
-
-/// A document file, read whole (up to the bundle limit).
-fn document_file(
-    name: &str,
-    p: &Path,
-    kind: DocumentKind,
-    role: Option<Role>,
-    limit: u64,
-    out: &mut Resolved,
-) {
-    match read_limited(name, p, kind.describe(), limit) {
-        Ok(bytes) => out.documents.push(DocumentInput {
-            name: name.to_string(),
-            kind,
-            role,
-            bytes,
-        }),
-        Err(e) => out.errors.push(e),
-    }
-}
-
-/// Bytes in memory: a document or a capture as it is, a bundle expanded.
-fn bytes(name: &str, b: Vec<u8>, role: Option<Role>, limit: u64, out: &mut Resolved) {
-    if let Some(kind) = document_kind(&b) {
-        return out.documents.push(DocumentInput {
-            name: name.to_string(),
-            kind,
-            role,
-            bytes: b,
-        });
-    }
-    if !bundle::is_bundle(&b) {
-        out.captures.push(CaptureInput {
-            name: name.to_string(),
-            role,
-            origin: Origin::Bytes(b),
-        });
-        return;
-    }
-    match bundle::expand(name, &b, limit) {
-        Ok(e) => {
-            if e.captures.is_empty() {
-                let reason = format!(
-                    "bundle holds no pcap or pcapng capture ({} other members)",
-                    e.skipped.len()
-                );
-                out.errors.push(InputError::new(name, reason));
-            }
-            out.captures
-                .extend(e.captures.into_iter().map(|m| CaptureInput {
-                    name: m.name,
-                    role,
-                    origin: Origin::Bytes(m.bytes),
-                }));
+/// A file: recognised by its first bytes; nothing more is read here.
+fn file(name: &str, p: &Path, role: Option<Role>, out: &mut Resolved) {
+    match head(p) {
+        Ok(h) => {
+            let kind = Recognised::of(&h, name);
+            place(name, kind, Origin::Path(p.to_path_buf()), role, out);
         }
         Err(e) => out
             .errors
-            .push(InputError::new(name, strip_name(name, &e.to_string()))),
+            .push(InputError::new(name, format!("cannot read: {e}"))),
     }
 }
 
-/// The first bytes of a file, to tell captures, bundles and documents apart.
-fn head(p: &Path) -> std::io::Result<Vec<u8>> {
-    let mut b = Vec::with_capacity(webrtc::SNIFF_BYTES);
-    std::fs::File::open(p)?
-        .take(webrtc::SNIFF_BYTES as u64)
-        .read_to_end(&mut b)?;
-    Ok(b)
+/// Standard input: a capture is read whole (up to the limit) for the mapped walks; a bundle
+/// or a document is walked as it streams.
+fn stdin(name: &str, role: Option<Role>, limit: u64, out: &mut Resolved) {
+    let mut head = Vec::with_capacity(bundle::HEAD_BYTES);
+    let read = io::stdin()
+        .lock()
+        .take(bundle::HEAD_BYTES as u64)
+        .read_to_end(&mut head);
+    if let Err(e) = read {
+        let reason = format!("cannot read standard input: {e}");
+        return out.errors.push(InputError::new(name, reason));
+    }
+    if head.is_empty() {
+        return out
+            .errors
+            .push(InputError::new(name, "standard input is empty"));
+    }
+    let kind = Recognised::of(&head, name);
+    if !matches!(kind, Recognised::Capture | Recognised::Unknown) {
+        return place(name, kind, Origin::Stdin { head }, role, out);
+    }
+    match read_rest(head, limit) {
+        Ok(b) => place(name, kind, Origin::Bytes(b), role, out),
+        Err(reason) => out.errors.push(InputError::new(name, reason)),
+    }
 }
 
-fn read_stdin(limit: u64) -> Result<Vec<u8>, String> {
-    let mut b = Vec::new();
-    std::io::stdin()
+fn read_rest(mut b: Vec<u8>, limit: u64) -> Result<Vec<u8>, String> {
+    io::stdin()
         .lock()
-        .take(limit.saturating_add(1))
+        .take(limit.saturating_add(1).saturating_sub(b.len() as u64))
         .read_to_end(&mut b)
         .map_err(|e| format!("cannot read standard input: {e}"))?;
     if b.len() as u64 > limit {
@@ -372,14 +473,20 @@ fn read_stdin(limit: u64) -> Result<Vec<u8>, String> {
             "standard input is larger than the limit of {limit} bytes"
         ));
     }
-    if b.is_empty() {
-        return Err("standard input is empty".into());
-    }
+    Ok(b)
+}
+
+/// The first bytes of a file, to tell captures, bundles and documents apart.
+fn head(p: &Path) -> io::Result<Vec<u8>> {
+    let mut b = Vec::with_capacity(bundle::HEAD_BYTES);
+    std::fs::File::open(p)?
+        .take(bundle::HEAD_BYTES as u64)
+        .read_to_end(&mut b)?;
     Ok(b)
 }
 
 /// Error texts start with the file name; an [`InputError`] keeps it in `path`.
-fn strip_name(name: &str, msg: &str) -> String {
+pub fn strip_name(name: &str, msg: &str) -> String {
     msg.strip_prefix(name)
         .and_then(|m| m.strip_prefix(": "))
         .unwrap_or(msg)

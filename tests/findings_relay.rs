@@ -554,6 +554,8 @@ fn every_catalogue_id_is_covered_by_a_test() {
         "web.tcp443_refused",
         "web.http_redirect",
         "web.http_no_redirect",
+        // tests/findings_logs.rs
+        "log.ice_failure",
     ];
     for (id, _) in turnscope::diagnose::CATALOGUE {
         assert!(tested.contains(id), "{id} has no scripted test");

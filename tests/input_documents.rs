@@ -41,15 +41,17 @@ fn dumps_are_documents_by_content_captures_stay_captures() {
         Input::bytes("stdin-like", gunzip(&lab("rtcstats_dump.gz"))),
     ];
     let r = input::resolve(&inputs, LIMIT);
-    std::fs::remove_dir_all(&dir).ok();
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_eq!(r.captures.len(), 1);
     assert_eq!(r.documents.len(), 4);
     for d in &r.documents {
         assert_eq!(d.kind, DocumentKind::WebrtcDump);
-        let dump = turnscope::sources::webrtc::parse(&d.bytes).expect("parses");
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut d.reader().expect("opens"), &mut bytes).expect("reads");
+        let dump = turnscope::sources::webrtc::parse(&bytes).expect("parses");
         assert_eq!(dump.peer_connections.len(), 1, "{}", d.name);
     }
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -98,7 +100,13 @@ fn commands_name_a_dump_instead_of_failing_on_it() {
     ]);
     let err = String::from_utf8_lossy(&analyze.stderr);
     assert_eq!(analyze.status.code(), Some(0), "{err}");
-    assert!(err.contains("recognised, not analysed yet"), "{err}");
     let json: serde_json::Value = serde_json::from_slice(&analyze.stdout).expect("json");
     assert_eq!(json["captures"].as_array().map(Vec::len), Some(1));
+    // The dump is read as a document of the case, not refused.
+    assert_eq!(json["errors"].as_array().map(Vec::len), Some(0), "{json}");
+    assert_eq!(
+        json["logs"]["documents"][0]["kind"], "webrtc_dump",
+        "{json}"
+    );
+    assert_eq!(json["logs"]["documents"][0]["kept"], 1, "{json}");
 }

@@ -181,7 +181,7 @@ impl<'a> Defragmenter<'a> {
         if frag.offset == 0 {
             p.proto = Some(frag.proto);
         }
-        p.frags.push((frag.offset, Cow::Borrowed(frag.data)));
+        p.frags.push((frag.offset, frag.data));
         p.bytes += len;
         self.bytes += len;
         let total = p.total?;
@@ -254,7 +254,7 @@ mod tests {
             },
             offset,
             more,
-            data,
+            data: Cow::Borrowed(data),
             proto: 17,
         }
     }

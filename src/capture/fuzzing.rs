@@ -46,6 +46,19 @@ pub fn capture_file(data: &[u8]) {
     );
     assert_eq!(got, want, "scan with stretches of {stretch_bytes} bytes");
     assert_eq!(stats.frames, frames);
+    // The streamed walk, in chunks of a size the input picks, must say the same too.
+    let chunk = 1 + usize::from(data.get(data.len() / 2).copied().unwrap_or(0)) * 3;
+    let mut streamed = Vec::new();
+    let done = super::walk_read("fuzz", &mut &data[..], chunk, &mut |batch| {
+        streamed.extend(batch.iter().map(|e| format!("{e:?}")))
+    });
+    let done = match done {
+        Ok(done) => done,
+        Err(e) => panic!("streamed walk refused what the mapped walk read: {e}"),
+    };
+    assert_eq!(streamed, want, "streamed in chunks of {chunk} bytes");
+    assert_eq!(done.stats.frames, frames);
+    assert_eq!(done.link_types, file.link_types());
 }
 
 struct TakeNothing;

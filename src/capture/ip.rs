@@ -45,7 +45,8 @@ pub(crate) struct Fragment<'a> {
     /// Byte offset in the fragmentable part.
     pub offset: u32,
     pub more: bool,
-    pub data: &'a [u8],
+    /// Borrowed from the capture; owned when the capture is streamed.
+    pub data: Cow<'a, [u8]>,
     /// Protocol (IPv4) or next header of the fragmentable part (IPv6).
     pub proto: u8,
 }
@@ -175,7 +176,7 @@ fn ipv4(d: &[u8], cut: Cut) -> Parsed<'_> {
                 },
                 offset,
                 more,
-                data: payload,
+                data: Cow::Borrowed(payload),
                 proto,
             }),
             problem,
@@ -229,7 +230,7 @@ fn ipv6(d: &[u8], cut: Cut) -> Parsed<'_> {
             },
             offset,
             more,
-            data: rest,
+            data: Cow::Borrowed(rest),
             proto: next,
         })),
         Ok(Ext::Nothing) => Parsed::ok(L4::Nothing),
@@ -621,7 +622,7 @@ pub(crate) mod tests {
             panic!("{r:?}")
         };
         assert_eq!((f.offset, f.more, f.key.id, f.proto), (8, true, 7, 17));
-        assert_eq!(f.data, b"abcdefgh");
+        assert_eq!(&f.data[..], b"abcdefgh");
     }
 
     #[test]

@@ -250,12 +250,14 @@ pub mod link;
 mod scan;
 mod source;
 mod stream;
+mod streamed;
 mod tcp;
 mod tls;
 
 pub use cert::CertInfo;
 pub use scan::{DatagramScan, ScanOptions, Scanned};
 pub use source::{open, CaptureError, CaptureFile, CaptureFormat};
+pub use streamed::{first_record_time, walk_read, FirstRecord, StreamWalk, Streamed};
 pub use tls::{AppData, ClientHello};
 
 use std::collections::BTreeMap;
@@ -437,7 +439,9 @@ struct Stateful<'a> {
 }
 
 impl<'a> Stateful<'a> {
-    fn push(&mut self, ev: Event<'a>, out: &mut Vec<Event<'a>>) {
+    /// Count and emit an event. `out` may hold events borrowing from shorter-lived bytes than
+    /// the stages' own (a streamed capture's buffer).
+    fn push<'o>(&mut self, ev: Event<'o>, out: &mut Vec<Event<'o>>) {
         match &ev {
             Event::Problem(_) => self.stats.problems += 1,
             Event::Payload(_) => self.stats.payloads += 1,
@@ -446,12 +450,12 @@ impl<'a> Stateful<'a> {
         out.push(ev);
     }
 
-    fn problem(&mut self, frame: Option<u32>, kind: ProblemKind, out: &mut Vec<Event<'a>>) {
+    fn problem<'o>(&mut self, frame: Option<u32>, kind: ProblemKind, out: &mut Vec<Event<'o>>) {
         self.push(Event::Problem(Problem { frame, kind }), out);
     }
 
     /// Count stateful-stage events pushed straight into `out` from index `from`.
-    fn count_from(&mut self, out: &[Event<'a>], from: usize) {
+    fn count_from(&mut self, out: &[Event<'_>], from: usize) {
         for ev in out.get(from..).unwrap_or_default() {
             match ev {
                 Event::Problem(_) => self.stats.problems += 1,
@@ -528,41 +532,89 @@ impl<'a> Stateful<'a> {
 
     /// The sequential part, in frame order.
     fn apply(&mut self, p: Parsed1<'a>, out: &mut Vec<Event<'a>>) {
-        if p.frame != 0 {
+        let Some(rest) = self.take_frame(p, out) else {
+            return;
+        };
+        match rest.out {
+            FrameOut::Tcp(seg) => self.tcp_segment(rest.frame, rest.ts, seg, out),
+            FrameOut::Fragment(f) => self.fragment(rest.frame, rest.ts, f, out),
+            FrameOut::Nothing | FrameOut::Event(_) | FrameOut::UnknownLink(_) => {}
+        }
+    }
+
+    /// Count a parsed frame and emit what needs no state (its problem, its event, an
+    /// unknown link type). Gives back the frame when it still has a TCP segment or an IP
+    /// fragment for the stateful stages.
+    fn take_frame<'p>(&mut self, p: Parsed1<'p>, out: &mut Vec<Event<'p>>) -> Option<Parsed1<'p>> {
+        let Parsed1 {
+            frame: number,
+            ts,
+            link,
+            len,
+            out: what,
+            problem,
+        } = p;
+        if number != 0 {
             self.stats.frames += 1;
-            self.stats.bytes += p.len as u64;
-            if let Some(l) = p.link {
+            self.stats.bytes += len as u64;
+            if let Some(l) = link {
                 *self.stats.link_types.entry(l).or_default() += 1;
             }
         }
-        let frame = (p.frame != 0).then_some(p.frame);
-        if let Some(k) = p.problem {
+        let frame = (number != 0).then_some(number);
+        if let Some(k) = problem {
             self.problem(frame, *k, out);
         }
-        match p.out {
-            FrameOut::Nothing => {}
-            FrameOut::Event(ev) => self.push(ev, out),
+        match what {
+            FrameOut::Nothing => None,
+            FrameOut::Event(ev) => {
+                self.push(ev, out);
+                None
+            }
             FrameOut::UnknownLink(lt) => {
                 if !self.unknown_links.contains(&lt) && self.unknown_links.len() < 1024 {
                     self.unknown_links.push(lt);
                     self.problem(frame, ProblemKind::UnknownLinkType(lt), out);
                 }
+                None
             }
-            FrameOut::Tcp(seg) => {
-                let n = out.len();
-                self.tcp.segment(p.frame, p.ts, seg, out);
-                self.count_from(out, n);
-            }
-            FrameOut::Fragment(f) => {
-                let mut problems = Vec::new();
-                let dg = self.defrag.add(p.frame, p.ts, f, &mut problems);
-                for pr in problems {
-                    self.push(Event::Problem(pr), out);
-                }
-                if let Some(dg) = dg {
-                    self.reassembled(p.frame, p.ts, dg, out);
-                }
-            }
+            stateful @ (FrameOut::Tcp(_) | FrameOut::Fragment(_)) => Some(Parsed1 {
+                frame: number,
+                ts,
+                link,
+                len,
+                out: stateful,
+                problem: None,
+            }),
+        }
+    }
+
+    fn tcp_segment(
+        &mut self,
+        frame: u32,
+        ts: Timestamp,
+        seg: ip::TcpSegment<'a>,
+        out: &mut Vec<Event<'a>>,
+    ) {
+        let n = out.len();
+        self.tcp.segment(frame, ts, seg, out);
+        self.count_from(out, n);
+    }
+
+    fn fragment(
+        &mut self,
+        frame: u32,
+        ts: Timestamp,
+        f: ip::Fragment<'a>,
+        out: &mut Vec<Event<'a>>,
+    ) {
+        let mut problems = Vec::new();
+        let dg = self.defrag.add(frame, ts, f, &mut problems);
+        for pr in problems {
+            self.push(Event::Problem(pr), out);
+        }
+        if let Some(dg) = dg {
+            self.reassembled(frame, ts, dg, out);
         }
     }
 

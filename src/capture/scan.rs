@@ -130,7 +130,7 @@ fn walk<'a, S: DatagramScan>(scan: &S, mut reader: RecordReader<'a>) -> Stretch<
     }
 }
 
-fn rebase(p: &mut Parsed1<'_>, base: u32) {
+pub(super) fn rebase(p: &mut Parsed1<'_>, base: u32) {
     if p.frame == 0 {
         return;
     }

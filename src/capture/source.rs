@@ -352,6 +352,45 @@ struct Sniffed {
 }
 
 fn sniff(name: &str, b: &[u8]) -> Result<Sniffed, CaptureError> {
+    let format = header_format(name, b)?;
+    match format {
+        CaptureFormat::Pcap { big_endian, .. } => Ok(Sniffed {
+            format,
+            link_types: vec![rd32(b, 20, big_endian).unwrap_or(u32::MAX) & 0xffff],
+            checkpoints: Vec::new(),
+        }),
+        CaptureFormat::PcapNg => {
+            let mut links = Vec::new();
+            let mut reader = RecordReader::new(b, CaptureFormat::PcapNg);
+            reader.headers_only = true;
+            reader.checkpoints = Some(Checkpoints::new(b.len()));
+            while reader.next_item().is_some() {}
+            let checkpoints = reader
+                .checkpoints
+                .take()
+                .map(|c| c.list)
+                .unwrap_or_default();
+            for iface in &reader.all_links {
+                if !links.contains(iface) {
+                    links.push(*iface);
+                }
+            }
+            Ok(Sniffed {
+                format,
+                link_types: links,
+                checkpoints,
+            })
+        }
+    }
+}
+
+/// Bytes a streamed capture needs before [`header_format`] can tell its format (fewer only
+/// when the file is shorter).
+pub(crate) const HEADER_BYTES: usize = PCAP_HEADER;
+
+/// The format of a capture from its first bytes (the pcap file header, or the pcapng
+/// section header's byte-order magic), without walking it.
+pub(crate) fn header_format(name: &str, b: &[u8]) -> Result<CaptureFormat, CaptureError> {
     let truncated = |what, needed: usize| CaptureError::TruncatedHeader {
         file: name.to_string(),
         what,
@@ -367,11 +406,21 @@ fn sniff(name: &str, b: &[u8]) -> Result<Sniffed, CaptureError> {
         PCAP_MODIFIED => Some((false, true)),
         _ => None,
     };
-    if let Some((nanosecond, modified)) = pcap(magic_le) {
-        return pcap_header(name, b, false, nanosecond, modified);
+    let pcap_format = |big_endian: bool, (nanosecond, modified): (bool, bool)| {
+        if b.len() < PCAP_HEADER {
+            return Err(truncated("pcap file header", PCAP_HEADER));
+        }
+        Ok(CaptureFormat::Pcap {
+            nanosecond,
+            big_endian,
+            modified,
+        })
+    };
+    if let Some(kind) = pcap(magic_le) {
+        return pcap_format(false, kind);
     }
-    if let Some((nanosecond, modified)) = pcap(magic_be) {
-        return pcap_header(name, b, true, nanosecond, modified);
+    if let Some(kind) = pcap(magic_be) {
+        return pcap_format(true, kind);
     }
     if magic_be == PCAPNG_SHB {
         let bom = be32(b, 8).ok_or_else(|| truncated("pcapng section header", 12))?;
@@ -383,55 +432,11 @@ fn sniff(name: &str, b: &[u8]) -> Result<Sniffed, CaptureError> {
                 detail: format!("byte-order magic {bom:#010x}"),
             });
         }
-        let mut links = Vec::new();
-        let mut reader = RecordReader::new(b, CaptureFormat::PcapNg);
-        reader.headers_only = true;
-        reader.checkpoints = Some(Checkpoints::new(b.len()));
-        while reader.next_item().is_some() {}
-        let checkpoints = reader
-            .checkpoints
-            .take()
-            .map(|c| c.list)
-            .unwrap_or_default();
-        for iface in &reader.all_links {
-            if !links.contains(iface) {
-                links.push(*iface);
-            }
-        }
-        return Ok(Sniffed {
-            format: CaptureFormat::PcapNg,
-            link_types: links,
-            checkpoints,
-        });
+        return Ok(CaptureFormat::PcapNg);
     }
     Err(CaptureError::NotACapture {
         file: name.to_string(),
         magic: magic_be,
-    })
-}
-
-fn pcap_header(
-    name: &str,
-    b: &[u8],
-    big_endian: bool,
-    nanosecond: bool,
-    modified: bool,
-) -> Result<Sniffed, CaptureError> {
-    let network = rd32(b, 20, big_endian).ok_or_else(|| CaptureError::TruncatedHeader {
-        file: name.to_string(),
-        what: "pcap file header",
-        offset: 0,
-        needed: 24,
-        available: b.len() as u64,
-    })?;
-    Ok(Sniffed {
-        format: CaptureFormat::Pcap {
-            nanosecond,
-            big_endian,
-            modified,
-        },
-        link_types: vec![network & 0xffff],
-        checkpoints: Vec::new(),
     })
 }
 
@@ -595,6 +600,72 @@ pub(crate) struct RecordReader<'a> {
     fatal: bool,
     /// Filled while sniffing a pcapng file.
     checkpoints: Option<Checkpoints>,
+    /// More bytes may follow `b` (a streamed capture): a record that `b` cuts short ends the
+    /// walk of this buffer without a problem, [`RecordReader::starved`], at its start.
+    streaming: bool,
+    /// The walk stopped at a record that `b` holds only in part.
+    starved: Option<CutShort>,
+    /// Where `b` starts in the capture file, for the offsets problems name.
+    base: u64,
+}
+
+/// Most bytes one record (pcap record or pcapng block) of a streamed capture may claim: the
+/// walk holds a whole record in memory before it is parsed. Real ones are at most 256 KiB.
+pub(crate) const MAX_STREAMED_RECORD: usize = 16 << 20;
+
+/// A record that the bytes at hand hold only in part: what it claims, to say so if the
+/// capture ends inside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CutShort {
+    /// A pcap record header of `needed` bytes.
+    PcapHeader { at: u64, needed: usize },
+    /// A pcap record whose header claims `incl` bytes after its `header` bytes.
+    PcapRecord { at: u64, incl: u32, header: usize },
+    /// A pcapng block header (12 bytes).
+    BlockHeader { at: u64 },
+    /// A pcapng block of `total` bytes.
+    Block { at: u64, total: usize },
+}
+
+impl CutShort {
+    /// Where the record starts in the file.
+    pub fn at(self) -> u64 {
+        match self {
+            CutShort::PcapHeader { at, .. }
+            | CutShort::PcapRecord { at, .. }
+            | CutShort::BlockHeader { at }
+            | CutShort::Block { at, .. } => at,
+        }
+    }
+
+    /// Bytes the record needs from its start.
+    pub fn needed(self) -> u64 {
+        match self {
+            CutShort::PcapHeader { needed, .. } => needed as u64,
+            CutShort::PcapRecord { incl, header, .. } => u64::from(incl) + header as u64,
+            CutShort::BlockHeader { .. } => 12,
+            CutShort::Block { total, .. } => total as u64,
+        }
+    }
+
+    /// The problem when the file ends `available` bytes after the record's start.
+    pub fn at_end(self, available: u64) -> ProblemKind {
+        ProblemKind::TruncatedFile(match self {
+            CutShort::PcapHeader { at, needed } => {
+                format!("record header at byte offset {at} has {available} of {needed} bytes")
+            }
+            CutShort::PcapRecord { at, incl, header } => format!(
+                "record at byte offset {at} claims {incl} bytes, {} remain",
+                available.saturating_sub(header as u64)
+            ),
+            CutShort::BlockHeader { at } => {
+                format!("block header at byte offset {at} has {available} of 12 bytes")
+            }
+            CutShort::Block { at, total } => {
+                format!("block at byte offset {at} claims {total} bytes, {available} remain")
+            }
+        })
+    }
 }
 
 /// A pcapng block boundary with the reader state in force there.
@@ -670,6 +741,9 @@ impl<'a> RecordReader<'a> {
                 limit: usize::MAX,
                 fatal: false,
                 checkpoints: None,
+                streaming: false,
+                starved: None,
+                base: 0,
             },
             CaptureFormat::PcapNg => RecordReader {
                 b,
@@ -685,8 +759,84 @@ impl<'a> RecordReader<'a> {
                 limit: usize::MAX,
                 fatal: false,
                 checkpoints: None,
+                streaming: false,
+                starved: None,
+                base: 0,
             },
         }
+    }
+
+    /// The walker of a streamed capture's first buffer: `b` starts at the file's first byte;
+    /// `more` when more bytes may follow it.
+    pub fn stream_start(b: &'a [u8], format: CaptureFormat, more: bool) -> RecordReader<'a> {
+        let mut r = RecordReader::new(b, format);
+        r.streaming = more;
+        r
+    }
+
+    /// Walk on in a later buffer of a streamed capture: `b` starts at byte `base` of the file,
+    /// on a record boundary, with the reader state `kind` and `frames` walked so far. With
+    /// `more` false, `b` ends the file (a record it cuts short is a problem).
+    pub fn stream_resume(
+        b: &'a [u8],
+        kind: Kind,
+        frames: u32,
+        base: u64,
+        more: bool,
+    ) -> RecordReader<'a> {
+        RecordReader {
+            b,
+            pos: 0,
+            frame: frames,
+            kind,
+            done: false,
+            headers_only: false,
+            all_links: Vec::new(),
+            limit: usize::MAX,
+            fatal: false,
+            checkpoints: None,
+            streaming: more,
+            starved: None,
+            base,
+        }
+    }
+
+    /// The record the walk stopped at because the buffer holds it only in part
+    /// ([`Self::pos`] is its start): walk on once more bytes are there.
+    pub fn starved(&self) -> Option<CutShort> {
+        self.starved
+    }
+
+    /// The reader state to resume with ([`RecordReader::stream_resume`]).
+    pub fn kind(&self) -> &Kind {
+        &self.kind
+    }
+
+    /// Link types of the interfaces declared so far (pcapng) or of the file (pcap).
+    pub fn declared_links(&self) -> Vec<u32> {
+        match &self.kind {
+            Kind::Pcap { link, .. } => vec![*link],
+            Kind::PcapNg { .. } => self.all_links.clone(),
+        }
+    }
+
+    /// The offset in the file of byte `pos` of the buffer.
+    fn at(&self, pos: usize) -> u64 {
+        self.base.saturating_add(pos as u64)
+    }
+
+    /// The record at `pos` is cut short by the end of the buffer. Streaming, the walk of this
+    /// buffer ends there and [`RecordReader::cut`] says what the record needs; otherwise the
+    /// capture ends inside it.
+    fn cut_short(&mut self, pos: usize, cut: CutShort) -> Option<Item<'a>> {
+        if self.streaming {
+            self.pos = pos;
+            self.done = true;
+            self.starved = Some(cut);
+            return None;
+        }
+        let available = self.b.len().saturating_sub(pos) as u64;
+        self.fatal(cut.at_end(available))
     }
 
     /// Where the walk is (after a stretch: where the next record starts).
@@ -717,6 +867,9 @@ impl<'a> RecordReader<'a> {
             limit,
             fatal: self.fatal,
             checkpoints: None,
+            streaming: false,
+            starved: None,
+            base: self.base,
         }
     }
 
@@ -759,9 +912,11 @@ impl<'a> RecordReader<'a> {
             return None;
         }
         if remaining < rec_hdr {
-            return self.fatal(ProblemKind::TruncatedFile(format!(
-                "record header at byte offset {pos} has {remaining} of {rec_hdr} bytes"
-            )));
+            let cut = CutShort::PcapHeader {
+                at: self.at(pos),
+                needed: rec_hdr,
+            };
+            return self.cut_short(pos, cut);
         }
         let (Some(sec), Some(frac), Some(incl), Some(orig)) = (
             rd32(b, pos, big),
@@ -770,17 +925,20 @@ impl<'a> RecordReader<'a> {
             rd32(b, pos + 12, big),
         ) else {
             return self.fatal(ProblemKind::TruncatedFile(format!(
-                "record header at byte offset {pos}"
+                "record header at byte offset {}",
+                self.at(pos)
             )));
         };
         let start = pos + rec_hdr;
         let end = start.checked_add(incl as usize);
         prefetch_ahead(b, end.unwrap_or(start));
         let Some(data) = end.and_then(|e| b.get(start..e)) else {
-            return self.fatal(ProblemKind::TruncatedFile(format!(
-                "record at byte offset {pos} claims {incl} bytes, {} remain",
-                b.len().saturating_sub(start)
-            )));
+            let cut = CutShort::PcapRecord {
+                at: self.at(pos),
+                incl,
+                header: rec_hdr,
+            };
+            return self.cut_short(pos, cut);
         };
         self.pos = start + data.len();
         let frac_ns = if nanos {
@@ -816,9 +974,8 @@ impl<'a> RecordReader<'a> {
                 c.offer(pos, *big, ifaces);
             }
             if remaining < 12 {
-                return self.fatal(ProblemKind::TruncatedFile(format!(
-                    "block header at byte offset {pos} has {remaining} of 12 bytes"
-                )));
+                let cut = CutShort::BlockHeader { at: self.at(pos) };
+                return self.cut_short(pos, cut);
             }
             let block_type_be = be32(b, pos)?;
             if block_type_be == PCAPNG_SHB {
@@ -831,7 +988,8 @@ impl<'a> RecordReader<'a> {
                     return self.fatal(ProblemKind::Malformed {
                         layer: "pcapng",
                         detail: format!(
-                            "section header at byte offset {pos} has byte-order magic {bom:#010x}"
+                            "section header at byte offset {} has byte-order magic {bom:#010x}",
+                            self.at(pos)
                         ),
                     });
                 };
@@ -849,20 +1007,26 @@ impl<'a> RecordReader<'a> {
             if total < 12 || total % 4 != 0 {
                 return self.fatal(ProblemKind::Malformed {
                     layer: "pcapng",
-                    detail: format!("block at byte offset {pos} has total length {total}"),
+                    detail: format!(
+                        "block at byte offset {} has total length {total}",
+                        self.at(pos)
+                    ),
                 });
             }
             if total > remaining {
-                return self.fatal(ProblemKind::TruncatedFile(format!(
-                    "block at byte offset {pos} claims {total} bytes, {remaining} remain"
-                )));
+                let cut = CutShort::Block {
+                    at: self.at(pos),
+                    total,
+                };
+                return self.cut_short(pos, cut);
             }
             let trailer = rd32(b, pos + total - 4, big)? as usize;
             if trailer != total {
                 return self.fatal(ProblemKind::Malformed {
                     layer: "pcapng",
                     detail: format!(
-                        "block at byte offset {pos}: leading length {total}, trailing length {trailer}"
+                        "block at byte offset {}: leading length {total}, trailing length {trailer}",
+                        self.at(pos)
                     ),
                 });
             }
@@ -962,7 +1126,7 @@ impl<'a> RecordReader<'a> {
             frame,
             problem: Some(ProblemKind::Malformed {
                 layer: "pcapng",
-                detail: format!("{what} (block at byte offset {pos})"),
+                detail: format!("{what} (block at byte offset {})", self.at(pos)),
             }),
         }
     }
@@ -991,7 +1155,8 @@ impl<'a> RecordReader<'a> {
                 problem: Some(ProblemKind::Malformed {
                     layer: "pcapng",
                     detail: format!(
-                        "packet for undeclared interface {ifid} (block at byte offset {pos})"
+                        "packet for undeclared interface {ifid} (block at byte offset {})",
+                        self.at(pos)
                     ),
                 }),
             };

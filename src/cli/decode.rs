@@ -34,15 +34,9 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     // Open every capture first: an unusable one is reported and the others still decoded.
     let inputs: Vec<Input> = args.files.iter().map(|p| Input::from_arg(p)).collect();
     let resolved = input::resolve(&inputs, capture::bundle::DEFAULT_LIMIT);
-    let mut errors = resolved.errors;
-    errors.extend(
-        resolved
-            .documents
-            .iter()
-            .map(input::InputError::not_a_capture),
-    );
+    let (captures, mut errors) = resolved.captures_in_memory(capture::bundle::DEFAULT_LIMIT);
     let mut opened: Vec<(String, CaptureFile)> = Vec::new();
-    for c in resolved.captures {
+    for c in captures {
         let name = c.name.clone();
         match c.open() {
             Ok(f) => opened.push((name, f)),

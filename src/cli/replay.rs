@@ -77,14 +77,11 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let mut usable = 0;
     let inputs: Vec<Input> = args.files.iter().map(|p| Input::from_arg(p)).collect();
     let resolved = input::resolve(&inputs, capture::bundle::DEFAULT_LIMIT);
-    let documents = resolved
-        .documents
-        .iter()
-        .map(input::InputError::not_a_capture);
-    for e in resolved.errors.iter().cloned().chain(documents) {
+    let (captures, errors) = resolved.captures_in_memory(capture::bundle::DEFAULT_LIMIT);
+    for e in &errors {
         eprintln!("turnscope: {}: {}", e.path, e.reason);
     }
-    for c in resolved.captures {
+    for c in captures {
         let name = c.name.clone();
         match c.open() {
             Ok(f) => {

@@ -8,6 +8,7 @@ mod dns;
 pub mod fuzzing;
 mod healthy;
 mod ice;
+pub mod logs;
 mod nat;
 mod perm;
 mod proto;
@@ -115,6 +116,7 @@ pub const CATALOGUE: &[(&str, Severity)] = &[
     ("web.tcp443_refused", Severity::Error),
     ("web.http_redirect", Severity::Info),
     ("web.http_no_redirect", Severity::Warning),
+    ("log.ice_failure", Severity::Error),
 ];
 
 /// The catalogue severity of an id.
@@ -235,9 +237,21 @@ impl<'c> Sink<'c> {
                 select_evidence(&mut ev, |caps| (MAX_EVIDENCE / caps).max(4));
                 let evidence = ev
                     .into_iter()
-                    .map(|(c, f, _)| Evidence {
-                        capture: case.name(c).to_string(),
-                        frame: f,
+                    .map(|(c, f, _)| {
+                        // A capture read from rotated pieces: the piece and its own frame.
+                        match case.captures.get(c) {
+                            Some(cap) => {
+                                let at = cap.frame_ref(f);
+                                Evidence {
+                                    capture: at.capture.to_string(),
+                                    frame: at.frame,
+                                }
+                            }
+                            None => Evidence {
+                                capture: case.name(c).to_string(),
+                                frame: f,
+                            },
+                        }
                     })
                     .collect();
                 let finding = Finding {

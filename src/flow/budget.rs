@@ -248,6 +248,19 @@ impl Summarised {
         *self == Summarised::default()
     }
 
+    /// Add what a later run of the same capture summarised, frames moved by `base`.
+    pub fn absorb(&mut self, later: &Summarised, base: u32) {
+        self.transactions += later.transactions;
+        self.unclassified += later.unclassified;
+        self.flows += later.flows;
+        self.sightings += later.sightings;
+        self.indications += later.indications;
+        self.events += later.events;
+        if let Some(f) = later.from_frame {
+            self.note(f.saturating_add(base));
+        }
+    }
+
     pub fn note(&mut self, frame: u32) {
         self.from_frame = Some(self.from_frame.map_or(frame, |f| f.min(frame)));
     }

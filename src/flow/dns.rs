@@ -215,6 +215,24 @@ fn record(rr: &simple_dns::ResourceRecord<'_>) -> DnsRecord {
 }
 
 impl DnsLog {
+    /// Add the lookups of a later run of the same capture (rotated pieces read out of order),
+    /// frames moved past this run's by `base`. A query in one run answered in the other stays
+    /// two half lookups.
+    pub fn append(&mut self, later: DnsLog, base: u32) {
+        let room = MAX_LOOKUPS.saturating_sub(self.lookups.len());
+        let kept = later.lookups.len().min(room);
+        self.dropped += later.dropped + (later.lookups.len() - kept) as u64;
+        self.malformed += later.malformed;
+        self.lookups
+            .extend(later.lookups.into_iter().take(kept).map(|mut l| {
+                l.query_frame = l.query_frame.map(|f| f.saturating_add(base));
+                if let Some(a) = &mut l.answer {
+                    a.frame = a.frame.saturating_add(base);
+                }
+                l
+            }));
+    }
+
     /// One DNS payload (see [`is_dns`]).
     pub fn payload(&mut self, p: &Payload<'_>) {
         let data: &[u8] = &p.data;

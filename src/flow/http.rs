@@ -59,6 +59,16 @@ fn location(head: &str) -> Option<String> {
 }
 
 impl HttpLog {
+    /// Add the answers of a later run of the same capture, frames moved past this run's.
+    pub fn append(&mut self, later: HttpLog, base: u32) {
+        let room = MAX_ANSWERS.saturating_sub(self.answers.len());
+        self.answers
+            .extend(later.answers.into_iter().take(room).map(|mut a| {
+                a.frame = a.frame.saturating_add(base);
+                a
+            }));
+    }
+
     /// A stream chunk that may start an HTTP response.
     pub fn payload(&mut self, p: &Payload<'_>) {
         if p.transport != Transport::Tcp

@@ -12,6 +12,7 @@ pub mod correlate;
 pub mod hops;
 pub mod ingest;
 pub mod msg;
+pub mod pieces;
 pub mod servers;
 pub mod vantage;
 
@@ -37,6 +38,7 @@ pub use correlate::{ClockOffset, NatMapping, TxPath};
 pub use hops::{CheckPath, CheckVerdict, Hop, Leg};
 pub use ingest::{Ingest, OrderFree, OrderFreePart};
 pub use msg::{CredCheck, IceAttrs, Msg};
+pub use pieces::{FrameRef, Piece};
 pub use vantage::Role;
 
 /// A small multiplicative hasher (FxHash) for the per-packet counters: keys are addresses,
@@ -280,6 +282,10 @@ pub struct CaptureFlows {
     pub allocations: Vec<Allocation>,
     /// What was counted without being kept in full (the memory budget).
     pub summarised: Summarised,
+    /// The files the capture was read from, in time order, when it is several (the rotated
+    /// pieces of one interface's tcpdump); empty for a capture of one file. Frame numbers
+    /// here run on through the pieces; [`CaptureFlows::frame_ref`] gives a piece's own.
+    pub pieces: Vec<Piece>,
 }
 
 impl CaptureFlows {

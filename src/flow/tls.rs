@@ -114,6 +114,38 @@ fn keep_alert(slot: &mut Option<AlertSeen>, a: AlertSeen) {
 }
 
 impl TlsLog {
+    /// Add the connections of a later run of the same capture (rotated pieces read out of
+    /// order), frames moved past this run's by `base`.
+    pub fn append(&mut self, later: TlsLog, base: u32) {
+        let room = MAX_CONNS.saturating_sub(self.conns.len());
+        let kept = later.conns.len().min(room);
+        self.dropped += later.dropped + (later.conns.len() - kept) as u64;
+        let shift = |f: &mut u32| *f = f.saturating_add(base);
+        self.conns
+            .extend(later.conns.into_iter().take(kept).map(|mut c| {
+                shift(&mut c.frame);
+                for f in [&mut c.hello_frame, &mut c.server_hello_frame]
+                    .into_iter()
+                    .flatten()
+                {
+                    shift(f);
+                }
+                for chain in [&mut c.server_certs, &mut c.client_certs]
+                    .into_iter()
+                    .flatten()
+                {
+                    shift(&mut chain.frame);
+                }
+                for alert in [&mut c.client_alert, &mut c.server_alert]
+                    .into_iter()
+                    .flatten()
+                {
+                    shift(&mut alert.frame);
+                }
+                c
+            }));
+    }
+
     /// Which connection an event belongs to, and whether its sender is the client.
     fn conn_of(&mut self, ev: &TlsEvent) -> Option<(usize, bool)> {
         let (s, d) = (ev.src, ev.dst);

@@ -1,11 +1,17 @@
-//! `analyze`: inputs (capture files, bundles, folders, bytes; see [`crate::input`]) -> flows (in parallel, one capture per
-//! core, each streamed batch by batch) -> case -> findings -> report.
+//! `analyze`: inputs (capture files, bundles, folders, bytes, documents; see
+//! [`crate::input`]) -> flows (in parallel, one input per core: a capture on disk walked in
+//! stretches on all cores, a bundle streamed through two threads) and documents -> case ->
+//! findings -> report.
 
+use crate::capture::bundle::Limits;
 use crate::capture::Scanned;
 use crate::flow::{CaptureFlows, Case, FlowOptions, Ingest, OrderFree, Role};
-use crate::input::{self, CaptureInput};
+use crate::input::{self, BundleInput, CaptureInput, DocumentInput};
+use crate::sources::{self, Document};
 
-use super::{report_from_flows, AnalyzeOptions, InputError, Report};
+use super::profile::Profile;
+use super::streamed::{self, StreamedInput};
+use super::{report_from_parts, AnalyzeOptions, BundleInfo, CaseParts, InputError, Report};
 
 /// Read one capture into flows, batch by batch.
 fn read(input: CaptureInput, opts: &FlowOptions) -> Result<CaptureFlows, InputError> {
@@ -28,52 +34,86 @@ fn read(input: CaptureInput, opts: &FlowOptions) -> Result<CaptureFlows, InputEr
     Ok(ing.finish())
 }
 
+/// One input to read: a capture on disk, or a stream.
+enum Work {
+    Capture(CaptureInput),
+    Bundle(BundleInput),
+}
+
+impl Work {
+    fn order(&self) -> usize {
+        match self {
+            Work::Capture(c) => c.order,
+            Work::Bundle(b) => b.order,
+        }
+    }
+}
+
+/// What one input gave.
+enum Read {
+    /// Boxed: a capture's flows are much larger than a bundle's list of them.
+    Capture(Box<Result<CaptureFlows, InputError>>, Option<Role>),
+    Bundle(String, StreamedInput),
+}
+
+fn read_work(work: Work, opts: &FlowOptions, limits: Limits) -> Read {
+    match work {
+        Work::Capture(c) => {
+            let role = c.role;
+            Read::Capture(Box::new(read(c, opts)), role)
+        }
+        Work::Bundle(b) => Read::Bundle(b.name.clone(), streamed::read(&b, opts, limits)),
+    }
+}
+
+/// A document given as a file, read.
+fn read_document(d: &DocumentInput) -> Result<Document, InputError> {
+    let r = d
+        .reader()
+        .map_err(|e| InputError::new(&d.name, format!("cannot read: {e}")))?;
+    Ok(sources::read(&d.name, d.kind.source(), r))
+}
+
 /// Analyse one support case. Unusable inputs are listed in `Report::errors`; the others are
 /// analysed all the same.
 pub fn analyze(inputs: &[input::Input], opts: &AnalyzeOptions) -> Report {
-    let read = read_inputs(inputs, opts);
-    report_from_flows(read.flows, &read.roles, read.errors, opts)
+    report_from_parts(read_inputs(inputs, opts), opts)
 }
 
-/// One case's captures read into flows, with the roles given and what could not be used.
-pub struct ReadInputs {
-    pub flows: Vec<CaptureFlows>,
-    /// `--client` / `--server` per flow; `None` to infer.
-    pub roles: Vec<Option<Role>>,
-    pub errors: Vec<InputError>,
-}
-
-/// The case of some inputs, assembled but not diagnosed (for tools and tests that look at
-/// flows, vantage points and per-hop verdicts directly), with what could not be used.
+/// The case of some inputs, assembled (configured by flags and the Expressway's dumps) but not
+/// diagnosed: for tools and tests that look at flows, vantage points and per-hop verdicts
+/// directly. With what could not be used.
 pub fn assemble(inputs: &[input::Input], opts: &AnalyzeOptions) -> (Case, Vec<InputError>) {
-    let read = read_inputs(inputs, opts);
+    let parts = read_inputs(inputs, opts);
+    let profile = Profile::build(opts, &parts.documents);
     (
-        Case::build(read.flows, &read.roles, opts.hints()),
-        read.errors,
+        Case::build(parts.flows, &parts.roles, profile.hints()),
+        parts.errors,
     )
 }
 
-/// Resolve the inputs and read every capture into flows, in parallel.
-pub fn read_inputs(inputs: &[input::Input], opts: &AnalyzeOptions) -> ReadInputs {
+/// Resolve the inputs and read every capture, bundle and document, in parallel.
+pub fn read_inputs(inputs: &[input::Input], opts: &AnalyzeOptions) -> CaseParts {
     let input::Resolved {
-        captures: ready,
+        captures,
+        bundles,
         documents,
-        mut errors,
+        errors,
+        ..
     } = input::resolve(inputs, opts.bundle_limit);
-    // Documents (webrtc-internals dumps) are recognised but not analysed yet: say so.
-    errors.extend(documents.iter().map(|d| InputError {
-        path: d.name.clone(),
-        reason: format!("{}: recognised, not analysed yet", d.kind.describe()),
-    }));
     let fo = opts.flow_options();
-    // One plain thread per capture (at most one per core at a time); each capture's scan
-    // starts its own walking threads, so several small captures and one big one both use
-    // every core.
+    let limits = Limits::inflating(opts.bundle_limit);
+    let mut work: Vec<Work> = captures.into_iter().map(Work::Capture).collect();
+    work.extend(bundles.into_iter().map(Work::Bundle));
+    work.sort_by_key(Work::order);
+    // One plain thread per input (at most one per core at a time); each capture's scan
+    // starts its own walking threads and a bundle its walking worker, so several small
+    // inputs and one big one both use every core.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut results: Vec<(Result<CaptureFlows, InputError>, Option<Role>)> = Vec::new();
-    let mut pending = ready.into_iter();
+    let mut results: Vec<Read> = Vec::new();
+    let mut pending = work.into_iter();
     loop {
-        let chunk: Vec<CaptureInput> = pending.by_ref().take(cores).collect();
+        let chunk: Vec<Work> = pending.by_ref().take(cores).collect();
         if chunk.is_empty() {
             break;
         }
@@ -81,10 +121,7 @@ pub fn read_inputs(inputs: &[input::Input], opts: &AnalyzeOptions) -> ReadInputs
         std::thread::scope(|scope| {
             let handles: Vec<_> = chunk
                 .into_iter()
-                .map(|c| {
-                    let role = c.role;
-                    scope.spawn(move || (read(c, fo), role))
-                })
+                .map(|w| scope.spawn(move || read_work(w, fo, limits)))
                 .collect();
             for h in handles {
                 if let Ok(x) = h.join() {
@@ -93,20 +130,55 @@ pub fn read_inputs(inputs: &[input::Input], opts: &AnalyzeOptions) -> ReadInputs
             }
         });
     }
-    let mut flows = Vec::new();
-    let mut roles = Vec::new();
-    for (res, role) in results {
-        match res {
-            Ok(f) => {
-                flows.push(f);
-                roles.push(role);
-            }
-            Err(e) => errors.push(e),
+    let mut parts = CaseParts {
+        errors,
+        ..CaseParts::default()
+    };
+    for d in &documents {
+        match read_document(d) {
+            Ok(doc) => parts.documents.push(doc),
+            Err(e) => parts.errors.push(e),
         }
     }
-    ReadInputs {
-        flows,
-        roles,
-        errors,
+    for r in results {
+        add_read(&mut parts, r);
+    }
+    parts
+}
+
+/// File what one input gave into the case.
+fn add_read(parts: &mut CaseParts, r: Read) {
+    match r {
+        Read::Capture(flows, role) => match *flows {
+            Ok(f) => {
+                parts.flows.push(f);
+                parts.roles.push(role);
+                parts.interfaces.push(None);
+            }
+            Err(e) => parts.errors.push(e),
+        },
+        Read::Bundle(name, s) => {
+            let StreamedInput {
+                captures,
+                documents,
+                notes,
+                errors,
+                inflated,
+                entries,
+            } = s;
+            for c in captures {
+                parts.flows.push(c.flows);
+                parts.roles.push(c.role);
+                parts.interfaces.push(c.interface);
+            }
+            parts.documents.extend(documents);
+            parts.errors.extend(errors);
+            parts.bundles.push(BundleInfo {
+                path: name,
+                inflated,
+                entries,
+                notes,
+            });
+        }
     }
 }

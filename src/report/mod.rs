@@ -4,6 +4,9 @@
 
 mod analyze;
 mod html;
+mod logs;
+mod profile;
+mod streamed;
 mod text;
 
 use std::net::SocketAddr;
@@ -18,10 +21,13 @@ use crate::flow::{
     carrier_name, AllocOutcome, CaptureFlows, Case, CaseTx, ClockOffset, Counter, Credential,
     FlowOptions, NatMapping, Role, Summarised, TxPath,
 };
+use crate::sources::Document;
 
 pub use crate::input::{Input, InputError, Source};
-pub use analyze::{analyze, assemble, read_inputs, ReadInputs};
+pub use analyze::{analyze, assemble, read_inputs};
 pub use html::html;
+pub use logs::{DocumentInfo, EventWhat, LinkInfo, LogEventInfo, LogsInfo};
+pub use profile::ProfileItem;
 pub use text::{markdown, table};
 
 /// Options of one analysis (the `analyze` command line).
@@ -87,6 +93,13 @@ pub struct CaptureInfo {
     /// (`docs/architecture.md`, "Memory"); absent when it kept everything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summarised: Option<Summarised>,
+    /// The Expressway interface the capture was taken on, from the bundle's file names
+    /// (`Expressway eth1 = LAN2 (external: static NAT …)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// The files it was read from, in time order, when it is several rotated pieces.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pieces: Vec<PieceInfo>,
 }
 
 impl CaptureInfo {
@@ -127,6 +140,27 @@ impl CaptureInfo {
             parts.join("; ")
         ))
     }
+}
+
+/// One rotated piece of a capture.
+#[derive(Debug, Clone, Serialize)]
+pub struct PieceInfo {
+    pub path: String,
+    pub frames: u32,
+    pub first_ts: Option<f64>,
+    pub last_ts: Option<f64>,
+}
+
+/// A bundle (or another input read as a stream) of the case.
+#[derive(Debug, Clone, Serialize)]
+pub struct BundleInfo {
+    pub path: String,
+    /// Bytes inflated, all gzip layers together.
+    pub inflated: u64,
+    /// Tar entries.
+    pub entries: u64,
+    /// What the engineer should know: incomplete rotations, no capture at all.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -194,6 +228,9 @@ pub struct AllocInfo {
     pub realm: Option<String>,
     pub outcome: String,
     pub challenge_frame: Option<u32>,
+    /// When the challenge is in another rotated piece than `capture`: that piece.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge_capture: Option<String>,
     pub outcome_frame: Option<u32>,
     pub relayed: Option<SocketAddr>,
     pub mapped: Option<SocketAddr>,
@@ -235,6 +272,15 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub correlation: Correlation,
     pub errors: Vec<InputError>,
+    /// The TURN server's profile: flags, then the Expressway's configuration and status.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub server_profile: Vec<ProfileItem>,
+    /// The documents (logs, dumps), their events, links to packets and clocks.
+    #[serde(skip_serializing_if = "LogsInfo::is_empty")]
+    pub logs: LogsInfo,
+    /// Bundles and other inputs read as streams.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bundles: Vec<BundleInfo>,
 }
 
 impl Report {
@@ -283,6 +329,12 @@ impl Report {
             findings: &'a [Finding],
             correlation: &'a Correlation,
             errors: &'a [InputError],
+            #[serde(skip_serializing_if = "<[ProfileItem]>::is_empty")]
+            server_profile: &'a [ProfileItem],
+            #[serde(skip_serializing_if = "LogsInfo::is_empty")]
+            logs: &'a LogsInfo,
+            #[serde(skip_serializing_if = "<[BundleInfo]>::is_empty")]
+            bundles: &'a [BundleInfo],
         }
         let text = escape::to_json_pretty(&Outline {
             captures: &self.captures,
@@ -291,6 +343,9 @@ impl Report {
             findings: &self.findings,
             correlation: &self.correlation,
             errors: &self.errors,
+            server_profile: &self.server_profile,
+            logs: &self.logs,
+            bundles: &self.bundles,
         })?;
         // A newline followed by two spaces only occurs in the printer's own layout (string
         // contents have their newlines escaped), so this is the top-level field. Split just
@@ -424,6 +479,19 @@ fn secs(ts: i64) -> f64 {
     ts as f64 / 1e9
 }
 
+/// Everything read for one case, before it is assembled.
+#[derive(Debug, Default)]
+pub struct CaseParts {
+    pub flows: Vec<CaptureFlows>,
+    /// Per capture: `--client` / `--server`.
+    pub roles: Vec<Option<Role>>,
+    /// Per capture: the Expressway interface it was taken on (`n` of `eth<n>`).
+    pub interfaces: Vec<Option<u32>>,
+    pub documents: Vec<Document>,
+    pub bundles: Vec<BundleInfo>,
+    pub errors: Vec<InputError>,
+}
+
 /// Diagnose captures already read into flows, and build the report.
 pub fn report_from_flows(
     flows: Vec<CaptureFlows>,
@@ -431,20 +499,82 @@ pub fn report_from_flows(
     errors: Vec<InputError>,
     opts: &AnalyzeOptions,
 ) -> Report {
-    let case = Case::build(flows, roles, opts.hints());
+    let parts = CaseParts {
+        interfaces: vec![None; flows.len()],
+        flows,
+        roles: roles.to_vec(),
+        errors,
+        ..CaseParts::default()
+    };
+    report_from_parts(parts, opts)
+}
+
+/// Assemble the case (the server profile from flags and dumps configures it), diagnose it,
+/// link the logs to its packets, and build the report.
+pub fn report_from_parts(parts: CaseParts, opts: &AnalyzeOptions) -> Report {
+    let CaseParts {
+        flows,
+        roles,
+        interfaces,
+        documents,
+        bundles,
+        mut errors,
+    } = parts;
+    let profile = profile::Profile::build(opts, &documents);
+    errors.extend(not_understood(&documents));
+    let case = Case::build(flows, &roles, profile.hints());
     let diagnose_options = DiagnoseOptions {
         credentials: opts.credentials.clone(),
-        realm: opts.realm.clone(),
+        realm: opts.realm.clone().or_else(|| profile.realm.clone()),
         join_url: opts.join_url.clone(),
     };
-    let (findings, mut report) = rayon::join(
+    let (mut findings, mut report) = rayon::join(
         || diagnose::diagnose(&case, &diagnose_options),
         || build(&case, errors),
     );
+    let links = diagnose::logs::link(&case, &documents);
+    findings.extend(diagnose::logs::findings(&case, &documents, &links));
+    findings.sort_by(|a, b| {
+        (a.severity, a.ts, a.id, &a.summary).cmp(&(b.severity, b.ts, b.id, &b.summary))
+    });
     report.findings = findings;
+    let clocks = diagnose::logs::clocks(&links);
+    report.logs = logs::logs_info(&case, &documents, &links, clocks);
+    for (info, interface) in report.captures.iter_mut().zip(&interfaces) {
+        if let Some(n) = interface {
+            let label = profile.interface_label(*n);
+            info.role_reason = if info.role_reason.is_empty() {
+                label.clone()
+            } else {
+                format!("{}; {label}", info.role_reason)
+            };
+            info.interface = Some(label);
+        }
+    }
+    report.server_profile = profile.items;
+    report.bundles = bundles;
     // Freeing a big case takes a few milliseconds the caller need not wait for.
     rayon::spawn(move || drop(case));
     report
+}
+
+/// Documents of which nothing was understood: listed as not read.
+fn not_understood(documents: &[Document]) -> Vec<InputError> {
+    documents
+        .iter()
+        .filter(|d| !d.understood() || d.error.is_some())
+        .map(|d| {
+            let lines = d.counts().lines;
+            let reason = match &d.error {
+                Some(e) => format!("{}: read up to line {lines} only: {e}", d.kind.describe()),
+                None => format!(
+                    "{}: not read: none of its {lines} lines was understood",
+                    d.kind.describe()
+                ),
+            };
+            InputError::new(&d.name, reason)
+        })
+        .collect()
 }
 
 /// The report's tables (everything but the findings).
@@ -463,6 +593,17 @@ fn build(case: &Case, errors: Vec<InputError>) -> Report {
             last_ts: c.last_ts.map(|t| secs(t.0)),
             problems: c.problem_count,
             summarised: (!c.summarised.is_empty()).then(|| c.summarised.clone()),
+            interface: None,
+            pieces: c
+                .pieces
+                .iter()
+                .map(|p| PieceInfo {
+                    path: p.name.clone(),
+                    frames: p.frames,
+                    first_ts: p.first_ts.map(|t| secs(t.0)),
+                    last_ts: p.last_ts.map(|t| secs(t.0)),
+                })
+                .collect(),
         })
         .collect();
     let mut transactions: Vec<TxInfo> = case
@@ -481,16 +622,28 @@ fn build(case: &Case, errors: Vec<InputError>) -> Report {
                 }
                 _ => None,
             };
+            // Frames as the engineer opens them: the piece (of a rotated capture) and its
+            // own number.
+            let outcome_at = outcome_frame.map(|f| c.frame_ref(f));
+            let challenge_at = a.challenge.map(|m| c.frame_ref(c.msg(m).frame));
+            let capture = outcome_at
+                .or(challenge_at)
+                .map_or(c.name.as_str(), |at| at.capture)
+                .to_string();
+            let challenge_capture = challenge_at
+                .filter(|at| at.capture != capture)
+                .map(|at| at.capture.to_string());
             allocations.push(AllocInfo {
-                capture: c.name.clone(),
+                capture,
                 client: a.client,
                 server: a.server,
                 transport: a.transport.as_str(),
                 username: a.username.clone(),
                 realm: a.realm.clone(),
                 outcome: a.outcome.label(),
-                challenge_frame: a.challenge.map(|m| c.msg(m).frame),
-                outcome_frame,
+                challenge_frame: challenge_at.map(|at| at.frame),
+                challenge_capture,
+                outcome_frame: outcome_at.map(|at| at.frame),
                 relayed: a.relayed,
                 mapped: a.mapped,
                 lifetime: a.lifetime,
@@ -526,10 +679,15 @@ fn build(case: &Case, errors: Vec<InputError>) -> Report {
             })
         })
         .collect();
+    let nat = case
+        .nat
+        .iter()
+        .map(|n| nat_in_pieces(case, n.clone()))
+        .collect();
     let correlation = Correlation {
         reference: (!case.captures.is_empty()).then(|| case.name(case.reference).to_string()),
         clock_offsets,
-        nat: case.nat.clone(),
+        nat,
         turn_servers: case
             .turn_endpoints
             .iter()
@@ -544,7 +702,62 @@ fn build(case: &Case, errors: Vec<InputError>) -> Report {
         findings: Vec::new(),
         correlation,
         errors,
+        server_profile: Vec::new(),
+        logs: LogsInfo::default(),
+        bundles: Vec::new(),
     }
+}
+
+/// A NAT mapping's example frames named by piece, for captures read from rotated pieces.
+fn nat_in_pieces(case: &Case, mut n: NatMapping) -> NatMapping {
+    let find = |name: &str| case.captures.iter().find(|c| c.name == name);
+    if let Some(c) = find(&n.client_capture).filter(|c| !c.pieces.is_empty()) {
+        let at = c.frame_ref(n.client_frame);
+        (n.client_capture, n.client_frame) = (at.capture.to_string(), at.frame);
+    }
+    if let Some(c) = find(&n.server_capture).filter(|c| !c.pieces.is_empty()) {
+        let at = c.frame_ref(n.server_frame);
+        (n.server_capture, n.server_frame) = (at.capture.to_string(), at.frame);
+    }
+    n
+}
+
+/// A sighting in a capture read from rotated pieces: one per piece its frames are in, each
+/// naming the piece and its own frame numbers.
+fn seen_in_pieces(c: &CaptureFlows, seen: TxSeen) -> Vec<TxSeen> {
+    if c.pieces.is_empty() {
+        return vec![seen];
+    }
+    let mut out: Vec<TxSeen> = Vec::new();
+    let slot = |capture: &str, out: &mut Vec<TxSeen>| -> usize {
+        if let Some(i) = out.iter().position(|x| x.capture == capture) {
+            return i;
+        }
+        out.push(TxSeen {
+            capture: capture.to_string(),
+            request_frames: Vec::new(),
+            response_frame: None,
+            response: None,
+            ..seen.clone()
+        });
+        out.len() - 1
+    };
+    for &f in &seen.request_frames {
+        let at = c.frame_ref(f);
+        let i = slot(at.capture, &mut out);
+        if let Some(x) = out.get_mut(i) {
+            x.request_frames.push(at.frame);
+        }
+    }
+    if let Some(f) = seen.response_frame {
+        let at = c.frame_ref(f);
+        let i = slot(at.capture, &mut out);
+        if let Some(x) = out.get_mut(i) {
+            x.response_frame = Some(at.frame);
+            x.response = seen.response.clone();
+        }
+    }
+    out
 }
 
 /// One transaction's row.
@@ -562,14 +775,16 @@ fn tx_info(case: &Case, ti: usize, t: &CaseTx) -> Option<TxInfo> {
     let seen = t
         .sightings
         .iter()
-        .filter_map(|&s| {
+        .flat_map(|&s| {
             let c = &case.captures[s.cap];
             let tx = case.tx(s);
             let q = c.request(tx);
             let r = c.final_response(tx);
             // A sighting exists because a message was seen; skip it if not.
-            let any = q.or(r)?;
-            Some(TxSeen {
+            let Some(any) = q.or(r) else {
+                return Vec::new();
+            };
+            let seen = TxSeen {
                 capture: c.name.clone(),
                 src: if q.is_some() { any.src } else { any.dst },
                 dst: if q.is_some() { any.dst } else { any.src },
@@ -581,7 +796,8 @@ fn tx_info(case: &Case, ti: usize, t: &CaseTx) -> Option<TxInfo> {
                     .collect(),
                 response_frame: r.map(|m| m.frame),
                 response: r.map(|m| m.outcome()),
-            })
+            };
+            seen_in_pieces(c, seen)
         })
         .collect();
     let retrans = t
