@@ -132,3 +132,49 @@ fn default_setting() {
 fn alt_setting() {
     check_setting("alt");
 }
+
+/// Remedies name the leg's firewall and the server address the requests go to: the call
+/// bridge's requests to LAN1 cross the internal firewall, the guest's the external one.
+#[test]
+fn remedies_name_the_leg() {
+    for setting in ["default", "alt"] {
+        let opts = AnalyzeOptions {
+            credentials: vec![credential(setting)],
+            ..AnalyzeOptions::default()
+        };
+        for (scenario, firewall, other, address) in [
+            (
+                "int-3478-blocked",
+                "internal firewall",
+                "external firewall",
+                "internal (LAN1) address",
+            ),
+            (
+                "ext-3478-blocked",
+                "external firewall",
+                "internal firewall",
+                "public address",
+            ),
+        ] {
+            let r = analyze(&captures(&setting_dir(setting).join(scenario)), &opts);
+            let f = r
+                .finding("reach.inbound_blocked")
+                .unwrap_or_else(|| panic!("{setting}/{scenario}: {:?}", r.ids()));
+            assert!(
+                f.remedy.contains(firewall),
+                "{setting}/{scenario}: {}",
+                f.remedy
+            );
+            assert!(
+                !f.remedy.contains(other),
+                "{setting}/{scenario}: {}",
+                f.remedy
+            );
+            assert!(
+                f.remedy.contains(address),
+                "{setting}/{scenario}: {}",
+                f.remedy
+            );
+        }
+    }
+}

@@ -528,6 +528,8 @@ fn every_catalogue_id_is_covered_by_a_test() {
         "capacity.alternate_server",
         "alloc.mismatch",
         "alloc.expired",
+        // tests/findings_auth.rs
+        "alloc.release_failed",
         "perm.forbidden",
         "ice.check_failed",
         "ice.role_conflict",

@@ -89,6 +89,7 @@ pub const CATALOGUE: &[(&str, Severity)] = &[
     ("capacity.alternate_server", Severity::Info),
     ("alloc.mismatch", Severity::Warning),
     ("alloc.expired", Severity::Warning),
+    ("alloc.release_failed", Severity::Warning),
     ("perm.forbidden", Severity::Warning),
     ("ice.check_failed", Severity::Error),
     ("ice.role_conflict", Severity::Warning),

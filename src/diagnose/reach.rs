@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::capture::{TcpControl, Transport, UnreachableKind};
+use crate::flow::servers::ClientLeg;
 use crate::flow::{Case, CaseTx, Msg, Role, Sighting};
 use crate::wire::Method;
 
@@ -15,16 +16,16 @@ type Conns = BTreeMap<(SocketAddr, SocketAddr), (Vec<(u32, i64)>, bool, Option<(
 /// An unanswered request at the end of a capture may just be in flight.
 const IN_FLIGHT_NS: i64 = 2_000_000_000;
 
-fn remedy_no_response(dst: SocketAddr, t: Transport) -> String {
-    format!("Open {} {} (TURN requests) from the client network to the Expressway-E public address {} on the external firewall, and check that TURN services are On (Expressway-E Configuration > Traversal > TURN). Take a tcpdump on the Expressway-E (Maintenance > Diagnostics > Diagnostic logging, \"Take tcpdump while logging\") to see whether the requests arrive.", t.as_str().to_uppercase(), dst.port(), dst.ip())
+fn remedy_no_response(dst: SocketAddr, t: Transport, leg: ClientLeg) -> String {
+    format!("Open {} {} (TURN requests) to the Expressway-E {} {} on {}, and check that TURN services are On (Expressway-E Configuration > Traversal > TURN). Take a tcpdump on the Expressway-E (Maintenance > Diagnostics > Diagnostic logging, \"Take tcpdump while logging\") to see whether the requests arrive.", t.as_str().to_uppercase(), dst.port(), leg.server_address(), dst.ip(), leg.firewall())
 }
 
-fn remedy_inbound(dst: SocketAddr, t: Transport) -> String {
-    format!("A firewall between the client and the Expressway-E drops the requests: open {} {} inbound to {} on the external firewall (and any firewall in front of the client).", t.as_str().to_uppercase(), dst.port(), dst.ip())
+fn remedy_inbound(dst: SocketAddr, t: Transport, leg: ClientLeg) -> String {
+    format!("A firewall between the client and the Expressway-E drops the requests: open {} {} inbound to the Expressway-E {} {} on {} (and any firewall in front of the client).", t.as_str().to_uppercase(), dst.port(), leg.server_address(), dst.ip(), leg.firewall())
 }
 
-fn remedy_response_lost(t: Transport) -> String {
-    format!("The Expressway-E answers but its answers never reach the client: allow the return traffic ({} from the Expressway-E TURN port back to the client) on the external firewall, and check for asymmetric routing.", t.as_str().to_uppercase())
+fn remedy_response_lost(t: Transport, leg: ClientLeg) -> String {
+    format!("The Expressway-E answers but its answers never reach the client: allow the return traffic ({} from the Expressway-E TURN port back to the client) on {}, and check for asymmetric routing.", t.as_str().to_uppercase(), leg.firewall())
 }
 
 fn remedy_silent(dst: SocketAddr) -> String {
@@ -342,6 +343,7 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
             continue;
         };
         let (dst_addr, transport) = (q0.dst, q0.transport);
+        let leg = ClientLeg::of(g.src, dst_addr);
         let reqs = plural(
             n,
             &format!("{} request", methods.join("/")),
@@ -354,10 +356,10 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
             _ => format!("the server at {dst} answered {reqs} from {}, but the answers never reached the client{sched}", g.src),
         };
         let remedy = match id {
-            "reach.no_response" => remedy_no_response(dst_addr, transport),
-            "reach.inbound_blocked" => remedy_inbound(dst_addr, transport),
+            "reach.no_response" => remedy_no_response(dst_addr, transport, leg),
+            "reach.inbound_blocked" => remedy_inbound(dst_addr, transport, leg),
             "reach.server_silent" => remedy_silent(dst_addr),
-            _ => remedy_response_lost(transport),
+            _ => remedy_response_lost(transport, leg),
         };
         let d = sink.entry(id, dst.clone(), || (summary, remedy));
         d.count += n;

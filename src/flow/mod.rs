@@ -31,7 +31,7 @@ use crate::capture::{TcpControl, Timestamp, Transport, UnreachableKind};
 use crate::decode::Carrier;
 use crate::wire::{Class, Method, TransactionId};
 
-pub use allocation::{AllocOutcome, Allocation};
+pub use allocation::{AllocOutcome, Allocation, ReleaseRefused};
 pub use budget::{Alike, Seen, Summarised};
 pub use case::{Case, CaseTx, Sighting};
 pub use correlate::{ClockOffset, NatMapping, TxPath};
