@@ -10,6 +10,8 @@ use crate::flow::{
 };
 use crate::wire::{Class, Method, TransactionId};
 
+use crate::flow::servers::{node_of, server_addresses};
+
 use super::{method_title, plural, DiagnoseOptions, Sink};
 
 const REMEDY_REJECTED: &str = "Check that the TURN username and password configured on the client (CMS API /api/v1/turnServers object: username, password) match the credential in the Expressway-E local authentication database (Configuration > Traversal > TURN, \"Configure TURN client credentials on local database\"). Run again with --credential USER:PASSWORD to tell which side is wrong. CMS logs this as \"ICE failure 4 (unauthorized - check credentials)\".";
@@ -204,6 +206,7 @@ fn server_address(case: &Case, t: &CaseTx) -> Option<SocketAddr> {
 pub(super) fn rules(sink: &mut Sink<'_>, opts: &DiagnoseOptions) {
     let case = sink.case;
     let given: Vec<&str> = opts.credentials.iter().map(|c| c.user.as_str()).collect();
+    let servers = server_addresses(case);
     let mut index = Indexes::new(case);
     for t in &case.txs {
         let Some((s, rq)) = case.any_request(t) else {
@@ -290,12 +293,25 @@ pub(super) fn rules(sink: &mut Sink<'_>, opts: &DiagnoseOptions) {
         // A cluster has one TURN server per node, each with its own credentials: the same
         // user rejected by two nodes is two findings, each naming its server.
         let server = server_address(case, t).unwrap_or(rq.dst);
-        let d = sink.entry(id, format!("{server}|{key}"), || {
+        let node = node_of(&servers, server.ip());
+        let node_key = node.map_or(server.ip().to_string(), |n| {
+            n.ips
+                .iter()
+                .map(IpAddr::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        let d = sink.entry(id, format!("{node_key}|{key}"), || {
             (
                 format!("TURN server {server}: {summary}"),
                 remedy.to_string(),
             )
         });
+        // The same node reached on its other interface: say so once.
+        if !d.summary.contains(&server.to_string()) && d.summary.len() < 800 {
+            d.summary
+                .push_str(&format!(" (also reached at {server}, the same server)"));
+        }
         d.count += case.weight(t);
         for &x in &t.sightings {
             d.sighting(case, x);

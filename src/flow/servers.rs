@@ -107,3 +107,14 @@ impl ClientLeg {
         }
     }
 }
+
+/// The addresses of the server that owns `ip`, as the server-side capture that shows most of
+/// them saw it (a `-i any` capture on a two-NIC Expressway-E shows LAN1 and LAN2): one node
+/// of a cluster, whichever interface a client reached it on. `None` when no server-side
+/// capture shows the address.
+pub fn node_of(servers: &[ServerAddresses], ip: IpAddr) -> Option<&ServerAddresses> {
+    servers
+        .iter()
+        .filter(|s| s.ips.contains(&ip))
+        .max_by_key(|s| s.ips.len())
+}
