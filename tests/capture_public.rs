@@ -181,7 +181,7 @@ fn ndpi_stun_pcapng_details() {
 fn timestamps_match_tshark() {
     check("ndpi_stun.pcap", |_| {});
     let Some(dir) = dir() else { return };
-    let f = capture::open(&dir.join("ndpi_stun.pcap")).unwrap();
+    let f = capture::open(dir.join("ndpi_stun.pcap")).unwrap();
     let mut ts = Vec::new();
     for batch in f.events() {
         for ev in batch {

@@ -5,6 +5,7 @@ mod alloc;
 mod auth;
 mod capacity;
 mod dns;
+#[cfg(feature = "testsupport")]
 pub mod fuzzing;
 mod healthy;
 mod ice;
