@@ -3,6 +3,7 @@
 
 mod alloc;
 mod auth;
+pub mod browser;
 mod capacity;
 mod dns;
 pub mod fuzzing;
@@ -51,12 +52,32 @@ pub struct Evidence {
     pub frame: u32,
 }
 
+/// A place in a document other than a capture that a finding rests on: for a
+/// chrome://webrtc-internals dump, the peer connection, what in it (a candidate error with its
+/// URL, code and text; a state change; a candidate) and when the dump says it happened.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct DocumentEvidence {
+    pub document: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_connection: Option<String>,
+    /// As the document writes it (UTC for dumps of Chrome 78 and later).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    pub what: String,
+}
+
+/// At most this many document places per finding.
+pub const MAX_DOCUMENT_EVIDENCE: usize = 8;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub id: &'static str,
     pub severity: Severity,
     pub summary: String,
     pub evidence: Vec<Evidence>,
+    /// Places in documents (dumps) the finding rests on; absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<DocumentEvidence>,
     pub remedy: String,
     /// Earliest evidence time on the reference clock (nanoseconds), for ordering.
     #[serde(skip)]
@@ -117,6 +138,13 @@ pub const CATALOGUE: &[(&str, Severity)] = &[
     ("web.http_redirect", Severity::Info),
     ("web.http_no_redirect", Severity::Warning),
     ("log.ice_failure", Severity::Error),
+    ("browser.no_relay_candidate", Severity::Error),
+    ("browser.turn_error", Severity::Error),
+    ("browser.ice_failed", Severity::Error),
+    ("browser.ice_disconnected", Severity::Warning),
+    ("browser.ice_not_connected", Severity::Warning),
+    ("browser.relay_tcp_only", Severity::Warning),
+    ("browser.selected_pair", Severity::Info),
 ];
 
 /// The catalogue severity of an id.
@@ -183,6 +211,7 @@ pub(crate) struct Draft {
     pub summary: String,
     pub remedy: String,
     pub evidence: Vec<(usize, u32, i64)>,
+    pub documents: Vec<DocumentEvidence>,
     pub count: usize,
     pub ts: i64,
 }
@@ -211,6 +240,7 @@ impl<'c> Sink<'c> {
                 summary,
                 remedy,
                 evidence: Vec::new(),
+                documents: Vec::new(),
                 count: 0,
                 ts: i64::MAX,
             }
@@ -259,6 +289,7 @@ impl<'c> Sink<'c> {
                     severity: severity_of(d.id),
                     summary: d.summary,
                     evidence,
+                    documents: d.documents,
                     remedy: d.remedy,
                     ts,
                 };
@@ -328,6 +359,14 @@ impl Draft {
         if self.evidence.len() >= EVIDENCE_COMPACT_AT {
             // Keep what any final share could show (at most MAX_EVIDENCE frames a capture).
             select_evidence(&mut self.evidence, |_| MAX_EVIDENCE);
+        }
+        self
+    }
+
+    /// Add a place in a document (kept up to [`MAX_DOCUMENT_EVIDENCE`], duplicates once).
+    pub fn document(&mut self, place: DocumentEvidence) -> &mut Self {
+        if self.documents.len() < MAX_DOCUMENT_EVIDENCE && !self.documents.contains(&place) {
+            self.documents.push(place);
         }
         self
     }

@@ -534,6 +534,7 @@ pub fn report_from_parts(parts: CaseParts, opts: &AnalyzeOptions) -> Report {
     );
     let links = diagnose::logs::link(&case, &documents);
     findings.extend(diagnose::logs::findings(&case, &documents, &links));
+    findings.extend(diagnose::browser::findings(&case, &documents));
     findings.sort_by(|a, b| {
         (a.severity, a.ts, a.id, &a.summary).cmp(&(b.severity, b.ts, b.id, &b.summary))
     });
