@@ -26,7 +26,7 @@ use crate::sources::Document;
 pub use crate::input::{Input, InputError, Source};
 pub use analyze::{analyze, assemble, read_inputs};
 pub use html::html;
-pub use logs::{DocumentInfo, EventWhat, LinkInfo, LogEventInfo, LogsInfo};
+pub use logs::{BrowserEvent, DocumentInfo, EventWhat, LinkInfo, LogEventInfo, LogsInfo};
 pub use profile::ProfileItem;
 pub use text::{markdown, table};
 
@@ -534,12 +534,14 @@ pub fn report_from_parts(parts: CaseParts, opts: &AnalyzeOptions) -> Report {
     );
     let links = diagnose::logs::link(&case, &documents);
     findings.extend(diagnose::logs::findings(&case, &documents, &links));
-    findings.extend(diagnose::browser::findings(&case, &documents));
+    let browser = diagnose::browser::diagnose(&case, &documents);
+    findings.extend(browser.findings);
     findings.sort_by(|a, b| {
         (a.severity, a.ts, a.id, &a.summary).cmp(&(b.severity, b.ts, b.id, &b.summary))
     });
     report.findings = findings;
-    let clocks = diagnose::logs::clocks(&links);
+    let mut clocks = diagnose::logs::clocks(&links);
+    clocks.extend(browser.clocks);
     report.logs = logs::logs_info(&case, &documents, &links, clocks);
     for (info, interface) in report.captures.iter_mut().zip(&interfaces) {
         if let Some(n) = interface {

@@ -22,8 +22,7 @@ use std::net::{IpAddr, SocketAddr};
 use crate::flow::hops::{CheckPath, Hop, Leg};
 use crate::flow::{is_private, AllocOutcome, Allocation, Case, Role};
 use crate::sources::webrtc::{
-    CandidateError, CandidatePair, CandidateType, PairState, PeerConnection, RelayProtocol,
-    UtcTime,
+    CandidateError, CandidatePair, CandidateType, PairState, PeerConnection, RelayProtocol, UtcTime,
 };
 
 const SECOND: i64 = 1_000_000_000;
@@ -109,7 +108,10 @@ pub enum TurnVerdict<'c> {
     /// outside client when the dump names no public address of the guest).
     NeverArrived,
     /// The guest's allocation was refused with this code: the capture's answer is the dump's.
-    Refused { code: u16, alloc: GuestAllocation<'c> },
+    Refused {
+        code: u16,
+        alloc: GuestAllocation<'c>,
+    },
     /// The guest's requests arrived and the server never answered.
     Unanswered { alloc: GuestAllocation<'c> },
     /// The server answered, yet the browser reports no answer (701): the answers were lost.
@@ -186,7 +188,11 @@ pub struct DumpJoin<'c> {
 
 /// Join one peer connection with the case's server-side captures; `None` when the case has
 /// none (a dump alone).
-pub fn join<'c>(case: &'c Case, checks: &[CheckPath], pc: &'c PeerConnection) -> Option<DumpJoin<'c>> {
+pub fn join<'c>(
+    case: &'c Case,
+    checks: &[CheckPath],
+    pc: &'c PeerConnection,
+) -> Option<DumpJoin<'c>> {
     let servers = case.with_role(Role::Server);
     if servers.is_empty() {
         return None;
@@ -222,7 +228,10 @@ pub fn join<'c>(case: &'c Case, checks: &[CheckPath], pc: &'c PeerConnection) ->
 }
 
 fn socket(address: &str, port: u16) -> Option<SocketAddr> {
-    address.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, port))
+    address
+        .parse::<IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, port))
 }
 
 /// The guest's public sockets (srflx candidates, relay candidates' bases, public host
@@ -287,7 +296,8 @@ fn exact_matches<'c>(
         .collect();
     let near = |at: i64| {
         pc.time_range.is_none_or(|r| {
-            (r.first.micros * 1000 - EXACT_MATCH_WINDOW_NS..=r.last.micros * 1000 + EXACT_MATCH_WINDOW_NS)
+            (r.first.micros * 1000 - EXACT_MATCH_WINDOW_NS
+                ..=r.last.micros * 1000 + EXACT_MATCH_WINDOW_NS)
                 .contains(&at)
         })
     };
@@ -368,13 +378,15 @@ fn ip_matches<'c>(
         .filter(|(_, a)| !already.iter().any(|g| std::ptr::eq(g.alloc, *a)))
         .filter_map(|(cap, a)| {
             let (at_ns, frame) = alloc_when(case, cap, a)?;
-            (window.0..=window.1).contains(&at_ns).then_some(GuestAllocation {
-                cap,
-                alloc: a,
-                matched_by: MatchedBy::PublicIp(a.client.ip()),
-                at_ns,
-                frame,
-            })
+            (window.0..=window.1)
+                .contains(&at_ns)
+                .then_some(GuestAllocation {
+                    cap,
+                    alloc: a,
+                    matched_by: MatchedBy::PublicIp(a.client.ip()),
+                    at_ns,
+                    frame,
+                })
         })
         .collect()
 }
@@ -391,19 +403,21 @@ fn url_transport(url: &str) -> Option<&'static str> {
 
 /// Per TURN URL with errors: what the captures show of the guest's attempt.
 fn turn_attempts<'c>(case: &'c Case, servers: &[usize], j: &DumpJoin<'c>) -> Vec<TurnAttempt<'c>> {
-    let mut urls: Vec<&str> = j
-        .pc
-        .candidate_errors
-        .iter()
-        .filter(|e| e.is_turn())
-        .map(|e| e.url.as_str())
-        .collect();
+    let mut urls: Vec<&str> =
+        j.pc.candidate_errors
+            .iter()
+            .filter(|e| e.is_turn())
+            .map(|e| e.url.as_str())
+            .collect();
     urls.sort_unstable();
     urls.dedup();
     urls.into_iter()
         .map(|url| {
             let errors: Vec<&CandidateError> =
-                j.pc.candidate_errors.iter().filter(|e| e.url == url).collect();
+                j.pc.candidate_errors
+                    .iter()
+                    .filter(|e| e.url == url)
+                    .collect();
             let verdict = turn_verdict(case, servers, j, url, &errors);
             TurnAttempt {
                 url: url.to_string(),

@@ -13,6 +13,7 @@ use crate::flow::{Case, Role};
 use crate::sources::webrtc::{self, PeerConnection, Verdict, VerdictKind, WebrtcDump};
 use crate::sources::{Document, Model};
 
+use super::logs::LogClock;
 use super::{DocumentEvidence, Draft, Finding, Sink};
 use join::{DumpJoin, RelayLegVerdict, TurnVerdict};
 use text::*;
@@ -44,8 +45,15 @@ impl Subject<'_, '_> {
     }
 }
 
-/// Every finding the case's dumps give.
-pub fn findings(case: &Case, documents: &[Document]) -> Vec<Finding> {
+/// What the case's dumps give: findings, and each joined dump's clock against the captures'.
+#[derive(Debug, Default)]
+pub struct BrowserOutcome {
+    pub findings: Vec<Finding>,
+    pub clocks: Vec<LogClock>,
+}
+
+/// Every finding the case's dumps give, and their clocks.
+pub fn diagnose(case: &Case, documents: &[Document]) -> BrowserOutcome {
     let dumps: Vec<(&str, &WebrtcDump)> = documents
         .iter()
         .filter_map(|d| match &d.model {
@@ -54,8 +62,9 @@ pub fn findings(case: &Case, documents: &[Document]) -> Vec<Finding> {
         })
         .collect();
     if dumps.is_empty() {
-        return Vec::new();
+        return BrowserOutcome::default();
     }
+    let mut clocks = Vec::new();
     let mut sink = Sink::new(case);
     let checks = std::mem::take(&mut sink.checks);
     // With a capture of the guest's side, its own findings name the cause; the dump's join
@@ -78,9 +87,29 @@ pub fn findings(case: &Case, documents: &[Document]) -> Vec<Finding> {
             if stands_in {
                 joined_rules(&mut sink, &s);
             }
+            if let Some(clock) = s.join.as_ref().and_then(|j| dump_clock(document, j)) {
+                if !clocks.iter().any(|c: &LogClock| c.document == document) {
+                    clocks.push(clock);
+                }
+            }
         }
     }
-    sink.finish()
+    BrowserOutcome {
+        findings: sink.finish(),
+        clocks,
+    }
+}
+
+/// The dump's clock, when matched allocations estimated it.
+fn dump_clock(document: &str, j: &DumpJoin<'_>) -> Option<LogClock> {
+    (j.clock.ties > 0).then(|| LogClock {
+        document: document.to_string(),
+        offset_ms: j.clock.offset_ns as f64 / 1e6,
+        zone: "UTC".into(),
+        delay_ms: (0.0, 0.0),
+        links: j.clock.ties,
+        method: "dump UTC against the Expressway-E allocations matched by relay address or the guest's public address",
+    })
 }
 
 /// The browser.* findings of one peer connection, one per verdict.
@@ -251,7 +280,10 @@ fn ice_failed(
         }
         (summary, REMEDY_ICE_FAILED.to_string())
     });
-    d.document(s.place(at.map(ToString::to_string), "ICE / connection state failed".into()));
+    d.document(s.place(
+        at.map(ToString::to_string),
+        "ICE / connection state failed".into(),
+    ));
     at_time(d, s, at);
     if let Some(j) = &s.join {
         for leg in &j.relay_legs {
@@ -310,7 +342,10 @@ fn relay_tcp_only(sink: &mut Sink<'_>, s: &Subject<'_, '_>, protocols: &[webrtc:
 
 fn selected_pair(sink: &mut Sink<'_>, s: &Subject<'_, '_>, v: &Verdict) {
     let case = sink.case;
-    let relay = s.join.as_ref().and_then(|j| j.selected_relay.map(|r| (j, r)));
+    let relay = s
+        .join
+        .as_ref()
+        .and_then(|j| j.selected_relay.map(|r| (j, r)));
     let joined = relay.map(|(j, r)| selected_relay_text(case, j, &r));
     let d = draft(sink, s, "browser.selected_pair", "", || {
         let mut summary = format!("{}: {}", s.prefix(), verdict_body(v));
@@ -323,7 +358,11 @@ fn selected_pair(sink: &mut Sink<'_>, s: &Subject<'_, '_>, v: &Verdict) {
     d.document(s.place(None, verdict_body(v)));
     if let Some((_, r)) = relay {
         if let crate::flow::AllocOutcome::Success { msg } = r.alloc.outcome {
-            if let Some(m) = case.captures.get(r.cap).and_then(|c| c.msgs.get(msg as usize)) {
+            if let Some(m) = case
+                .captures
+                .get(r.cap)
+                .and_then(|c| c.msgs.get(msg as usize))
+            {
                 d.frame(case, r.cap, m.frame, m.ts.0);
             }
         }

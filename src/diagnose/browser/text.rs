@@ -5,7 +5,9 @@ use crate::flow::{AllocOutcome, Case};
 use crate::sources::webrtc::verdict::NoRelayCause;
 use crate::sources::webrtc::{self, CandidateError, IceConnectionState, RelayProtocol, Verdict};
 
-use super::join::{DumpJoin, GuestAllocation, RelayLeg, RelayLegVerdict, SelectedRelay, TurnVerdict};
+use super::join::{
+    DumpJoin, GuestAllocation, RelayLeg, RelayLegVerdict, SelectedRelay, TurnVerdict,
+};
 use super::Subject;
 
 const CREDENTIALS: &str = "Check the TURN credentials configured on CMS (API turnServers object, username and password) and make sure they match the Expressway-E local authentication database (Configuration > Traversal > TURN, \"Configure TURN client credentials on local database\"). CMS logs this as \"ICE failure 4 (unauthorized - check credentials)\" or \"ICE failure; relay candidate creation timeout\".";
@@ -15,7 +17,8 @@ pub(super) const REMEDY_NOT_CONNECTED: &str = "The dump was taken before ICE fin
 pub(super) const REMEDY_ICE_FAILED: &str = "Connected but no media (ICE failure): open the UDP media port range 24000-29999 to and from the Expressway-E public address on the external firewall; if the guest's Binding requests reach the Expressway-E and it answers, allow the outbound UDP on the external firewall; X12.5.2 and earlier need NAT reflection on the external firewall. Take a Wireshark capture on the client and the Expressway-E tcpdump (Maintenance > Diagnostics > Diagnostic logging, \"Take tcpdump while logging\") to see where.";
 pub(super) const REMEDY_DISCONNECTED: &str = "The media path was lost mid-call (firewall or NAT idle timeout, route change, or the far end went away): check UDP idle timeouts on the firewalls between the guest and the Expressway-E relay ports 24000-29999; see ice.consent_lost.";
 pub(super) const REMEDY_TCP_ONLY: &str = "TURN over UDP did not work for this guest: open UDP 3478 from the public internet to the Expressway-E public IP address. When TURN is used on port 443, UDP 3478 must still be open on the external firewall for media.";
-pub(super) const REMEDY_SELECTED: &str = "Nothing to fix on this connection: ICE selected this pair.";
+pub(super) const REMEDY_SELECTED: &str =
+    "Nothing to fix on this connection: ICE selected this pair.";
 pub(super) const REMEDY_RESPONSE_LOST: &str = "The Expressway-E answers the guest's TURN requests but the answers never reach the browser: allow the return traffic from the Expressway-E TURN port (UDP/TCP 3478, TCP 443) back to the internet on the external firewall, and check for asymmetric routing.";
 
 pub(super) fn ice_state_name(s: &IceConnectionState) -> String {
@@ -49,7 +52,8 @@ pub(super) fn candidate_error_text(e: &CandidateError) -> String {
         e.code,
         e.text,
         e.at.as_ref().map_or(String::new(), |t| format!(" at {t}")),
-        e.port.map_or(String::new(), |p| format!(" (from local port {p})"))
+        e.port
+            .map_or(String::new(), |p| format!(" (from local port {p})"))
     )
 }
 
@@ -129,7 +133,9 @@ pub(super) fn alloc_text(case: &Case, g: &GuestAllocation<'_>) -> String {
         .captures
         .get(g.cap)
         .map(|c| c.frame_ref(g.frame))
-        .map_or(String::new(), |r| format!(" in {} frame {}", r.capture, r.frame));
+        .map_or(String::new(), |r| {
+            format!(" in {} frame {}", r.capture, r.frame)
+        });
     format!(
         "the guest's allocation {} -> {}/{}{at}, {}, matched {}",
         g.alloc.client,
