@@ -185,6 +185,44 @@ fn healthy_call_names_the_relay_of_the_selected_pair() {
     );
 }
 
+/// The guest's 701 while the capture shows the server answering its Allocate from the same
+/// local port (the dump shows no public address: host candidates only): the answers were lost.
+#[test]
+fn return_blocked_the_answers_never_reached_the_browser() {
+    let r = joined("return-blocked", "webrtc_internals_dump.gz");
+    let joined_lost = r
+        .findings
+        .iter()
+        .find(|f| f.id == "reach.response_lost" && !f.documents.is_empty())
+        .expect("joined response lost");
+    assert!(
+        joined_lost
+            .summary
+            .contains("matched by the guest's local port")
+            && joined_lost.summary.contains("701"),
+        "{}",
+        joined_lost.summary
+    );
+    assert!(!joined_lost.evidence.is_empty(), "the allocation's frames");
+}
+
+/// The guest's checks reached the CMS relay, the answers left it toward the guest and the dump
+/// shows none received.
+#[test]
+fn relay_blocked_out_the_answers_left_the_relay_and_never_arrived() {
+    for file in CHROME_FILES {
+        let r = joined("relay-blocked-out", file);
+        let f = r.finding("relay.return_blocked").expect("return blocked");
+        assert!(
+            f.summary.contains("sent answers back toward the guest"),
+            "{}",
+            f.summary
+        );
+        assert!(f.remedy.contains("outbound UDP"), "{}", f.remedy);
+        assert!(f.evidence.len() >= 2, "{:?}", f.evidence);
+    }
+}
+
 /// Without the capture the dump still says what it shows, and nothing joined.
 #[test]
 fn a_dump_alone_gives_the_browser_findings_only() {
@@ -208,6 +246,15 @@ fn a_dump_alone_gives_the_browser_findings_only() {
             ],
         ),
         ("relay-blocked-in", &["browser.ice_failed"]),
+        (
+            "return-blocked",
+            &[
+                "browser.turn_error",
+                "browser.no_relay_candidate",
+                "browser.ice_failed",
+            ],
+        ),
+        ("relay-blocked-out", &["browser.ice_failed"]),
     ];
     for (scenario, want) in cases {
         for file in CHROME_FILES {

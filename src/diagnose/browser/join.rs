@@ -43,6 +43,9 @@ pub enum MatchedBy {
     PublicSocket(SocketAddr),
     /// The allocation comes from a public IP address the dump shows, during the dump's time.
     PublicIp(IpAddr),
+    /// The dump names no public address; the allocation comes from an outside address on
+    /// the guest's local port (a NAT that kept the port), during the dump's time.
+    LocalPort(SocketAddr),
 }
 
 impl MatchedBy {
@@ -51,6 +54,10 @@ impl MatchedBy {
             MatchedBy::RelayAddress(a) => format!("by its relay address {a}"),
             MatchedBy::PublicSocket(a) => format!("by the guest's public address {a}"),
             MatchedBy::PublicIp(ip) => format!("by the guest's public IP address {ip} and time"),
+            MatchedBy::LocalPort(a) => format!(
+                "by the guest's local port {} (kept by its NAT: {a}) and time",
+                a.port()
+            ),
         }
     }
 }
@@ -208,8 +215,21 @@ pub fn join<'c>(
     });
     let mut allocations = exact;
     if let Some(w) = window {
-        allocations.extend(ip_matches(case, &servers, &guest_ips, &allocations, w));
+        let by_ip = ip_matches(case, &servers, &guest_ips, &allocations, w);
+        allocations.extend(by_ip);
+        if guest_ips.is_empty() {
+            let by_port = port_matches(case, &servers, pc, &allocations, w);
+            allocations.extend(by_port);
+        }
     }
+    // An allocation found by the local port names the guest's public address after all.
+    let mut guest_ips = guest_ips;
+    guest_ips.extend(
+        allocations
+            .iter()
+            .filter(|g| matches!(g.matched_by, MatchedBy::LocalPort(_)))
+            .map(|g| g.alloc.client.ip()),
+    );
     let mut j = DumpJoin {
         pc,
         guest_sockets,
@@ -384,6 +404,42 @@ fn ip_matches<'c>(
                     cap,
                     alloc: a,
                     matched_by: MatchedBy::PublicIp(a.client.ip()),
+                    at_ns,
+                    frame,
+                })
+        })
+        .collect()
+}
+
+/// Allocations from an outside address on one of the guest's local ports (host candidates,
+/// the ports its candidate errors name) within the window: where the dump shows no public
+/// address (its STUN and TURN requests all failed), a NAT that keeps ports still names it.
+fn port_matches<'c>(
+    case: &'c Case,
+    servers: &[usize],
+    pc: &PeerConnection,
+    already: &[GuestAllocation<'c>],
+    window: (i64, i64),
+) -> Vec<GuestAllocation<'c>> {
+    let ports: BTreeSet<u16> = pc
+        .local_candidates
+        .iter()
+        .filter(|c| c.candidate_type == CandidateType::Host)
+        .map(|c| c.port)
+        .chain(pc.candidate_errors.iter().filter_map(|e| e.port))
+        .filter(|&p| p != 0)
+        .collect();
+    server_allocations(case, servers)
+        .filter(|(_, a)| !is_private(a.client.ip()) && ports.contains(&a.client.port()))
+        .filter(|(_, a)| !already.iter().any(|g| std::ptr::eq(g.alloc, *a)))
+        .filter_map(|(cap, a)| {
+            let (at_ns, frame) = alloc_when(case, cap, a)?;
+            (window.0..=window.1)
+                .contains(&at_ns)
+                .then_some(GuestAllocation {
+                    cap,
+                    alloc: a,
+                    matched_by: MatchedBy::LocalPort(a.client),
                     at_ns,
                     frame,
                 })

@@ -227,13 +227,15 @@ fn no_relay(
     urls: &[String],
     cause: &webrtc::verdict::NoRelayCause,
 ) {
+    let note = s.join.as_ref().and_then(no_relay_join_note);
     let d = draft(sink, s, "browser.no_relay_candidate", "", || {
         (
             format!(
-                "{}: TURN configured ({}) and no relay candidate gathered: {}",
+                "{}: TURN configured ({}) and no relay candidate gathered: {}{}",
                 s.prefix(),
                 urls.join(", "),
-                no_relay_cause_text(cause)
+                no_relay_cause_text(cause),
+                note.map_or(String::new(), |n| format!("; {n}"))
             ),
             remedy_no_relay(cause),
         )

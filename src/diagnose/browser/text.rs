@@ -314,3 +314,22 @@ pub(super) fn selected_relay_text(case: &Case, j: &DumpJoin<'_>, r: &SelectedRel
         j.clock.describe()
     )
 }
+
+/// What the join adds to "no relay candidate": where the guest's attempt ended.
+pub(super) fn no_relay_join_note(j: &DumpJoin<'_>) -> Option<String> {
+    j.turn.iter().find_map(|t| match &t.verdict {
+        TurnVerdict::Refused { code, .. } => Some(format!(
+            "the Expressway-E capture shows the guest's allocation refused with {code}"
+        )),
+        TurnVerdict::AnswerLost { .. } => Some(
+            "yet the Expressway-E capture shows it answering the guest's Allocate: the answers were lost on the way back (see reach.response_lost)".to_string(),
+        ),
+        TurnVerdict::Unanswered { .. } => Some(
+            "the Expressway-E capture shows the guest's Allocate arriving and never answered".to_string(),
+        ),
+        TurnVerdict::NeverArrived => Some(
+            "the Expressway-E capture shows none of the guest's TURN requests (see reach.inbound_blocked)".to_string(),
+        ),
+        TurnVerdict::Unattributed { .. } | TurnVerdict::NotCovered => None,
+    })
+}
