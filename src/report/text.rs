@@ -90,6 +90,14 @@ fn wrap(s: &str, width: usize) -> String {
     out
 }
 
+/// Wrap each line of `s` (already escaped) at `width` columns; a line shorter stays whole.
+fn wrap_lines(s: &str, width: usize) -> String {
+    s.lines()
+        .map(|l| wrap(l, width))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The terminal rendering: captures, findings (with evidence and remedy), allocations.
 pub fn table(r: &Report) -> String {
     let mut out = String::new();
@@ -168,7 +176,10 @@ pub fn table(r: &Report) -> String {
             cell(x.severity.as_str()).style_spec(style),
             cell(x.id),
             wrapped_cell(&x.summary, 48),
-            Cell::new(&evidence_text(x, 6, "\n", escape::terminal)),
+            Cell::new(&wrap_lines(
+                &evidence_text(x, 6, "\n", escape::terminal),
+                64,
+            )),
             wrapped_cell(&x.remedy, 48),
         ]));
     }

@@ -168,6 +168,9 @@ pub(super) fn turn_join_text(case: &Case, j: &DumpJoin<'_>, v: &TurnVerdict<'_>)
         TurnVerdict::Unattributed { outside_clients } => format!(
             "the Expressway-E capture shows TURN requests from {outside_clients} outside address(es) at that time; the dump names no public address of the guest to tell whether one is this guest's"
         ),
+        TurnVerdict::NotCovered if j.window.is_none() => {
+            "the dump's times are local without a zone (an older Chrome): its attempt cannot be placed against the Expressway-E capture".to_string()
+        }
         TurnVerdict::NotCovered => {
             "no Expressway-E capture covers the time of the dump".to_string()
         }
