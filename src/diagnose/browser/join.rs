@@ -31,6 +31,9 @@ const SECOND: i64 = 1_000_000_000;
 pub const UNMATCHED_TOLERANCE_NS: i64 = 300 * SECOND;
 /// Window once matched allocations estimate the offset.
 pub const MATCHED_TOLERANCE_NS: i64 = 10 * SECOND;
+/// Failed pairs toward relays looked up in the captures, per peer connection: each walks the
+/// case's checks once, and a dump of a long call may list hundreds of pairs.
+pub const MAX_RELAY_LEGS: usize = 16;
 /// Exact socket matches are trusted this far from the dump's time (ports are reused).
 const EXACT_MATCH_WINDOW_NS: i64 = 3600 * SECOND;
 
@@ -517,7 +520,9 @@ fn turn_verdict<'c>(
         return TurnVerdict::NotCovered;
     };
     let covered = servers.iter().any(|&cap| {
-        let c = &case.captures[cap];
+        let Some(c) = case.captures.get(cap) else {
+            return false;
+        };
         let (Some(first), Some(last)) = (c.first_ts, c.last_ts) else {
             return false;
         };
@@ -571,6 +576,9 @@ fn relay_legs<'c>(case: &'c Case, checks: &[CheckPath], j: &DumpJoin<'c>) -> Vec
             && pair.state != Some(PairState::Succeeded);
         if !toward_relay || !unanswered {
             continue;
+        }
+        if out.len() == MAX_RELAY_LEGS {
+            break;
         }
         let (verdict, hops) = relay_leg_verdict(case, checks, j, pair, relay);
         out.push(RelayLeg {
