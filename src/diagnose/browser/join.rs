@@ -125,7 +125,12 @@ pub enum TurnVerdict<'c> {
     /// The guest's requests arrived and the server never answered.
     Unanswered { alloc: GuestAllocation<'c> },
     /// The server answered, yet the browser reports no answer (701): the answers were lost.
-    AnswerLost { alloc: GuestAllocation<'c> },
+    /// `retried_after_answer`: the capture itself shows the guest retrying after the answers
+    /// (what `reach.response_lost` reads from a server-side capture alone).
+    AnswerLost {
+        alloc: GuestAllocation<'c>,
+        retried_after_answer: bool,
+    },
     /// Other outside clients' requests arrived; without the guest's public address the dump
     /// cannot say whether one was this guest's.
     Unattributed { outside_clients: usize },
@@ -514,7 +519,10 @@ fn turn_verdict<'c>(
         }
     }
     if let Some(alloc) = answered {
-        return TurnVerdict::AnswerLost { alloc };
+        return TurnVerdict::AnswerLost {
+            alloc,
+            retried_after_answer: retried_after_answer(case, &alloc),
+        };
     }
     let Some(window) = j.window else {
         return TurnVerdict::NotCovered;
@@ -551,6 +559,18 @@ fn turn_verdict<'c>(
             outside_clients: outside.len(),
         }
     }
+}
+
+/// The guest sent a request of this allocation again at least twice after its answer.
+fn retried_after_answer(case: &Case, g: &GuestAllocation<'_>) -> bool {
+    let Some(c) = case.captures.get(g.cap) else {
+        return false;
+    };
+    g.alloc
+        .transactions
+        .iter()
+        .filter_map(|&t| c.transactions.get(t as usize))
+        .any(|t| c.requests_after_response(t) >= 2)
 }
 
 /// The dump's pairs toward a relay address that sent checks and got no answer, each with what

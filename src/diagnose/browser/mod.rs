@@ -203,7 +203,7 @@ fn turn_error(sink: &mut Sink<'_>, s: &Subject<'_, '_>, e: &webrtc::CandidateErr
     if let Some((_, t)) = attempt {
         if let TurnVerdict::Refused { alloc, .. }
         | TurnVerdict::Unanswered { alloc }
-        | TurnVerdict::AnswerLost { alloc } = &t.verdict
+        | TurnVerdict::AnswerLost { alloc, .. } = &t.verdict
         {
             alloc_frames(d, case, alloc);
         }
@@ -379,7 +379,12 @@ fn joined_rules(sink: &mut Sink<'_>, s: &Subject<'_, '_>) {
     for t in &j.turn {
         match &t.verdict {
             TurnVerdict::NeverArrived => never_arrived(sink, s, j, t),
-            TurnVerdict::AnswerLost { alloc } => answer_lost(sink, s, j, t, alloc),
+            // The capture alone already raises reach.response_lost for it; the
+            // browser.turn_error says whose it is.
+            TurnVerdict::AnswerLost {
+                alloc,
+                retried_after_answer: false,
+            } => answer_lost(sink, s, j, t, alloc),
             _ => {}
         }
     }

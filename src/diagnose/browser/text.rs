@@ -157,8 +157,8 @@ pub(super) fn turn_join_text(case: &Case, j: &DumpJoin<'_>, v: &TurnVerdict<'_>)
             "joined with the Expressway-E capture: {}: the requests arrived and were never answered",
             alloc_text(case, alloc)
         ),
-        TurnVerdict::AnswerLost { alloc } => format!(
-            "joined with the Expressway-E capture: {}: answered, but the answers never reached the browser",
+        TurnVerdict::AnswerLost { alloc, .. } => format!(
+            "joined with the Expressway-E capture: {}: answered, but the answers never reached the browser (reach.response_lost)",
             alloc_text(case, alloc)
         ),
         TurnVerdict::NeverArrived => format!(
