@@ -162,6 +162,10 @@ pub struct DiagnoseOptions {
     pub realm: Option<String>,
     /// `--join-url`: the web bridge join URL (else inferred from the traffic, see `web.rs`).
     pub join_url: Option<String>,
+    /// Public addresses of guest browsers, from their webrtc-internals dumps (srflx
+    /// candidates, relay candidates' bases): a browser, not a CMS, sends what comes from them
+    /// ([`browser::guest_public_ips`]).
+    pub browsers: std::collections::BTreeSet<std::net::IpAddr>,
 }
 
 /// At most this many evidence frames per finding (the summary gives the full counts), or 4
@@ -410,7 +414,7 @@ pub fn diagnose(case: &Case, opts: &DiagnoseOptions) -> Vec<Finding> {
     dns::rules(&mut sink, &web);
     tls::rules(&mut sink, &web);
     web::rules(&mut sink, &web);
-    version::rules(&mut sink);
+    version::rules(&mut sink, &opts.browsers);
     healthy::rules(&mut sink);
     sink.finish()
 }

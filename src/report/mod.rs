@@ -527,6 +527,7 @@ pub fn report_from_parts(parts: CaseParts, opts: &AnalyzeOptions) -> Report {
         credentials: opts.credentials.clone(),
         realm: opts.realm.clone().or_else(|| profile.realm.clone()),
         join_url: opts.join_url.clone(),
+        browsers: diagnose::browser::guest_public_ips(&documents),
     };
     let (mut findings, mut report) = rayon::join(
         || diagnose::diagnose(&case, &diagnose_options),

@@ -264,7 +264,7 @@ fn socket(address: &str, port: u16) -> Option<SocketAddr> {
 
 /// The guest's public sockets (srflx candidates, relay candidates' bases, public host
 /// candidates) and their IP addresses.
-fn guest_addresses(pc: &PeerConnection) -> (BTreeSet<SocketAddr>, BTreeSet<IpAddr>) {
+pub fn guest_addresses(pc: &PeerConnection) -> (BTreeSet<SocketAddr>, BTreeSet<IpAddr>) {
     let mut sockets = BTreeSet::new();
     for c in &pc.local_candidates {
         let public = match c.candidate_type {

@@ -9,6 +9,9 @@
 pub mod join;
 mod text;
 
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
 use crate::flow::{Case, Role};
 use crate::sources::webrtc::{self, PeerConnection, Verdict, VerdictKind, WebrtcDump};
 use crate::sources::{Document, Model};
@@ -50,6 +53,20 @@ impl Subject<'_, '_> {
 pub struct BrowserOutcome {
     pub findings: Vec<Finding>,
     pub clocks: Vec<LogClock>,
+}
+
+/// The public addresses the case's dumps show for their guests (srflx candidates, relay
+/// candidates' bases, public host candidates).
+pub fn guest_public_ips(documents: &[Document]) -> BTreeSet<IpAddr> {
+    documents
+        .iter()
+        .filter_map(|d| match &d.model {
+            Model::WebrtcDump(Some(dump)) => Some(dump.peer_connections.iter()),
+            _ => None,
+        })
+        .flatten()
+        .flat_map(|pc| join::guest_addresses(pc).1)
+        .collect()
 }
 
 /// Every finding the case's dumps give, and their clocks.
