@@ -372,3 +372,37 @@ fn no_credential_in_any_output() {
         }
     }
 }
+
+fn tar_gz(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(enc);
+    for (name, data) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, name, &data[..]).expect("append");
+    }
+    tar.into_inner().expect("tar").finish().expect("gzip")
+}
+
+/// The usual support case: the guest's dump and the Expressway-E diagnostic bundle (its
+/// tcpdump inside, read as a server-side capture).
+#[test]
+fn a_dump_with_the_expressway_bundle_names_the_cause() {
+    let dir = dumps().join("lab/ext-3478-blocked");
+    let pcap = std::fs::read(dir.join("expe-any.pcap")).expect("capture");
+    let bundle = tar_gz(&[(
+        "diagnostic_logging/eth0_diagnostic_logging_tcpdump00_vcse_2026-11-29_17-10-00.pcap",
+        pcap,
+    )]);
+    let dump = std::fs::read(dir.join("rtcstats_dump.gz")).expect("dump");
+    let inputs = [
+        Input::bytes("expe_diag.tar.gz", bundle),
+        Input::bytes("rtcstats_dump.gz", dump),
+    ];
+    let r = analyze(&inputs, &AnalyzeOptions::default());
+    assert!(r.has("reach.inbound_blocked"), "{:?}", r.ids());
+    let f = r.finding("reach.inbound_blocked").expect("inbound");
+    assert!(f.summary.contains("expe_diag.tar.gz!"), "{}", f.summary);
+}
