@@ -560,6 +560,14 @@ fn every_catalogue_id_is_covered_by_a_test() {
         "web.http_no_redirect",
         // tests/findings_logs.rs
         "log.ice_failure",
+        // tests/findings_browser.rs
+        "browser.no_relay_candidate",
+        "browser.turn_error",
+        "browser.ice_failed",
+        "browser.ice_disconnected",
+        "browser.ice_not_connected",
+        "browser.relay_tcp_only",
+        "browser.selected_pair",
     ];
     for (id, _) in turnscope::diagnose::CATALOGUE {
         assert!(tested.contains(id), "{id} has no scripted test");

@@ -136,7 +136,13 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             crate::escape::terminal(&e.reason)
         );
     }
-    if rep.captures.is_empty() {
+    // A guest's webrtc-internals dump alone is a case: its browser findings.
+    let dump_read = rep
+        .logs
+        .documents
+        .iter()
+        .any(|d| d.kind == crate::sources::DocKind::WebrtcDump && d.kept > 0);
+    if rep.captures.is_empty() && !dump_read {
         return Err(CliError("no input could be used".into()));
     }
     let format = Format::choose(args.format, args.out.as_deref());

@@ -3,6 +3,7 @@
 
 mod alloc;
 mod auth;
+pub mod browser;
 mod capacity;
 mod dns;
 #[cfg(feature = "testsupport")]
@@ -52,12 +53,32 @@ pub struct Evidence {
     pub frame: u32,
 }
 
+/// A place in a document other than a capture that a finding rests on: for a
+/// chrome://webrtc-internals dump, the peer connection, what in it (a candidate error with its
+/// URL, code and text; a state change; a candidate) and when the dump says it happened.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct DocumentEvidence {
+    pub document: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_connection: Option<String>,
+    /// As the document writes it (UTC for dumps of Chrome 78 and later).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    pub what: String,
+}
+
+/// At most this many document places per finding.
+pub const MAX_DOCUMENT_EVIDENCE: usize = 8;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub id: &'static str,
     pub severity: Severity,
     pub summary: String,
     pub evidence: Vec<Evidence>,
+    /// Places in documents (dumps) the finding rests on; absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<DocumentEvidence>,
     pub remedy: String,
     /// Earliest evidence time on the reference clock (nanoseconds), for ordering.
     #[serde(skip)]
@@ -119,6 +140,13 @@ pub const CATALOGUE: &[(&str, Severity)] = &[
     ("web.http_redirect", Severity::Info),
     ("web.http_no_redirect", Severity::Warning),
     ("log.ice_failure", Severity::Error),
+    ("browser.no_relay_candidate", Severity::Error),
+    ("browser.turn_error", Severity::Error),
+    ("browser.ice_failed", Severity::Error),
+    ("browser.ice_disconnected", Severity::Warning),
+    ("browser.ice_not_connected", Severity::Warning),
+    ("browser.relay_tcp_only", Severity::Warning),
+    ("browser.selected_pair", Severity::Info),
 ];
 
 /// The catalogue severity of an id.
@@ -136,6 +164,10 @@ pub struct DiagnoseOptions {
     pub realm: Option<String>,
     /// `--join-url`: the web bridge join URL (else inferred from the traffic, see `web.rs`).
     pub join_url: Option<String>,
+    /// Public addresses of guest browsers, from their webrtc-internals dumps (srflx
+    /// candidates, relay candidates' bases): a browser, not a CMS, sends what comes from them
+    /// ([`browser::guest_public_ips`]).
+    pub browsers: std::collections::BTreeSet<std::net::IpAddr>,
 }
 
 /// At most this many evidence frames per finding (the summary gives the full counts), or 4
@@ -185,6 +217,7 @@ pub(crate) struct Draft {
     pub summary: String,
     pub remedy: String,
     pub evidence: Vec<(usize, u32, i64)>,
+    pub documents: Vec<DocumentEvidence>,
     pub count: usize,
     pub ts: i64,
 }
@@ -213,6 +246,7 @@ impl<'c> Sink<'c> {
                 summary,
                 remedy,
                 evidence: Vec::new(),
+                documents: Vec::new(),
                 count: 0,
                 ts: i64::MAX,
             }
@@ -261,6 +295,7 @@ impl<'c> Sink<'c> {
                     severity: severity_of(d.id),
                     summary: d.summary,
                     evidence,
+                    documents: d.documents,
                     remedy: d.remedy,
                     ts,
                 };
@@ -334,6 +369,14 @@ impl Draft {
         self
     }
 
+    /// Add a place in a document (kept up to [`MAX_DOCUMENT_EVIDENCE`], duplicates once).
+    pub fn document(&mut self, place: DocumentEvidence) -> &mut Self {
+        if self.documents.len() < MAX_DOCUMENT_EVIDENCE && !self.documents.contains(&place) {
+            self.documents.push(place);
+        }
+        self
+    }
+
     /// Add a sighting placed on its hop (its time is already on the reference clock).
     pub fn hop(&mut self, h: &crate::flow::Hop) -> &mut Self {
         self.evidence.push((h.cap, h.frame, h.ts));
@@ -373,7 +416,7 @@ pub fn diagnose(case: &Case, opts: &DiagnoseOptions) -> Vec<Finding> {
     dns::rules(&mut sink, &web);
     tls::rules(&mut sink, &web);
     web::rules(&mut sink, &web);
-    version::rules(&mut sink);
+    version::rules(&mut sink, &opts.browsers);
     healthy::rules(&mut sink);
     sink.finish()
 }

@@ -22,11 +22,11 @@ fn remedy_unreachable(range: (u16, u16)) -> String {
     format!("Open the TURN relay media port range on the external firewall, both ways, for the Expressway-E public address (Expressway-E default UDP 24000-29999; the relays here use {}). Check that the requests reach the Expressway-E tcpdump; if they do and it answers, allow outbound UDP from the relay ports.", ports(range))
 }
 
-fn remedy_inbound(range: (u16, u16)) -> String {
+pub(super) fn remedy_inbound(range: (u16, u16)) -> String {
     format!("The checks never reach the Expressway-E: open the TURN relay media ports (Expressway-E default UDP 24000-29999; the relays here use {}) inbound to the Expressway-E public address on the external firewall (LAN2 side).", ports(range))
 }
 
-fn remedy_return(range: (u16, u16)) -> String {
+pub(super) fn remedy_return(range: (u16, u16)) -> String {
     format!("The requests reach the Expressway-E and it answers, but the external firewall drops the way back: allow outbound UDP from the Expressway-E relay ports (source ports; Expressway-E default 24000-29999, here {}) toward the internet on the external firewall (LAN2 side), and check for asymmetric routing.", ports(range))
 }
 

@@ -27,7 +27,10 @@ fn is_plain_request(m: &Msg) -> bool {
     m.class == Class::Request && m.carried.is_none() && !m.is_ice_check()
 }
 
-pub(super) fn rules(sink: &mut Sink<'_>) {
+/// `browsers`: public addresses guest browsers' dumps show; their Binding requests are STUN
+/// (the guest's server-reflexive candidate through the Expressway-E behind static NAT, seen at
+/// its private address), not a CMS.
+pub(super) fn rules(sink: &mut Sink<'_>, browsers: &BTreeSet<IpAddr>) {
     let case = sink.case;
     let servers = server_addresses(case);
     let server_ips: BTreeSet<IpAddr> = servers.iter().flat_map(|s| s.ips.iter().copied()).collect();
@@ -50,6 +53,7 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
             && is_private(m.src.ip())
             && !allocating.contains(&m.src.ip())
             && !server_ips.contains(&m.src.ip())
+            && !browsers.contains(&m.src.ip())
     };
     // binder IP -> (capture, message index) of its Binding requests to a TURN port.
     let mut binders: BTreeMap<IpAddr, Vec<(usize, usize)>> = BTreeMap::new();

@@ -175,6 +175,15 @@ pub fn html(r: &Report) -> String {
             .evidence
             .iter()
             .map(|e| format!("{}#{}", esc(&e.capture), e.frame))
+            .chain(f.documents.iter().map(|d| {
+                format!(
+                    "{} {} {}: {}",
+                    esc(&d.document),
+                    esc(d.peer_connection.as_deref().unwrap_or("")),
+                    esc(d.at.as_deref().unwrap_or("")),
+                    esc(&d.what)
+                )
+            }))
             .collect();
         let _ = writeln!(
             out,

@@ -9,6 +9,9 @@ use crate::diagnose::Evidence;
 use crate::flow::Case;
 use crate::sources::cmslog::{CmsWhat, Level};
 use crate::sources::expressway::LogWhat;
+use crate::sources::webrtc::{
+    CandidateType, ConnectionState, EventTime, IceConnectionState, RelayProtocol, WebrtcDump,
+};
 use crate::sources::{DocKind, Document, LogTime, Model};
 
 /// Most events listed (the rest are counted in [`LogsInfo::events_not_listed`]).
@@ -32,7 +35,49 @@ pub struct DocumentInfo {
 pub enum EventWhat {
     Cms(CmsWhat),
     Expressway(LogWhat),
+    Browser(BrowserEvent),
 }
+
+/// What a chrome://webrtc-internals dump logged, for the timeline (`kind` names it).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BrowserEvent {
+    /// `iceconnectionstatechange`.
+    BrowserIceState {
+        peer_connection: String,
+        state: IceConnectionState,
+    },
+    /// `connectionstatechange`.
+    BrowserConnectionState {
+        peer_connection: String,
+        state: ConnectionState,
+    },
+    /// `icecandidateerror`: a STUN/TURN URL that gave no candidate (701, 401, 431...).
+    BrowserCandidateError {
+        peer_connection: String,
+        url: String,
+        code: u16,
+        text: String,
+        port: Option<u16>,
+    },
+    /// A local candidate gathered (`icecandidate`).
+    BrowserCandidate {
+        peer_connection: String,
+        candidate_type: CandidateType,
+        address: String,
+        relay_protocol: Option<RelayProtocol>,
+        url: Option<String>,
+    },
+    /// The pair ICE selected (at its last stats sample).
+    BrowserSelectedPair {
+        peer_connection: String,
+        local: String,
+        remote: String,
+    },
+}
+
+/// Events listed per dump: a dump of a long call holds thousands of state changes.
+const MAX_DUMP_EVENTS: usize = 500;
 
 /// One event on the timeline.
 #[derive(Debug, Clone, Serialize)]
@@ -173,7 +218,129 @@ fn push_events(doc: &Document, clock: Option<&LogClock>, out: &mut Vec<LogEventI
                 out.push(event_info(doc, clock, e.line, e.time, None, what, &e.text));
             }
         }
-        Model::Dump(_) | Model::WebrtcDump(_) => {}
+        Model::WebrtcDump(Some(dump)) => {
+            let mut events = dump_events(dump);
+            events.sort_by_key(|e| e.0);
+            for (at, what, text) in events.into_iter().take(MAX_DUMP_EVENTS) {
+                out.push(dump_event_info(doc, clock, at, what, text));
+            }
+        }
+        Model::Dump(_) | Model::WebrtcDump(None) => {}
+    }
+}
+
+/// One dump event before it is placed: its time (UTC micros, none for a local-time text
+/// written by an older Chrome), the time as written, what, and a line of text.
+type DumpEvent = (Option<i64>, (String, BrowserEvent), String);
+
+fn at_parts(at: Option<&EventTime>) -> (Option<i64>, String) {
+    (
+        at.and_then(EventTime::utc).map(|t| t.micros),
+        at.map(ToString::to_string).unwrap_or_default(),
+    )
+}
+
+/// The dump's state changes, candidate errors, local candidates and selected pairs.
+fn dump_events(dump: &WebrtcDump) -> Vec<DumpEvent> {
+    let mut out: Vec<DumpEvent> = Vec::new();
+    for pc in &dump.peer_connections {
+        let id = || pc.id.clone();
+        let mut push = |at: Option<&EventTime>, what: BrowserEvent, text: String| {
+            let (micros, written) = at_parts(at);
+            out.push((micros, (written, what), text));
+        };
+        for c in &pc.ice_states {
+            let text = format!("ICE connection state {}", state_text(&c.state));
+            push(
+                c.at.as_ref(),
+                BrowserEvent::BrowserIceState {
+                    peer_connection: id(),
+                    state: c.state.clone(),
+                },
+                text,
+            );
+        }
+        for c in &pc.connection_states {
+            let text = format!("connection state {}", state_text(&c.state));
+            push(
+                c.at.as_ref(),
+                BrowserEvent::BrowserConnectionState {
+                    peer_connection: id(),
+                    state: c.state.clone(),
+                },
+                text,
+            );
+        }
+        for e in &pc.candidate_errors {
+            let text = format!("icecandidateerror {} \"{}\" on {}", e.code, e.text, e.url);
+            let what = BrowserEvent::BrowserCandidateError {
+                peer_connection: id(),
+                url: e.url.clone(),
+                code: e.code,
+                text: e.text.clone(),
+                port: e.port,
+            };
+            push(e.at.as_ref(), what, text);
+        }
+        for c in pc.local_candidates.iter().filter(|c| c.seen_at.is_some()) {
+            let text = format!("{} candidate {}", c.candidate_type.as_str(), c.endpoint());
+            let what = BrowserEvent::BrowserCandidate {
+                peer_connection: id(),
+                candidate_type: c.candidate_type.clone(),
+                address: c.endpoint(),
+                relay_protocol: c.relay_protocol.clone(),
+                url: c.url.clone(),
+            };
+            push(c.seen_at.as_ref(), what, text);
+        }
+        if let Some(p) = pc.selected_pair() {
+            let end = |c: &Option<crate::sources::webrtc::Candidate>| {
+                c.as_ref().map_or("?".to_string(), |c| c.endpoint())
+            };
+            let (local, remote) = (end(&p.local), end(&p.remote));
+            let text = format!("selected pair {local} -> {remote}");
+            let at = p.last_sample.map(EventTime::Utc);
+            push(
+                at.as_ref(),
+                BrowserEvent::BrowserSelectedPair {
+                    peer_connection: id(),
+                    local,
+                    remote,
+                },
+                text,
+            );
+        }
+    }
+    out
+}
+
+/// A state's name as the JSON writes it (`checking`), else its debug form.
+fn state_text<S: Serialize + std::fmt::Debug>(state: &S) -> String {
+    match serde_json::to_value(state) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => format!("{state:?}"),
+    }
+}
+
+/// A dump event on the captures' clock: its UTC moved by the offset the join estimated
+/// (`estimated`), or as it is when no allocation tied the clocks.
+fn dump_event_info(
+    doc: &Document,
+    clock: Option<&LogClock>,
+    micros: Option<i64>,
+    (time, what): (String, BrowserEvent),
+    text: String,
+) -> LogEventInfo {
+    let offset_ms = clock.map_or(0.0, |c| c.offset_ms);
+    LogEventInfo {
+        document: doc.name.clone(),
+        line: 0,
+        time,
+        ts: micros.map(|m| (m as f64 / 1e3 - offset_ms) / 1e3),
+        estimated: micros.is_some() && clock.is_some(),
+        level: None,
+        what: EventWhat::Browser(what),
+        text,
     }
 }
 

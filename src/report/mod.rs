@@ -26,7 +26,7 @@ use crate::sources::Document;
 pub use crate::input::{Input, InputError, Source};
 pub use analyze::{analyze, assemble, read_inputs};
 pub use html::html;
-pub use logs::{DocumentInfo, EventWhat, LinkInfo, LogEventInfo, LogsInfo};
+pub use logs::{BrowserEvent, DocumentInfo, EventWhat, LinkInfo, LogEventInfo, LogsInfo};
 pub use profile::ProfileItem;
 pub use text::{markdown, table};
 
@@ -529,6 +529,7 @@ pub fn report_from_parts(parts: CaseParts, opts: &AnalyzeOptions) -> Report {
         credentials: opts.credentials.clone(),
         realm: opts.realm.clone().or_else(|| profile.realm.clone()),
         join_url: opts.join_url.clone(),
+        browsers: diagnose::browser::guest_public_ips(&documents),
     };
     let (mut findings, mut report) = rayon::join(
         || diagnose::diagnose(&case, &diagnose_options),
@@ -536,11 +537,14 @@ pub fn report_from_parts(parts: CaseParts, opts: &AnalyzeOptions) -> Report {
     );
     let links = diagnose::logs::link(&case, &documents);
     findings.extend(diagnose::logs::findings(&case, &documents, &links));
+    let browser = diagnose::browser::diagnose(&case, &documents);
+    findings.extend(browser.findings);
     findings.sort_by(|a, b| {
         (a.severity, a.ts, a.id, &a.summary).cmp(&(b.severity, b.ts, b.id, &b.summary))
     });
     report.findings = findings;
-    let clocks = diagnose::logs::clocks(&links);
+    let mut clocks = diagnose::logs::clocks(&links);
+    clocks.extend(browser.clocks);
     report.logs = logs::logs_info(&case, &documents, &links, clocks);
     for (info, interface) in report.captures.iter_mut().zip(&interfaces) {
         if let Some(n) = interface {

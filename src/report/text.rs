@@ -32,15 +32,34 @@ fn evidence_text<'a>(
             v.push(e.frame);
         }
     }
-    by_cap
-        .into_iter()
-        .map(|(c, v)| {
-            let shown: Vec<String> = v.iter().take(max).map(u32::to_string).collect();
-            let more = if v.len() > max { ", ..." } else { "" };
-            format!("{}: {}{more}", esc(c), shown.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(between)
+    let frames = by_cap.into_iter().map(|(c, v)| {
+        let shown: Vec<String> = v.iter().take(max).map(u32::to_string).collect();
+        let more = if v.len() > max { ", ..." } else { "" };
+        format!("{}: {}{more}", esc(c), shown.join(", "))
+    });
+    // Places in documents (a dump's error, state change, pair) after the frames.
+    let places = f.documents.iter().take(max).map(|d| document_text(d, esc));
+    frames.chain(places).collect::<Vec<_>>().join(between)
+}
+
+/// `dump.gz (peer connection 8-1, 2026-…Z): icecandidateerror 701 …`, every part escaped.
+fn document_text<'a>(
+    d: &'a crate::diagnose::DocumentEvidence,
+    esc: fn(&'a str) -> std::borrow::Cow<'a, str>,
+) -> String {
+    let mut whence = Vec::new();
+    if let Some(pc) = &d.peer_connection {
+        whence.push(format!("peer connection {}", esc(pc)));
+    }
+    if let Some(at) = &d.at {
+        whence.push(esc(at).into_owned());
+    }
+    let whence = if whence.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", whence.join(", "))
+    };
+    format!("{}{whence}: {}", esc(&d.document), esc(&d.what))
 }
 
 /// A table cell showing `text` (escaped for the terminal).
@@ -69,6 +88,14 @@ fn wrap(s: &str, width: usize) -> String {
         line += word.chars().count();
     }
     out
+}
+
+/// Wrap each line of `s` (already escaped) at `width` columns; a line shorter stays whole.
+fn wrap_lines(s: &str, width: usize) -> String {
+    s.lines()
+        .map(|l| wrap(l, width))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The terminal rendering: captures, findings (with evidence and remedy), allocations.
@@ -149,7 +176,10 @@ pub fn table(r: &Report) -> String {
             cell(x.severity.as_str()).style_spec(style),
             cell(x.id),
             wrapped_cell(&x.summary, 48),
-            Cell::new(&evidence_text(x, 6, "\n", escape::terminal)),
+            Cell::new(&wrap_lines(
+                &evidence_text(x, 6, "\n", escape::terminal),
+                64,
+            )),
             wrapped_cell(&x.remedy, 48),
         ]));
     }
