@@ -34,6 +34,7 @@ pub mod serve;
 pub mod sources;
 #[doc(hidden)]
 pub mod testsupport;
+pub mod timeline;
 pub mod turn;
 pub mod wire;
 

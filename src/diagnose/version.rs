@@ -4,7 +4,8 @@
 //! TURN port of the Expressway-E at its inside address (LAN1, private), never Allocate. The
 //! server is known as a TURN server from the traffic: TURN requests reach that address, or a
 //! capture on the Expressway-E shows the address among its own and TURN requests on the same
-//! port at another of its addresses (guests allocating on LAN2). A guest that uses the
+//! port at another of its addresses (guests allocating on LAN2). The sender is an inside
+//! (private) address too. A guest that uses the
 //! Expressway-E as a STUN server reaches it on its public address, and public STUN servers of
 //! other products see no Allocate at all: neither is this.
 
@@ -41,6 +42,9 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
             && m.method == Method::BINDING
             && (is_turn_port_of_a_server(case, &servers, m.dst) || hinted(m))
             && is_private(m.dst.ip())
+            // The call bridge is an inside host: a guest reaches LAN2 (static NAT) from a
+            // public address, and a Binding of its is STUN, not a CMS that never allocates.
+            && is_private(m.src.ip())
             && !allocating.contains(&m.src.ip())
             && !server_ips.contains(&m.src.ip())
     };
