@@ -525,3 +525,91 @@ fn batch_takes_the_case_folder_whole_and_says_why_a_case_failed() {
     assert!(why.contains("corrupt"), "{why}");
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+#[test]
+fn packets_log_lines_and_cms_lines_are_on_one_timeline() {
+    use turnscope::timeline::EntryKind;
+    let r = bundled(
+        "default",
+        "cms-bad-password",
+        "default-cms-bad-password.tar.gz",
+        &[bundle("default-cms-bad-password-cms-events.tsv")],
+    );
+    let t = &r.timeline;
+    assert!(
+        t.windows(2).all(|w| w[0].ts <= w[1].ts),
+        "time order: {t:#?}"
+    );
+    let kinds: BTreeSet<String> = t.iter().map(|e| format!("{:?}", e.kind)).collect();
+    assert_eq!(kinds.len(), 2, "packets and log lines: {kinds:?}");
+    // The 401s are one run of transactions, not one entry each.
+    let rejected: Vec<_> = t
+        .iter()
+        .filter(|e| e.kind == EntryKind::Packets && e.what.contains("error 401"))
+        .collect();
+    assert!(!rejected.is_empty(), "{t:#?}");
+    let runs_count: usize = rejected.iter().map(|e| e.count).sum();
+    let txs_401 = r
+        .transactions
+        .iter()
+        .filter(|x| x.outcome == "error 401")
+        .count();
+    assert_eq!(runs_count, txs_401, "every 401 transaction in a run");
+    assert!(
+        rejected.len() < txs_401,
+        "summarised: {} runs",
+        rejected.len()
+    );
+    // The CMS line (local time, no zone) is placed by the estimated clock, after the 401s
+    // and within seconds of the last one.
+    let ice = t
+        .iter()
+        .find(|e| e.what.contains("ICE failure 4"))
+        .unwrap_or_else(|| panic!("{t:#?}"));
+    assert_eq!(ice.kind, EntryKind::Log);
+    assert!(ice.estimated);
+    let last_401 = rejected
+        .iter()
+        .map(|e| e.until.unwrap_or(e.ts))
+        .fold(f64::MIN, f64::max);
+    assert!(
+        ice.ts >= last_401 && ice.ts - last_401 < 10.0,
+        "{} vs {last_401}",
+        ice.ts
+    );
+    // The Expressway's own log (UTC) is on it too, not estimated.
+    let marker = t
+        .iter()
+        .find(|e| e.source.contains("loggingsnapshot_") && e.what.contains("guest joins"))
+        .unwrap_or_else(|| panic!("{t:#?}"));
+    assert!(!marker.estimated);
+    // And every text format shows it.
+    let md = turnscope::report::markdown(&r);
+    assert!(md.contains("timeline (UTC"), "{md}");
+    assert!(md.contains("ICE failure 4"), "{md}");
+    let table = turnscope::report::table(&r);
+    assert!(table.contains("timeline (UTC"), "{table}");
+    assert!(table.contains("bundle") || r.bundles.iter().all(|b| b.notes.is_empty()));
+    let json: serde_json::Value = serde_json::from_str(&r.json()).expect("json");
+    assert_eq!(
+        json["timeline"].as_array().map(Vec::len),
+        Some(t.len()),
+        "JSON timeline[]"
+    );
+}
+
+#[test]
+fn the_parallel_json_writer_gives_serdes_layout_with_the_new_fields() {
+    let r = bundled(
+        "default",
+        "cms-bad-password",
+        "default-cms-bad-password.tar.gz",
+        &[bundle("default-cms-bad-password-cms-syslog.log")],
+    );
+    assert!(!r.timeline.is_empty() && !r.server_profile.is_empty() && !r.bundles.is_empty());
+    assert_eq!(
+        r.json(),
+        serde_json::to_string_pretty(&r).expect("serde"),
+        "Report::json must write every field serde writes"
+    );
+}

@@ -349,6 +349,12 @@ impl Report {
             logs: &'a LogsInfo,
             #[serde(skip_serializing_if = "<[BundleInfo]>::is_empty")]
             bundles: &'a [BundleInfo],
+            #[serde(skip_serializing_if = "<[crate::timeline::Entry]>::is_empty")]
+            timeline: &'a [crate::timeline::Entry],
+            #[serde(skip_serializing_if = "is_zero_count")]
+            timeline_not_listed: usize,
+            #[serde(skip_serializing_if = "is_zero_count")]
+            timeline_not_placed: usize,
         }
         let text = escape::to_json_pretty(&Outline {
             captures: &self.captures,
@@ -360,6 +366,9 @@ impl Report {
             server_profile: &self.server_profile,
             logs: &self.logs,
             bundles: &self.bundles,
+            timeline: &self.timeline,
+            timeline_not_listed: self.timeline_not_listed,
+            timeline_not_placed: self.timeline_not_placed,
         })?;
         // A newline followed by two spaces only occurs in the printer's own layout (string
         // contents have their newlines escaped), so this is the top-level field. Split just
