@@ -4,7 +4,8 @@
 //! Packets are summarised, never listed one by one: the transactions of one kind between the
 //! same two addresses (method, client, server, transport, ICE check or not, outcome) form a
 //! run with its first and last time and its count, so that a retransmitted Allocate that
-//! never got an answer is one entry, a 401 challenge another, the successes a third.
+//! never got an answer is one entry, the 401 challenges another, the 401s to requests with
+//! credentials (rejections) a third, the successes a fourth.
 //! Document events come as they are ([`DocumentEvent`]): whatever the documents' readers put on
 //! the case's clock (the time of a line without a zone is placed by the estimated clock
 //! offset, and marked `estimated`); events that cannot be placed are counted, not guessed.
@@ -92,6 +93,8 @@ struct RunKey {
     server: SocketAddr,
     transport: &'static str,
     ice_check: bool,
+    /// The request carried credentials: a 401 to it is a rejection, not the challenge.
+    authenticated: bool,
     outcome: String,
 }
 
@@ -157,6 +160,7 @@ fn run_of(case: &Case, t: &CaseTx) -> Option<(RunKey, Run)> {
         server,
         transport: m0.transport.as_str(),
         ice_check: m0.is_ice_check(),
+        authenticated: request.is_some_and(|(_, q)| q.is_authenticated()),
         outcome,
     };
     let run = Run {
@@ -175,9 +179,14 @@ fn secs(ns: i64) -> f64 {
 
 fn run_entry(k: &RunKey, r: Run) -> Entry {
     let what = format!(
-        "{}{} {} -> {}/{}: {}{}",
+        "{}{}{} {} -> {}/{}: {}{}",
         k.method,
         if k.ice_check { " (ICE check)" } else { "" },
+        if k.authenticated {
+            " with credentials"
+        } else {
+            ""
+        },
         k.client,
         k.server,
         k.transport,
