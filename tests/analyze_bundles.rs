@@ -562,8 +562,14 @@ fn packets_log_lines_and_cms_lines_are_on_one_timeline() {
     );
     // The challenges and the rejections of the retries with credentials are told apart.
     let with_credentials = |e: &turnscope::timeline::Entry| e.what.contains("with credentials");
-    assert!(rejected.iter().any(|e| with_credentials(e)), "{rejected:#?}");
-    assert!(rejected.iter().any(|e| !with_credentials(e)), "{rejected:#?}");
+    assert!(
+        rejected.iter().any(|e| with_credentials(e)),
+        "{rejected:#?}"
+    );
+    assert!(
+        rejected.iter().any(|e| !with_credentials(e)),
+        "{rejected:#?}"
+    );
     // The CMS line (local time, no zone) is placed by the estimated clock, after the 401s
     // and within seconds of the last one.
     let ice = t
