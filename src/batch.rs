@@ -1,9 +1,10 @@
 //! Many support cases at once: find the cases under folders, analyze them in parallel, write one
 //! report per case and a summary.
 //!
-//! A case is a folder that directly holds captures (all of its captures and bundles together:
-//! the client capture beside the Expressway-E bundle is one case, and so are the bundles of a
-//! cluster's peers in one folder), or a lone diagnostic bundle (alone in its folder, or among
+//! A case is a folder that directly holds captures or documents (all of its captures, bundles
+//! and documents together: the client capture beside the Expressway-E bundle and the CMS
+//! event log is one case, and so are the bundles of a cluster's peers in one folder), or a
+//! lone diagnostic bundle (alone in its folder, or among
 //! other bundles right in a folder given to `batch`: a folder of customers' bundles). Files are
 //! recognised by content, not by name; a file that cannot be read stays in its case, which then
 //! says why.
@@ -14,9 +15,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::capture::bundle::{sniff, Kind};
+use crate::capture::bundle::{sniff, Kind, HEAD_BYTES};
 use crate::diagnose::Severity;
 use crate::report::{self, AnalyzeOptions, Input, InputError, Report};
+use crate::sources;
 
 /// One support case: a name (its path relative to the folder given) and its inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,25 +30,33 @@ pub struct Case {
 /// Folders are not followed deeper than this (cases sit a few levels down at most).
 const MAX_DEPTH: usize = 8;
 
-/// What a file is to a batch: a capture, a bundle, unreadable (kept, to be reported), or
+/// What a file is to a batch: a capture, a bundle, a document (a CMS event log, an
+/// Expressway log or dump, a webrtc-internals dump), unreadable (kept, to be reported), or
 /// nothing of a case's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CaseFile {
     Capture,
     Bundle,
+    Document,
     Unreadable,
     Other,
 }
 
 fn case_file(path: &Path) -> CaseFile {
-    let mut head = Vec::with_capacity(512);
-    let read = std::fs::File::open(path).and_then(|f| f.take(512).read_to_end(&mut head));
+    // As many first bytes as the document sniffers look at.
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    let read =
+        std::fs::File::open(path).and_then(|f| f.take(HEAD_BYTES as u64).read_to_end(&mut head));
     if read.is_err() {
         return CaseFile::Unreadable;
     }
+    let name = path.to_string_lossy();
     match sniff(&head) {
         Kind::Pcap | Kind::PcapNg => CaseFile::Capture,
+        // Chrome writes its webrtc-internals dump gzip-compressed by default.
+        Kind::Gzip if sources::sniff(&head, &name).is_some() => CaseFile::Document,
         Kind::Gzip | Kind::Tar => CaseFile::Bundle,
+        Kind::Other if sources::sniff(&head, &name).is_some() => CaseFile::Document,
         Kind::Other => CaseFile::Other,
     }
 }

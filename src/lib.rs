@@ -43,6 +43,7 @@ pub mod sources;
 #[cfg(feature = "testsupport")]
 #[doc(hidden)]
 pub mod testsupport;
+pub mod timeline;
 pub mod turn;
 pub mod wire;
 

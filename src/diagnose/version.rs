@@ -4,7 +4,8 @@
 //! TURN port of the Expressway-E at its inside address (LAN1, private), never Allocate. The
 //! server is known as a TURN server from the traffic: TURN requests reach that address, or a
 //! capture on the Expressway-E shows the address among its own and TURN requests on the same
-//! port at another of its addresses (guests allocating on LAN2). A guest that uses the
+//! port at another of its addresses (guests allocating on LAN2). The sender is an inside
+//! (private) address too. A guest that uses the
 //! Expressway-E as a STUN server reaches it on its public address, and public STUN servers of
 //! other products see no Allocate at all: neither is this.
 

@@ -166,10 +166,15 @@ fn add_read(parts: &mut CaseParts, r: Read) {
                 inflated,
                 entries,
             } = s;
+            // The bundle's own configuration names its interfaces (each cluster peer has
+            // its addresses); flags do not change what an interface is.
+            let own = Profile::build(&AnalyzeOptions::default(), &documents);
             for c in captures {
                 parts.flows.push(c.flows);
                 parts.roles.push(c.role);
-                parts.interfaces.push(c.interface);
+                parts
+                    .interfaces
+                    .push(c.interface.map(|n| own.interface_label(n)));
             }
             parts.documents.extend(documents);
             parts.errors.extend(errors);

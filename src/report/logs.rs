@@ -13,6 +13,7 @@ use crate::sources::webrtc::{
     CandidateType, ConnectionState, EventTime, IceConnectionState, RelayProtocol, WebrtcDump,
 };
 use crate::sources::{DocKind, Document, LogTime, Model};
+use crate::timeline::{DocumentEvent, EntryKind};
 
 /// Most events listed (the rest are counted in [`LogsInfo::events_not_listed`]).
 const MAX_LISTED: usize = 5000;
@@ -353,4 +354,28 @@ fn level_name(l: Level) -> String {
         Level::Debug => "debug",
     }
     .to_string()
+}
+
+/// The events of `logs` as the timeline takes them: a webrtc-internals dump's are the
+/// browser's, every other document's are log lines.
+pub fn timeline_events(logs: &LogsInfo) -> impl Iterator<Item = DocumentEvent> + '_ {
+    logs.events.iter().map(|e| {
+        let browser = logs
+            .documents
+            .iter()
+            .any(|d| d.path == e.document && d.kind == DocKind::WebrtcDump);
+        DocumentEvent {
+            kind: if browser {
+                EntryKind::Browser
+            } else {
+                EntryKind::Log
+            },
+            document: e.document.clone(),
+            line: e.line,
+            ts: e.ts,
+            estimated: e.estimated,
+            level: e.level.clone(),
+            text: e.text.clone(),
+        }
+    })
 }

@@ -281,6 +281,20 @@ pub struct Report {
     /// Bundles and other inputs read as streams.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bundles: Vec<BundleInfo>,
+    /// Packets (runs of transactions), log lines and browser events in one time order, on
+    /// the reference capture's clock ([`crate::timeline`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<crate::timeline::Entry>,
+    /// Timeline entries beyond its limits, counted only.
+    #[serde(skip_serializing_if = "is_zero_count")]
+    pub timeline_not_listed: usize,
+    /// Document events whose time could not be placed on the captures' clock.
+    #[serde(skip_serializing_if = "is_zero_count")]
+    pub timeline_not_placed: usize,
+}
+
+fn is_zero_count(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Report {
@@ -337,6 +351,12 @@ impl Report {
             logs: &'a LogsInfo,
             #[serde(skip_serializing_if = "<[BundleInfo]>::is_empty")]
             bundles: &'a [BundleInfo],
+            #[serde(skip_serializing_if = "<[crate::timeline::Entry]>::is_empty")]
+            timeline: &'a [crate::timeline::Entry],
+            #[serde(skip_serializing_if = "is_zero_count")]
+            timeline_not_listed: usize,
+            #[serde(skip_serializing_if = "is_zero_count")]
+            timeline_not_placed: usize,
         }
         let text = escape::to_json_pretty(&Outline {
             captures: &self.captures,
@@ -348,6 +368,9 @@ impl Report {
             server_profile: &self.server_profile,
             logs: &self.logs,
             bundles: &self.bundles,
+            timeline: &self.timeline,
+            timeline_not_listed: self.timeline_not_listed,
+            timeline_not_placed: self.timeline_not_placed,
         })?;
         // A newline followed by two spaces only occurs in the printer's own layout (string
         // contents have their newlines escaped), so this is the top-level field. Split just
@@ -487,8 +510,9 @@ pub struct CaseParts {
     pub flows: Vec<CaptureFlows>,
     /// Per capture: `--client` / `--server`.
     pub roles: Vec<Option<Role>>,
-    /// Per capture: the Expressway interface it was taken on (`n` of `eth<n>`).
-    pub interfaces: Vec<Option<u32>>,
+    /// Per capture: the Expressway interface it was taken on (`eth<n>`), labelled with what
+    /// the configuration of its own bundle says of it (a cluster's peers differ).
+    pub interfaces: Vec<Option<String>>,
     pub documents: Vec<Document>,
     pub bundles: Vec<BundleInfo>,
     pub errors: Vec<InputError>,
@@ -546,10 +570,17 @@ pub fn report_from_parts(parts: CaseParts, opts: &AnalyzeOptions) -> Report {
     let mut clocks = diagnose::logs::clocks(&links);
     clocks.extend(browser.clocks);
     report.logs = logs::logs_info(&case, &documents, &links, clocks);
+    let line = crate::timeline::build(&case, logs::timeline_events(&report.logs));
+    report.timeline = line.entries;
+    report.timeline_not_listed = line.not_listed;
+    report.timeline_not_placed = line.not_placed;
     for (info, interface) in report.captures.iter_mut().zip(&interfaces) {
-        if let Some(n) = interface {
-            let label = profile.interface_label(*n);
-            info.role_reason = if info.role_reason.is_empty() {
+        if let Some(label) = interface {
+            let label = label.clone();
+            info.role_reason = if info.role == Role::Server {
+                // The role came with the capture (streamed::join_runs), not from a flag.
+                format!("{label}: the Expressway's own tcpdump (diagnostic logging), the TURN server's vantage point")
+            } else if info.role_reason.is_empty() {
                 label.clone()
             } else {
                 format!("{}; {label}", info.role_reason)
@@ -711,6 +742,9 @@ fn build(case: &Case, errors: Vec<InputError>) -> Report {
         server_profile: Vec::new(),
         logs: LogsInfo::default(),
         bundles: Vec::new(),
+        timeline: Vec::new(),
+        timeline_not_listed: 0,
+        timeline_not_placed: 0,
     }
 }
 

@@ -499,7 +499,10 @@ fn join_runs(runs: Vec<Run<'_>>, role: Option<Role>) -> StreamedCapture {
     }
     StreamedCapture {
         flows: joined,
-        role,
+        // A tcpdump of the Expressway's diagnostic logging is the TURN server's own vantage
+        // point, even when it holds nothing (no request reached that interface); a role
+        // given for the whole input still wins.
+        role: role.or(interface.map(|_| Role::Server)),
         interface,
     }
 }

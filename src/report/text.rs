@@ -2,6 +2,7 @@
 //! through [`escape::terminal`] or [`escape::markdown`] on its way out (ours are left as they
 //! are; those made of capture contents lose their control characters and markup).
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use crate::escape;
@@ -220,6 +221,7 @@ pub fn table(r: &Report) -> String {
         }
         out.push_str(&a.to_string());
     }
+    out.push_str(&case_context(r, escape::terminal, TIMELINE_SHOWN));
     let _ = writeln!(
         out,
         "\n{} ({} unanswered); use --format json for all of them",
@@ -301,6 +303,59 @@ pub fn markdown(r: &Report) -> String {
                 a.relayed.map(|r| r.to_string()).unwrap_or_default()
             );
         }
+    }
+    out.push_str(&case_context(r, escape::markdown, TIMELINE_SHOWN));
+    out
+}
+
+/// Timeline entries the text formats show (JSON has them all).
+const TIMELINE_SHOWN: usize = 60;
+
+/// What the bundles, the server profile and the timeline add, as plain lines (the same in
+/// the terminal and in Markdown, each escaped its way).
+fn case_context(r: &Report, esc: fn(&str) -> Cow<'_, str>, shown: usize) -> String {
+    let mut out = String::new();
+    for b in &r.bundles {
+        for n in &b.notes {
+            let _ = writeln!(out, "\nbundle {}: {}", esc(&b.path), esc(n));
+        }
+    }
+    if !r.server_profile.is_empty() {
+        out.push_str("\nserver profile (flags, then the Expressway's configuration and status):\n");
+        for p in &r.server_profile {
+            let _ = writeln!(
+                out,
+                "- {} {}: {}{}",
+                p.item,
+                esc(&p.value),
+                esc(&p.source),
+                if p.used {
+                    ""
+                } else {
+                    " (not used: given before)"
+                }
+            );
+        }
+    }
+    if r.timeline.is_empty() {
+        return out;
+    }
+    out.push_str(
+        "\ntimeline (UTC, reference capture's clock; ~ = estimated from a log's local time):\n",
+    );
+    for e in r.timeline.iter().take(shown) {
+        let _ = writeln!(out, "- {}", esc(&crate::timeline::entry_text(e)));
+    }
+    let more = r.timeline.len().saturating_sub(shown) + r.timeline_not_listed;
+    if more > 0 {
+        let _ = writeln!(out, "- ... {more} more entries: use --format json");
+    }
+    if r.timeline_not_placed > 0 {
+        let _ = writeln!(
+            out,
+            "- {} document events could not be placed on the captures' clock",
+            r.timeline_not_placed
+        );
     }
     out
 }
