@@ -589,7 +589,30 @@ impl TsUnit {
     }
 
     /// Ticks of this unit to nanoseconds (saturating).
+    #[inline]
     pub fn to_ns(self, ticks: u64) -> i64 {
+        // Every packet of a pcapng file comes here: the usual units (µs, ns) in 64 bits, the
+        // rest in 128.
+        const NS_PER_TICK: [u64; 10] = [
+            1_000_000_000,
+            100_000_000,
+            10_000_000,
+            1_000_000,
+            100_000,
+            10_000,
+            1_000,
+            100,
+            10,
+            1,
+        ];
+        if let TsUnit::Pow10(n) = self {
+            let ns = NS_PER_TICK
+                .get(usize::from(n))
+                .and_then(|s| ticks.checked_mul(*s));
+            if let Some(ns) = ns {
+                return i64::try_from(ns).unwrap_or(i64::MAX);
+            }
+        }
         let ns: u128 = match self {
             TsUnit::Pow10(n) if n <= 9 => u128::from(ticks) * 10u128.pow(u32::from(9 - n)),
             TsUnit::Pow10(n) => {
