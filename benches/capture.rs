@@ -2,8 +2,10 @@
 //! with the parallel stretch walk (`scan`, every datagram taken in the walking threads).
 //!
 //! Uses /tmp/synth.pcap when present (`python3 ../shared/lab/synth-pcap.py /tmp/synth.pcap 200`,
-//! about 250k TURN/ChannelData packets in 200 MB); otherwise builds a 32 MB capture of the same
-//! shape in memory. Criterion reports MB/s (throughput in bytes of capture file).
+//! about 250k TURN/ChannelData packets in 200 MB) and the same capture as pcapng
+//! (/tmp/synth.pcapng, group `capture-pcapng`), or the captures `TURNSCOPE_BENCH_CAPTURES`
+//! names; otherwise builds a 32 MB capture of the same shape in memory. Criterion reports MB/s
+//! (throughput in bytes of capture file).
 
 use std::path::Path;
 
@@ -98,28 +100,48 @@ fn scan(f: &CaptureFile) -> u64 {
     n
 }
 
+/// The captures to measure: `TURNSCOPE_BENCH_CAPTURES` (paths separated by `:`), else
+/// /tmp/synth.pcap and /tmp/synth.pcapng (`editcap -F pcapng /tmp/synth.pcap /tmp/synth.pcapng`)
+/// where present, else a 32 MB capture built in memory.
+fn bench_files() -> Vec<CaptureFile> {
+    let listed = std::env::var("TURNSCOPE_BENCH_CAPTURES")
+        .unwrap_or_else(|_| "/tmp/synth.pcap:/tmp/synth.pcapng".to_string());
+    let mut files: Vec<CaptureFile> = listed
+        .split(':')
+        .map(Path::new)
+        .filter(|p| p.exists())
+        .map(|p| capture::open(p).unwrap_or_else(|e| panic!("open {}: {e}", p.display())))
+        .collect();
+    if files.is_empty() {
+        eprintln!("{listed}: absent, benchmarking a 32 MB in-memory capture");
+        let bytes = synth(32 << 20);
+        files.push(CaptureFile::from_bytes("synth".into(), bytes).expect("synthetic capture"));
+    }
+    files
+}
+
 fn bench(c: &mut Criterion) {
-    let path = Path::new("/tmp/synth.pcap");
-    let file = if path.exists() {
-        capture::open(path).expect("open /tmp/synth.pcap")
-    } else {
-        eprintln!("/tmp/synth.pcap absent: benchmarking a 32 MB in-memory capture");
-        CaptureFile::from_bytes("synth".into(), synth(32 << 20)).expect("synthetic capture")
-    };
-    let len = file.bytes().len() as u64;
-    eprintln!(
-        "{}: {} bytes, {} frames",
-        file.name(),
-        len,
-        file.frame_count()
-    );
-    let mut g = c.benchmark_group("capture");
-    g.throughput(Throughput::Bytes(len));
-    g.sample_size(10);
-    g.bench_function("events", |b| b.iter(|| drain(&file)));
-    g.bench_function("scan", |b| b.iter(|| scan(&file)));
-    g.bench_function("frame_count", |b| b.iter(|| file.frame_count()));
-    g.finish();
+    for file in bench_files() {
+        let len = file.bytes().len() as u64;
+        eprintln!(
+            "{}: {} bytes, {} frames",
+            file.name(),
+            len,
+            file.frame_count()
+        );
+        // One group per format, named like the first one so that earlier figures compare.
+        let group = match file.format() {
+            capture::CaptureFormat::PcapNg => "capture-pcapng",
+            capture::CaptureFormat::Pcap { .. } => "capture",
+        };
+        let mut g = c.benchmark_group(group);
+        g.throughput(Throughput::Bytes(len));
+        g.sample_size(10);
+        g.bench_function("events", |b| b.iter(|| drain(&file)));
+        g.bench_function("scan", |b| b.iter(|| scan(&file)));
+        g.bench_function("frame_count", |b| b.iter(|| file.frame_count()));
+        g.finish();
+    }
 }
 
 criterion_group!(benches, bench);

@@ -1,6 +1,7 @@
-//! The flows of a capture are the same whether STUN datagrams are summarised in the walking
-//! threads (`OrderFree { stun: true }`, the default without credentials) or filed one by one
-//! in frame order (`stun: false`, what `--credential` uses), and whatever the stretch size.
+//! The flows of a capture are the same whether STUN datagrams are summarised (and checked
+//! against the credentials) in the walking threads (`OrderFree { stun: true, .. }`, what
+//! `analyze` does) or filed one by one in frame order (`stun: false`), with and without
+//! credentials, and whatever the stretch size.
 
 mod common;
 
@@ -11,14 +12,17 @@ use common::captures_under;
 use turnscope::capture::{self, CaptureFile, ScanOptions, Scanned};
 use turnscope::flow::{CaptureFlows, FlowOptions, Ingest, OrderFree};
 
-fn flows(file: &CaptureFile, stun: bool, stretch_bytes: usize) -> CaptureFlows {
-    let opts = FlowOptions::default();
-    let mut ing = Ingest::new(file.name(), &opts);
+fn flows(file: &CaptureFile, opts: &FlowOptions, stun: bool, stretch_bytes: usize) -> CaptureFlows {
+    let mut ing = Ingest::new(file.name(), opts);
     let scan = ScanOptions {
         stretch_bytes,
         ..ScanOptions::default()
     };
-    let counts = file.scan_with(&OrderFree { stun }, scan, |s| match s {
+    let order_free = OrderFree {
+        stun,
+        options: Some(opts),
+    };
+    let counts = file.scan_with(&order_free, scan, |s| match s {
         Scanned::Stretch {
             part,
             frame_base,
@@ -61,15 +65,34 @@ fn dump(f: &CaptureFlows) -> String {
     )
 }
 
+/// No credentials, and the lab's with a wrong password for the same user and another user:
+/// every verdict a signed message can get (verified, failed, unknown user, other realm).
+fn option_sets() -> [FlowOptions; 2] {
+    let credentials = ["turnuser:cisco", "turnuser:wrongpass", "alice:secret"]
+        .iter()
+        .map(|c| c.parse().unwrap())
+        .collect();
+    [
+        FlowOptions::default(),
+        FlowOptions {
+            credentials,
+            realm: Some("example.org".into()),
+        },
+    ]
+}
+
 fn check(file: &CaptureFile, what: &str) {
-    let reference = dump(&flows(file, false, usize::MAX));
-    for stretch in [512, 8192, 1 << 20] {
-        for stun in [false, true] {
-            assert_eq!(
-                dump(&flows(file, stun, stretch)),
-                reference,
-                "{what}: stun {stun}, stretch {stretch}"
-            );
+    for opts in &option_sets() {
+        let creds = opts.credentials.len();
+        let reference = dump(&flows(file, opts, false, usize::MAX));
+        for stretch in [512, 8192, 1 << 20] {
+            for stun in [false, true] {
+                assert_eq!(
+                    dump(&flows(file, opts, stun, stretch)),
+                    reference,
+                    "{what}: stun {stun}, stretch {stretch}, {creds} credentials"
+                );
+            }
         }
     }
 }
@@ -112,7 +135,7 @@ fn same_flows_with_relayed_checks() {
     }
     let f = CaptureFile::from_bytes("relayed.pcap".into(), cap.pcap()).unwrap();
     check(&f, "relayed");
-    let flows = flows(&f, true, 512);
+    let flows = flows(&f, &FlowOptions::default(), true, 512);
     assert_eq!(flows.send_ind.values().map(|c| c.packets).sum::<u64>(), 200);
     assert_eq!(flows.carried_stun.values().sum::<u64>(), 400);
 }

@@ -227,3 +227,57 @@ fn scan_of_tcp_fragments_and_pcapng() {
         check(&f, name);
     }
 }
+
+/// A pcapng file that declares interfaces after its first packets and starts a second section
+/// (its own interface table) half-way: stretches guessed after those points start in the state
+/// the leading blocks left, which is no longer the file's, and must be walked again from where
+/// the walk before them ended.
+fn pcapng_with_late_interfaces() -> Vec<u8> {
+    let frame = |i: u32, link: u16| {
+        let ip = ipv4_udp(
+            [10, 0, 0, 1],
+            1000,
+            [10, 0, 0, 2],
+            3478,
+            &stun(0x0001, 40, i as u8),
+        );
+        if link == 1 {
+            eth(0x0800, &ip)
+        } else {
+            sll2(0x0800, &ip)
+        }
+    };
+    let mut b = shb();
+    b.extend(idb(1, &[]));
+    for i in 0..60 {
+        b.extend(epb(0, 1_700_000_000_000_000 + u64::from(i), &frame(i, 1)));
+    }
+    // Declared after 60 packets, used from then on; the microsecond ticks read as nanoseconds.
+    b.extend(idb(276, &[(9, vec![9])]));
+    for i in 60..120 {
+        b.extend(epb(
+            i % 2,
+            1_700_000_000_000_000 + u64::from(i),
+            &frame(i, 1 + 275 * (i % 2) as u16),
+        ));
+    }
+    // A new section: interface 0 is now SLL2, and interface 1 is undeclared.
+    b.extend(shb());
+    b.extend(idb(276, &[]));
+    for i in 120..180 {
+        b.extend(epb(0, 1_700_000_000_000_000 + u64::from(i), &frame(i, 276)));
+    }
+    b.extend(epb(1, 1_700_000_000_000_000, &frame(180, 1)));
+    b
+}
+
+#[test]
+fn scan_of_pcapng_declaring_interfaces_late() {
+    let f = CaptureFile::from_bytes("late.pcapng".into(), pcapng_with_late_interfaces()).unwrap();
+    let (events, stats) = reference(&f);
+    assert_eq!(stats.frames, 181);
+    assert!(events.len() >= 181, "{}", events.len());
+    assert_eq!(f.link_types(), &[1, 276]);
+    assert_eq!(stats.declared_links, f.link_types());
+    check(&f, "late.pcapng");
+}

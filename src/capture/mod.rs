@@ -285,6 +285,10 @@ pub struct CaptureStats {
     pub problems: u64,
     /// Payload events emitted (all framings).
     pub payloads: u64,
+    /// Link types of the interfaces the walk met, in order of first appearance, without
+    /// repeats (pcap: the file's): what [`CaptureFile::link_types`] says, known without a
+    /// walk of its own once the capture has been walked.
+    pub declared_links: Vec<u32>,
 }
 
 impl CaptureFile {
@@ -674,6 +678,7 @@ impl<'a> Iterator for Events<'a> {
             self.walked = next;
             if eof && self.walked.is_empty() {
                 self.st.finish(&mut out);
+                self.st.stats.declare(self.reader.declared_links());
                 self.finished = true;
             }
             if self.finished || (frames >= self.batch && !out.is_empty()) {

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
-use super::source::{RecordReader, SegmentPlan};
+use super::source::{Kind, RecordReader, SegmentPlan};
 use super::{parse_item, CaptureFile, CaptureStats, Event, FrameOut, Parsed1, Payload, Stateful};
 
 /// Work a [`CaptureFile::scan`] does on UDP datagrams (those that need no reassembly), in
@@ -73,6 +73,16 @@ impl CaptureStats {
         for (link, n) in o.link_types {
             *self.link_types.entry(link).or_default() += n;
         }
+        self.declare(o.declared_links);
+    }
+
+    /// Add link types declared further on, keeping the order of first appearance.
+    pub(super) fn declare(&mut self, links: Vec<u32>) {
+        for l in links {
+            if !self.declared_links.contains(&l) {
+                self.declared_links.push(l);
+            }
+        }
     }
 }
 
@@ -81,8 +91,10 @@ struct Stretch<'a, P> {
     /// The walker after the walk (where the stretch ended, reader state), or `None` when no
     /// record plausibly starts in the stretch.
     reader: Option<RecordReader<'a>>,
-    /// Where the walk began.
+    /// Where the walk began, and in which reader state (a guessed stretch assumes the state
+    /// the file's leading blocks left; a pcapng interface declared later changes it).
     start: usize,
+    start_kind: Option<Kind>,
     part: Option<P>,
     residue: Vec<Parsed1<'a>>,
     /// Counts for the datagrams the scan took.
@@ -91,6 +103,7 @@ struct Stretch<'a, P> {
 
 fn walk<'a, S: DatagramScan>(scan: &S, mut reader: RecordReader<'a>) -> Stretch<'a, S::Part> {
     let start = reader.pos();
+    let start_kind = Some(reader.kind().clone());
     let mut part = scan.part();
     let mut residue = Vec::new();
     let mut taken = CaptureStats::default();
@@ -124,6 +137,7 @@ fn walk<'a, S: DatagramScan>(scan: &S, mut reader: RecordReader<'a>) -> Stretch<
     Stretch {
         reader: Some(reader),
         start,
+        start_kind,
         part: Some(part),
         residue,
         taken,
@@ -187,6 +201,7 @@ impl CaptureFile {
                 None => Stretch {
                     reader: None,
                     start: usize::MAX,
+                    start_kind: None,
                     part: None,
                     residue: Vec::new(),
                     taken: CaptureStats::default(),
@@ -200,11 +215,16 @@ impl CaptureFile {
                 let stretch = match &last {
                     None => stretch,
                     Some(prev) if prev.pos() >= plan.limit => return,
-                    Some(prev) if stretch.reader.is_some() && stretch.start == prev.pos() => {
+                    Some(prev)
+                        if stretch.reader.is_some()
+                            && stretch.start == prev.pos()
+                            && stretch.start_kind.as_ref() == Some(prev.kind()) =>
+                    {
                         stretch
                     }
-                    // The guess was wrong (or found nothing): walk from where records really
-                    // start.
+                    // The guess was wrong (or found nothing, or the stretch before declared
+                    // interfaces or began a section): walk from where records really start,
+                    // in the state they start in.
                     Some(prev) => walk(scan, prev.resume(plan.limit)),
                 };
                 let (Some(reader), Some(part)) = (stretch.reader, stretch.part) else {
@@ -222,6 +242,7 @@ impl CaptureFile {
                     events,
                 });
                 base = base.saturating_add(reader.frames());
+                taken.declare(reader.declared_links());
                 self.forget_pages(stretch.start, reader.pos());
                 stopped = reader.stopped();
                 last = Some(reader);

@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::OnceLock;
 
 use super::{Problem, ProblemKind, Timestamp};
 
@@ -64,10 +64,29 @@ pub struct CaptureFile {
     name: String,
     backing: Backing,
     format: CaptureFormat,
-    link_types: Vec<u32>,
-    /// pcapng only: block boundaries with the reader state there, so that stretches of the
-    /// file can be walked independently (see [`CaptureFile::segment_starts`]).
-    checkpoints: Vec<Checkpoint>,
+    /// What the file says before its first packet: the state stretches after the first one
+    /// start from (see [`CaptureFile::segments`]).
+    lead: Lead,
+    /// Link types declared anywhere in the file; for a pcapng file with interfaces declared
+    /// after its first packet, found by a walk of the block headers when first asked for.
+    link_types: OnceLock<Vec<u32>>,
+}
+
+/// The blocks before the first packet (pcapng: section header and interface descriptions;
+/// pcap: the file header), walked when the file is opened. Nothing after them is read then:
+/// a walk of the whole file at open would fault every page in on one thread before the
+/// parallel scan starts.
+#[derive(Clone)]
+struct Lead {
+    /// The reader state after them.
+    kind: Kind,
+    /// Where the first record or block after them starts.
+    end: usize,
+    /// Link types they declare, in order, without repeats.
+    links: Vec<u32>,
+    /// They run to the end of the file (or to a problem that ends the walk): `links` are all
+    /// the file declares.
+    complete: bool,
 }
 
 impl std::fmt::Debug for CaptureFile {
@@ -76,7 +95,7 @@ impl std::fmt::Debug for CaptureFile {
             .field("name", &self.name)
             .field("len", &self.bytes().len())
             .field("format", &self.format)
-            .field("link_types", &self.link_types)
+            .field("link_types", &self.lead.links)
             .finish()
     }
 }
@@ -118,17 +137,17 @@ impl CaptureFile {
             Backing::Mapped(m) => m,
             Backing::Owned(v) => v,
         };
-        let Sniffed {
-            format,
-            link_types,
-            checkpoints,
-        } = sniff(&name, bytes)?;
+        let (format, lead) = sniff(&name, bytes)?;
+        let link_types = OnceLock::new();
+        if lead.complete {
+            let _ = link_types.set(lead.links.clone());
+        }
         Ok(CaptureFile {
             name,
             backing,
             format,
+            lead,
             link_types,
-            checkpoints,
         })
     }
 
@@ -173,9 +192,16 @@ impl CaptureFile {
     }
 
     /// Distinct link types declared by the file (pcap header, or pcapng interfaces in order
-    /// of appearance across all sections).
+    /// of appearance across all sections). For a pcapng file declaring interfaces after its
+    /// first packet, the first call walks the block headers of the whole file; a scan says
+    /// the same without that walk ([`CaptureStats::declared_links`](super::CaptureStats)).
     pub fn link_types(&self) -> &[u32] {
-        &self.link_types
+        self.link_types.get_or_init(|| {
+            let mut reader = self.records();
+            reader.headers_only = true;
+            while reader.next_item().is_some() {}
+            distinct(reader.declared_links())
+        })
     }
 
     /// Number of frames (packet records), counted the way Wireshark numbers them. Walks the
@@ -195,51 +221,35 @@ impl CaptureFile {
         RecordReader::new(self.bytes(), self.format)
     }
 
-    /// Split the file into stretches of about `bytes` each that can be walked on their own.
-    /// pcapng stretches start at block boundaries recorded when the file was opened, with the
-    /// interfaces in force there; pcap stretches start at nominal offsets, and the walker looks
-    /// for the first plausible record header from there ([`CaptureFile::segment_reader`]).
+    /// Split the file into stretches of about `bytes` each that can be walked on their own:
+    /// the first from the file's start, the others from the first plausible record or block
+    /// at or after their nominal offset ([`CaptureFile::segment_reader`]), in the reader state
+    /// the file's leading blocks left. The scan checks both guesses against where the walk of
+    /// the stretch before really ended, and in which state.
     pub(crate) fn segments(&self, bytes: usize) -> Vec<SegmentPlan> {
         let bytes = bytes.max(1);
         let len = self.bytes().len();
-        let mut starts: Vec<(usize, Option<&Checkpoint>)> = match self.format {
-            CaptureFormat::Pcap { .. } => (PCAP_HEADER..len)
-                .step_by(bytes)
-                .map(|pos| (pos, None))
-                .collect(),
-            CaptureFormat::PcapNg => {
-                let mut picked: Vec<(usize, Option<&Checkpoint>)> = Vec::new();
-                for c in &self.checkpoints {
-                    if picked.last().is_none_or(|(p, _)| c.pos >= p + bytes) {
-                        picked.push((c.pos, Some(c)));
-                    }
-                }
-                picked
-            }
-        };
+        let mut starts: Vec<usize> = (self.lead.end..len).step_by(bytes).collect();
         if starts.is_empty() {
-            starts.push((0, None));
+            starts.push(0);
         }
         let limits: Vec<usize> = starts
             .iter()
             .skip(1)
-            .map(|(p, _)| *p)
+            .copied()
             .chain(std::iter::once(usize::MAX))
             .collect();
         starts
             .into_iter()
             .zip(limits)
             .enumerate()
-            .map(|(i, ((from, checkpoint), limit))| SegmentPlan {
+            .map(|(i, (from, limit))| SegmentPlan {
                 from,
                 limit,
-                start: match (self.format, checkpoint) {
-                    (_, Some(c)) => SegmentStart::Exact(Kind::PcapNg {
-                        big: c.big,
-                        ifaces: c.ifaces.to_vec(),
-                    }),
-                    (CaptureFormat::Pcap { .. }, None) if i > 0 => SegmentStart::Guess,
-                    _ => SegmentStart::FromHeader,
+                start: if i == 0 {
+                    SegmentStart::FromHeader
+                } else {
+                    SegmentStart::Guess
                 },
             })
             .collect()
@@ -255,27 +265,23 @@ impl CaptureFile {
         }
         let mut r = self.records();
         r.limit = plan.limit;
-        match &plan.start {
-            SegmentStart::FromHeader => {}
-            SegmentStart::Exact(kind) => {
-                r.pos = plan.from;
-                r.kind = kind.clone();
-            }
-            SegmentStart::Guess => {
-                let Kind::Pcap {
+        if let SegmentStart::Guess = plan.start {
+            let b = self.bytes();
+            let end = plan.limit.min(b.len());
+            r.pos = match &self.lead.kind {
+                Kind::Pcap {
                     big,
                     nanos,
                     rec_hdr,
                     ..
-                } = r.kind
-                else {
-                    return None;
-                };
-                let b = self.bytes();
-                let end = plan.limit.min(b.len());
-                r.pos = (plan.from..end)
-                    .find(|&p| pcap_records_plausible(b, p, big, nanos, rec_hdr))?;
-            }
+                } => (plan.from..end)
+                    .find(|&p| pcap_records_plausible(b, p, *big, *nanos, *rec_hdr))?,
+                // Blocks start at multiples of 4: the section header at 0, lengths multiples of 4.
+                Kind::PcapNg { big, ifaces } => (plan.from.next_multiple_of(4)..end)
+                    .step_by(4)
+                    .find(|&p| pcapng_blocks_plausible(b, p, *big, ifaces.len()))?,
+            };
+            r.kind = self.lead.kind.clone();
         }
         Some(r)
     }
@@ -283,11 +289,10 @@ impl CaptureFile {
 
 /// Where a stretch's walk begins.
 pub(crate) enum SegmentStart {
-    /// At the start of the file's records (the first stretch).
+    /// At the start of the file (the first stretch).
     FromHeader,
-    /// At `from`, a block boundary, with this reader state.
-    Exact(Kind),
-    /// At the first plausible pcap record header at or after `from`.
+    /// At the first plausible pcap record or pcapng block at or after `from`, in the state
+    /// the file's leading blocks left.
     Guess,
 }
 
@@ -340,49 +345,84 @@ fn pcap_records_plausible(b: &[u8], pos: usize, big: bool, nanos: bool, rec_hdr:
     true
 }
 
+/// True when a chain of pcapng blocks starting at `pos` looks real: block types pcapng
+/// defines, lengths multiples of 4 repeated in the trailer, no block longer than a streamed
+/// one may be, enhanced packets on declared interfaces (`ifaces`) with their data inside the
+/// block; the chain ends at the end of the file or at a section header, or runs for eight
+/// blocks. As for pcap, a wrong guess costs time only.
+fn pcapng_blocks_plausible(b: &[u8], pos: usize, big: bool, ifaces: usize) -> bool {
+    const CHAIN: usize = 8;
+    const KNOWN: [u32; 10] = [1, 2, 3, 4, 5, 6, 9, 10, 0x0bad, 0x4000_0bad];
+    let mut at = pos;
+    for _ in 0..CHAIN {
+        if at == b.len() {
+            return true;
+        }
+        if be32(b, at) == Some(PCAPNG_SHB) {
+            let bom = be32(b, at + 8);
+            return bom == Some(PCAPNG_BOM) || bom.map(u32::swap_bytes) == Some(PCAPNG_BOM);
+        }
+        let (Some(ty), Some(total)) = (rd32(b, at, big), rd32(b, at + 4, big)) else {
+            return false;
+        };
+        let total = total as usize;
+        if !KNOWN.contains(&ty) || total < 12 || total % 4 != 0 || total > MAX_STREAMED_RECORD {
+            return false;
+        }
+        let Some(end) = at.checked_add(total).filter(|e| *e <= b.len()) else {
+            return false;
+        };
+        if rd32(b, end - 4, big) != Some(total as u32) {
+            return false;
+        }
+        if ty == 6 {
+            let (Some(ifid), Some(caplen)) = (rd32(b, at + 8, big), rd32(b, at + 20, big)) else {
+                return false;
+            };
+            if ifid as usize >= ifaces || caplen as usize > total.saturating_sub(32) {
+                return false;
+            }
+        }
+        at = end;
+    }
+    true
+}
+
+/// `links` without repeats, in order of first appearance.
+fn distinct(links: Vec<u32>) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::new();
+    for l in links {
+        if !out.contains(&l) {
+            out.push(l);
+        }
+    }
+    out
+}
+
 const PCAP_US: u32 = 0xa1b2_c3d4;
 const PCAP_NS: u32 = 0xa1b2_3c4d;
 const PCAP_MODIFIED: u32 = 0xa1b2_cd34;
 const PCAPNG_SHB: u32 = 0x0a0d_0d0a;
 const PCAPNG_BOM: u32 = 0x1a2b_3c4d;
 
-struct Sniffed {
-    format: CaptureFormat,
-    link_types: Vec<u32>,
-    checkpoints: Vec<Checkpoint>,
-}
-
-fn sniff(name: &str, b: &[u8]) -> Result<Sniffed, CaptureError> {
+/// The format and the leading blocks of a capture ([`Lead`]).
+fn sniff(name: &str, b: &[u8]) -> Result<(CaptureFormat, Lead), CaptureError> {
     let format = header_format(name, b)?;
-    match format {
-        CaptureFormat::Pcap { big_endian, .. } => Ok(Sniffed {
-            format,
-            link_types: vec![rd32(b, 20, big_endian).unwrap_or(u32::MAX) & 0xffff],
-            checkpoints: Vec::new(),
-        }),
-        CaptureFormat::PcapNg => {
-            let mut links = Vec::new();
-            let mut reader = RecordReader::new(b, CaptureFormat::PcapNg);
-            reader.headers_only = true;
-            reader.checkpoints = Some(Checkpoints::new(b.len()));
-            while reader.next_item().is_some() {}
-            let checkpoints = reader
-                .checkpoints
-                .take()
-                .map(|c| c.list)
-                .unwrap_or_default();
-            for iface in &reader.all_links {
-                if !links.contains(iface) {
-                    links.push(*iface);
-                }
-            }
-            Ok(Sniffed {
-                format,
-                link_types: links,
-                checkpoints,
-            })
-        }
+    let mut reader = RecordReader::new(b, format);
+    if let CaptureFormat::PcapNg = format {
+        reader.lead_only = true;
+        while reader.next_item().is_some() {}
     }
+    let lead = Lead {
+        links: distinct(reader.declared_links()),
+        end: reader.pos,
+        // A pcap file header declares the one link type of the file.
+        complete: matches!(format, CaptureFormat::Pcap { .. })
+            || reader.pos >= b.len()
+            || reader.fatal,
+        kind: reader.kind,
+    };
+    Ok((format, lead))
 }
 
 /// Bytes a streamed capture needs before [`header_format`] can tell its format (fewer only
@@ -550,7 +590,30 @@ impl TsUnit {
     }
 
     /// Ticks of this unit to nanoseconds (saturating).
+    #[inline]
     pub fn to_ns(self, ticks: u64) -> i64 {
+        // Every packet of a pcapng file comes here: the usual units (µs, ns) in 64 bits, the
+        // rest in 128.
+        const NS_PER_TICK: [u64; 10] = [
+            1_000_000_000,
+            100_000_000,
+            10_000_000,
+            1_000_000,
+            100_000,
+            10_000,
+            1_000,
+            100,
+            10,
+            1,
+        ];
+        if let TsUnit::Pow10(n) = self {
+            let ns = NS_PER_TICK
+                .get(usize::from(n))
+                .and_then(|s| ticks.checked_mul(*s));
+            if let Some(ns) = ns {
+                return i64::try_from(ns).unwrap_or(i64::MAX);
+            }
+        }
         let ns: u128 = match self {
             TsUnit::Pow10(n) if n <= 9 => u128::from(ticks) * 10u128.pow(u32::from(9 - n)),
             TsUnit::Pow10(n) => {
@@ -571,7 +634,7 @@ pub(crate) struct Iface {
     offset_ns: i64,
 }
 
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) enum Kind {
     Pcap {
         big: bool,
@@ -594,13 +657,14 @@ pub(crate) struct RecordReader<'a> {
     done: bool,
     /// Only interested in interface descriptions (used when sniffing link types).
     headers_only: bool,
+    /// Only the blocks before the first packet: stop, without taking it, at the first block
+    /// that is neither a section header nor an interface description.
+    lead_only: bool,
     all_links: Vec<u32>,
     /// Walk no further than a record or block starting at or after this offset.
     limit: usize,
     /// The walk stopped on a problem that ends it (not at the end or the limit).
     fatal: bool,
-    /// Filled while sniffing a pcapng file.
-    checkpoints: Option<Checkpoints>,
     /// More bytes may follow `b` (a streamed capture): a record that `b` cuts short ends the
     /// walk of this buffer without a problem, [`RecordReader::starved`], at its start.
     streaming: bool,
@@ -669,56 +733,6 @@ impl CutShort {
     }
 }
 
-/// A pcapng block boundary with the reader state in force there.
-#[derive(Debug, Clone)]
-pub(crate) struct Checkpoint {
-    pos: usize,
-    big: bool,
-    ifaces: Arc<[Iface]>,
-}
-
-/// Collects checkpoints at roughly even spacing while the file is sniffed.
-struct Checkpoints {
-    every: usize,
-    next_at: usize,
-    list: Vec<Checkpoint>,
-    /// Interface entries held by distinct snapshots; recording stops past a bound.
-    stored: usize,
-}
-
-impl Checkpoints {
-    /// At most about 4096 checkpoints, at least 4 KiB apart.
-    fn new(file_len: usize) -> Checkpoints {
-        Checkpoints {
-            every: (file_len / 4096).max(4096),
-            next_at: 0,
-            list: Vec::new(),
-            stored: 0,
-        }
-    }
-
-    fn offer(&mut self, pos: usize, big: bool, ifaces: &[Iface]) {
-        if pos < self.next_at {
-            return;
-        }
-        self.next_at = pos.saturating_add(self.every);
-        let ifaces = match self.list.last() {
-            Some(last) if *last.ifaces == *ifaces => Arc::clone(&last.ifaces),
-            _ => {
-                self.stored += ifaces.len();
-                // A file redefining thousands of interfaces over and over: walk the rest as
-                // one stretch rather than hold a snapshot per checkpoint.
-                if self.stored > 1 << 20 {
-                    self.next_at = usize::MAX;
-                    return;
-                }
-                Arc::from(ifaces)
-            }
-        };
-        self.list.push(Checkpoint { pos, big, ifaces });
-    }
-}
-
 impl<'a> RecordReader<'a> {
     fn new(b: &'a [u8], format: CaptureFormat) -> RecordReader<'a> {
         match format {
@@ -738,10 +752,10 @@ impl<'a> RecordReader<'a> {
                 },
                 done: false,
                 headers_only: false,
+                lead_only: false,
                 all_links: Vec::new(),
                 limit: usize::MAX,
                 fatal: false,
-                checkpoints: None,
                 streaming: false,
                 starved: None,
                 base: 0,
@@ -756,10 +770,10 @@ impl<'a> RecordReader<'a> {
                 },
                 done: false,
                 headers_only: false,
+                lead_only: false,
                 all_links: Vec::new(),
                 limit: usize::MAX,
                 fatal: false,
-                checkpoints: None,
                 streaming: false,
                 starved: None,
                 base: 0,
@@ -792,10 +806,10 @@ impl<'a> RecordReader<'a> {
             kind,
             done: false,
             headers_only: false,
+            lead_only: false,
             all_links: Vec::new(),
             limit: usize::MAX,
             fatal: false,
-            checkpoints: None,
             streaming: more,
             starved: None,
             base,
@@ -864,10 +878,10 @@ impl<'a> RecordReader<'a> {
             kind: self.kind.clone(),
             done: self.fatal,
             headers_only: false,
+            lead_only: false,
             all_links: Vec::new(),
             limit,
             fatal: self.fatal,
-            checkpoints: None,
             streaming: false,
             starved: None,
             base: self.base,
@@ -971,14 +985,15 @@ impl<'a> RecordReader<'a> {
                 self.done = true;
                 return None;
             }
-            if let (Some(c), Kind::PcapNg { big, ifaces }) = (&mut self.checkpoints, &self.kind) {
-                c.offer(pos, *big, ifaces);
-            }
             if remaining < 12 {
                 let cut = CutShort::BlockHeader { at: self.at(pos) };
                 return self.cut_short(pos, cut);
             }
             let block_type_be = be32(b, pos)?;
+            if self.lead_only && block_type_be != PCAPNG_SHB && !self.at_interface_block(pos) {
+                self.done = true;
+                return None;
+            }
             if block_type_be == PCAPNG_SHB {
                 let bom = be32(b, pos + 8)?;
                 let big = if bom == PCAPNG_BOM {
@@ -1119,6 +1134,14 @@ impl<'a> RecordReader<'a> {
                 // Statistics, name resolution, secrets, custom blocks: not frames.
                 _ => {}
             }
+        }
+    }
+
+    /// The block at `pos` is an interface description in the current section's byte order.
+    fn at_interface_block(&self, pos: usize) -> bool {
+        match &self.kind {
+            Kind::PcapNg { big, .. } => rd32(self.b, pos, *big) == Some(1),
+            Kind::Pcap { .. } => false,
         }
     }
 

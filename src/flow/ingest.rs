@@ -4,13 +4,14 @@ use std::net::SocketAddr;
 
 use crate::capture::{DatagramScan, Event, Framing, Payload, Timestamp, Transport};
 use crate::decode::{self, Body, Carrier};
-use crate::wire::{Class, Decoded, IntegrityVerdict, Key, Message, Method};
+use crate::wire::{Class, Decoded, Message, Method};
 
 use super::budget::{flow_of, Budget, Pending, EVENTS_KEPT, RESPONSES_KEPT, SIGHTINGS_KEPT};
-use super::msg::{CredCheck, Msg};
+use super::credcheck::{CredentialCheck, Left};
+use super::msg::Msg;
 use super::{
-    CaptureFlows, ChannelKey, Counter, Credential, FlowOptions, HashMap, MalformedSeen, TcpSeen,
-    TlsSeen, Transaction, TupleKey, UnreachableSeen,
+    CaptureFlows, ChannelKey, Counter, FlowOptions, HashMap, MalformedSeen, TcpSeen, TlsSeen,
+    Transaction, TupleKey, UnreachableSeen,
 };
 
 /// Most malformed messages / problems kept with their details (all are counted).
@@ -39,7 +40,6 @@ fn binding(req: &Msg) -> Option<Bound> {
 
 /// Builds the flows of one capture from its events.
 pub struct Ingest<'o> {
-    opts: &'o FlowOptions,
     flows: CaptureFlows,
     /// Transactions by id. Ids are 12 bytes the sender chooses: keyed SipHash (std's), not the
     /// fast unkeyed hash of the packet counters, whose buckets sequential or crafted ids
@@ -51,14 +51,13 @@ pub struct Ingest<'o> {
     channels: HashMap<(SocketAddr, SocketAddr, u16), SocketAddr>,
     /// REALMs of the server's challenges (401/438), for the realm-mismatch tries.
     challenge_realms: Vec<String>,
-    keys: HashMap<(usize, String), Key>,
+    credentials: CredentialCheck<'o>,
     budget: Budget,
 }
 
 impl<'o> Ingest<'o> {
     pub fn new(name: &str, opts: &'o FlowOptions) -> Self {
         Ingest {
-            opts,
             flows: CaptureFlows {
                 name: name.to_string(),
                 ..CaptureFlows::default()
@@ -67,7 +66,7 @@ impl<'o> Ingest<'o> {
             relayed: HashMap::default(),
             channels: HashMap::default(),
             challenge_realms: Vec::new(),
-            keys: HashMap::default(),
+            credentials: CredentialCheck::new(opts),
             budget: Budget::default(),
         }
     }
@@ -75,7 +74,7 @@ impl<'o> Ingest<'o> {
     /// One stretch of a [`CaptureFile::scan`](crate::capture::CaptureFile::scan) with
     /// [`OrderFree`]: its counts are added, and the messages it summarised are filed in frame
     /// order among the stretch's other events.
-    pub fn stretch(&mut self, part: OrderFreePart, frame_base: u32, events: &[Event<'_>]) {
+    pub fn stretch(&mut self, part: OrderFreePart<'_>, frame_base: u32, events: &[Event<'_>]) {
         let OrderFreePart {
             counts_v4,
             mut counts,
@@ -87,6 +86,8 @@ impl<'o> Ingest<'o> {
             first_ts,
             last_ts,
             max_frame,
+            credentials: _,
+            unverified,
         } = part;
         counts.extend(counts_v4.into_iter().map(|(k, v)| (unpack_v4(k), v)));
         let f = &mut self.flows;
@@ -122,24 +123,39 @@ impl<'o> Ingest<'o> {
         for ts in [first_ts, last_ts].into_iter().flatten() {
             self.seen_ts(ts, last_frame);
         }
+        let mut unverified = unverified.into_iter().peekable();
         let mut msgs = msgs
             .into_iter()
-            .map(|mut m| {
+            .enumerate()
+            .map(|(i, mut m)| {
                 m.frame = m.frame.saturating_add(frame_base);
-                m
+                let left = unverified.next_if(|u| u.msg_index == i);
+                (m, left)
             })
             .peekable();
         for ev in events {
             if let Some(frame) = ev.frame() {
-                while let Some(m) = msgs.next_if(|m| m.frame < frame) {
-                    self.push_msg(m);
+                while let Some((m, left)) = msgs.next_if(|(m, _)| m.frame < frame) {
+                    self.push_taken(m, left);
                 }
             }
             self.event(ev);
         }
-        for m in msgs {
-            self.push_msg(m);
+        for (m, left) in msgs {
+            self.push_taken(m, left);
         }
+    }
+
+    /// File a message a stretch summarised, once tried with the challenge realms seen before
+    /// it if it verified with no other realm.
+    fn push_taken(&mut self, mut s: Msg, left: Option<Unverified>) {
+        if let Some(u) = left {
+            if let Ok(m) = Message::parse(&u.bytes) {
+                self.credentials
+                    .check_challenged(&m, &mut s, &self.challenge_realms);
+            }
+        }
+        self.push_msg(s);
     }
 
     /// Feed a batch of events (frame order).
@@ -489,64 +505,13 @@ impl<'o> Ingest<'o> {
         .add(p.frame, p.ts, data_len);
     }
 
-    fn key(&mut self, cred: usize, realm: &str) -> &Key {
-        let c: &Credential = &self.opts.credentials[cred];
-        self.keys
-            .entry((cred, realm.to_string()))
-            .or_insert_with(|| Key::long_term(&c.user, realm, &c.password))
-    }
-
+    /// The offline integrity check of a signed request or indication, all of it here in
+    /// frame order (see [`super::credcheck`]).
     fn check_credentials(&mut self, m: &Message<'_>, s: &mut Msg) {
-        if self.opts.credentials.is_empty() || !s.is_authenticated() {
-            return;
+        if self.credentials.check(m, s) == Left::ChallengeRealms {
+            self.credentials
+                .check_challenged(m, s, &self.challenge_realms);
         }
-        if s.class != Class::Request && s.class != Class::Indication {
-            return;
-        }
-        if s.rfc3489 {
-            s.cred = CredCheck::Unsupported;
-            return;
-        }
-        let user = s.username.as_deref().unwrap_or("");
-        let matching: Vec<usize> = (0..self.opts.credentials.len())
-            .filter(|&i| self.opts.credentials[i].user == user)
-            .collect();
-        if matching.is_empty() {
-            s.cred = CredCheck::UnknownUser;
-            return;
-        }
-        let msg_realm = s.realm.as_deref().unwrap_or("").to_string();
-        for &i in &matching {
-            let key = self.key(i, &msg_realm).clone();
-            if let IntegrityVerdict::Verified(_) = m.verify_integrity(&key) {
-                s.cred = CredCheck::Verified { cred: i };
-                return;
-            }
-        }
-        // Other realms: the server's challenges, the one given, Expressway's default.
-        let mut others: Vec<String> = self.challenge_realms.clone();
-        if let Some(r) = &self.opts.realm {
-            others.push(r.clone());
-        }
-        others.push("TANDBERG".into());
-        others.retain(|r| *r != msg_realm);
-        others.dedup();
-        for &i in &matching {
-            for r in &others {
-                let key = self.key(i, r).clone();
-                if let IntegrityVerdict::Verified(_) = m.verify_integrity(&key) {
-                    s.cred = CredCheck::VerifiedOtherRealm {
-                        cred: i,
-                        realm: r.clone(),
-                    };
-                    return;
-                }
-            }
-        }
-        s.cred = match m.verify_integrity(&self.key(matching[0], &msg_realm).clone()) {
-            IntegrityVerdict::Failed(_) => CredCheck::Failed { cred: matching[0] },
-            _ => CredCheck::Unsupported,
-        };
     }
 
     /// File a message: with its transaction, as a new transaction if the budget allows,
@@ -735,27 +700,41 @@ impl Counter {
 /// The datagrams whose effect on the flows does not depend on what came before them, handled
 /// stretch by stretch in parallel ([`CaptureFile::scan`](crate::capture::CaptureFile::scan)):
 /// ChannelData frames that carry no STUN, payloads that are neither STUN nor ChannelData
-/// (media and DTLS to and from relays), and, when no credentials are to be checked, STUN
-/// messages, summarised here and filed into transactions later in frame order
-/// ([`Ingest::stretch`]). Everything else goes through [`Ingest::events`] in frame order.
+/// (media and DTLS to and from relays), and STUN messages, summarised and checked against the
+/// credentials here and filed into transactions later in frame order ([`Ingest::stretch`]).
+/// Everything else goes through [`Ingest::events`] in frame order.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct OrderFree {
-    /// Take STUN datagrams too (their integrity checks need credentials and the challenges
-    /// seen so far, so only without credentials).
+pub struct OrderFree<'o> {
+    /// Take STUN datagrams too (false: every STUN message is filed one by one in frame order,
+    /// the reference the tests compare with).
     pub stun: bool,
+    /// The credentials to check signed messages with (none: no checks). The realms of the
+    /// server's challenges seen before a message are tried in frame order, in
+    /// [`Ingest::stretch`], on the messages that verified with no other.
+    pub options: Option<&'o FlowOptions>,
 }
 
-impl OrderFree {
-    pub fn for_options(opts: &FlowOptions) -> OrderFree {
+impl<'o> OrderFree<'o> {
+    pub fn for_options(opts: &'o FlowOptions) -> OrderFree<'o> {
         OrderFree {
-            stun: opts.credentials.is_empty(),
+            stun: true,
+            options: Some(opts),
         }
     }
 }
 
+/// A message of a stretch left for the challenge realms: a copy of its bytes (the stretch's
+/// mapped pages are released once it is walked), and where its summary is in the stretch's
+/// messages.
+#[derive(Debug)]
+struct Unverified {
+    msg_index: usize,
+    bytes: Box<[u8]>,
+}
+
 /// What [`OrderFree`] counted in one stretch (frame numbers relative to the stretch).
-#[derive(Debug, Default)]
-pub struct OrderFreePart {
+#[derive(Default)]
+pub struct OrderFreePart<'o> {
     /// Per direction and channel (`None`: not ChannelData): all payloads, and the ChannelData
     /// frames. One lookup a datagram; the per-direction totals are summed when absorbed.
     /// IPv4 directions are keyed by one packed integer (cheap to hash and compare).
@@ -767,6 +746,10 @@ pub struct OrderFreePart {
     stun_messages: u64,
     /// Summaries of the STUN messages taken, in frame order.
     msgs: Vec<Msg>,
+    /// The checks of signed messages (none without credentials), and the messages they left
+    /// for the challenge realms, in frame order.
+    credentials: Option<CredentialCheck<'o>>,
+    unverified: Vec<Unverified>,
     first_ts: Option<Timestamp>,
     last_ts: Option<Timestamp>,
     max_frame: u32,
@@ -822,7 +805,20 @@ fn relayed_data(m: &Message<'_>) -> Option<(Method, Option<SocketAddr>, u64)> {
     Some((method, peer, m.data().map_or(0, <[u8]>::len) as u64))
 }
 
-impl OrderFreePart {
+impl OrderFreePart<'_> {
+    /// Keep the summary of a STUN message, checked against the credentials.
+    fn keep(&mut self, m: &Message<'_>, mut s: Msg) {
+        if let Some(check) = &mut self.credentials {
+            if check.check(m, &mut s) == Left::ChallengeRealms {
+                self.unverified.push(Unverified {
+                    msg_index: self.msgs.len(),
+                    bytes: m.as_bytes().into(),
+                });
+            }
+        }
+        self.msgs.push(s);
+    }
+
     /// A STUN message on the wire, and one carried in its DATA: the same bookkeeping as
     /// [`Ingest::events`], the transaction filing left for later.
     fn stun(&mut self, p: &Payload<'_>, m: &Message<'_>) {
@@ -833,15 +829,8 @@ impl OrderFreePart {
         };
         self.stun_messages += 1;
         let Some((method, peer, data_len)) = relayed_data(m) else {
-            self.msgs.push(Msg::summarise(
-                m,
-                p.frame,
-                p.ts,
-                p.transport,
-                p.src,
-                p.dst,
-                None,
-            ));
+            let s = Msg::summarise(m, p.frame, p.ts, p.transport, p.src, p.dst, None);
+            self.keep(m, s);
             return;
         };
         // Counted as relayed data, not kept as a message.
@@ -864,19 +853,22 @@ impl OrderFreePart {
                 Some(carrier),
             );
             s.carrier_peer = peer;
-            self.msgs.push(s);
+            self.keep(&inner, s);
         }
     }
 }
 
-impl DatagramScan for OrderFree {
-    type Part = OrderFreePart;
+impl<'o> DatagramScan for OrderFree<'o> {
+    type Part = OrderFreePart<'o>;
 
-    fn part(&self) -> OrderFreePart {
-        OrderFreePart::default()
+    fn part(&self) -> OrderFreePart<'o> {
+        OrderFreePart {
+            credentials: self.options.map(CredentialCheck::new),
+            ..OrderFreePart::default()
+        }
     }
 
-    fn datagram(&self, part: &mut OrderFreePart, p: &Payload<'_>) -> bool {
+    fn datagram(&self, part: &mut OrderFreePart<'o>, p: &Payload<'_>) -> bool {
         // DNS goes in frame order: queries and answers are matched as they come.
         if p.framing != Framing::Datagram || super::dns::is_dns(p) {
             return false;

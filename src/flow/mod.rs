@@ -9,6 +9,7 @@ pub mod allocation;
 pub mod budget;
 pub mod case;
 pub mod correlate;
+mod credcheck;
 pub mod hops;
 pub mod ingest;
 pub mod msg;

@@ -18,7 +18,6 @@ fn read(input: CaptureInput, opts: &FlowOptions) -> Result<CaptureFlows, InputEr
     let name = input.name.clone();
     let file = input.open()?;
     let mut ing = Ingest::new(&name, opts);
-    ing.set_link_types(file.link_types().to_vec());
     // Stretches of the file are walked on all cores; datagrams are decoded and summarised
     // there, and filed here in frame order with what needs order (TCP, ICMP, bindings).
     let counts = file.scan(&OrderFree::for_options(opts), |s| match s {
@@ -31,6 +30,8 @@ fn read(input: CaptureInput, opts: &FlowOptions) -> Result<CaptureFlows, InputEr
     });
     let frames = counts.frames;
     ing.set_frames(frames);
+    // From the scan: asking the file would walk a pcapng file's blocks once more.
+    ing.set_link_types(counts.declared_links);
     Ok(ing.finish())
 }
 
