@@ -556,6 +556,12 @@ fn every_catalogue_id_is_covered_by_a_test() {
         "web.http_no_redirect",
         // tests/findings_logs.rs
         "log.ice_failure",
+        // tests/findings_input.rs
+        "input.no_stun",
+        "input.empty_password",
+        "input.credential_unverified",
+        "input.role_contradicted",
+        "input.role_unknown",
     ];
     for (id, _) in turnscope::diagnose::CATALOGUE {
         assert!(tested.contains(id), "{id} has no scripted test");

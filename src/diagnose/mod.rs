@@ -8,6 +8,7 @@ mod dns;
 pub mod fuzzing;
 mod healthy;
 mod ice;
+mod input;
 pub mod logs;
 mod nat;
 mod perm;
@@ -117,6 +118,11 @@ pub const CATALOGUE: &[(&str, Severity)] = &[
     ("web.http_redirect", Severity::Info),
     ("web.http_no_redirect", Severity::Warning),
     ("log.ice_failure", Severity::Error),
+    ("input.no_stun", Severity::Warning),
+    ("input.empty_password", Severity::Warning),
+    ("input.credential_unverified", Severity::Warning),
+    ("input.role_contradicted", Severity::Warning),
+    ("input.role_unknown", Severity::Info),
 ];
 
 /// The catalogue severity of an id.
@@ -373,6 +379,7 @@ pub fn diagnose(case: &Case, opts: &DiagnoseOptions) -> Vec<Finding> {
     web::rules(&mut sink, &web);
     version::rules(&mut sink);
     healthy::rules(&mut sink);
+    input::rules(&mut sink, &opts.credentials);
     sink.finish()
 }
 
