@@ -1,0 +1,371 @@
+//! The ladder of a case: every transaction placed on the lanes it travelled (guest, NAT /
+//! firewall, TURN server, relay, peer), how far its request and answer got (from the
+//! correlated paths and the per-hop verdicts of the checks), repeated exchanges aggregated
+//! into one step, and the log events of the case on their own lane. The HTML draws it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::{Report, TxInfo};
+use crate::flow::Role;
+
+/// Positions across the ladder. Halves are between two lanes (where a message was lost).
+pub const GUEST: f32 = 0.0;
+pub const NAT: f32 = 1.0;
+pub const SERVER: f32 = 2.0;
+pub const RELAY: f32 = 3.0;
+pub const PEER: f32 = 4.0;
+pub const LOGS: f32 = 5.0;
+pub const LANES: [&str; 6] = ["guest", "NAT / firewall", "TURN server", "relay", "peer", "logs"];
+
+/// One arrow: from a lane to a position; `lost` when it stops there because it was lost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Arrow {
+    pub from: f32,
+    pub to: f32,
+    pub lost: bool,
+}
+
+/// How one transaction travelled.
+#[derive(Debug, Clone, PartialEq)]
+struct Route {
+    what: String,
+    request: Arrow,
+    answer: Option<Arrow>,
+    /// Where and why it stopped, in words (for the label).
+    note: Option<&'static str>,
+}
+
+/// One row: a run of alike transactions (same kind, same route, same outcome).
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub first_ts: f64,
+    pub last_ts: f64,
+    /// Transactions, including those the memory budget counted into a kept one.
+    pub count: u64,
+    pub what: String,
+    pub note: Option<&'static str>,
+    pub request: Arrow,
+    pub answer: Option<Arrow>,
+    /// Distinct client -> server address pairs among them.
+    pub pairs: usize,
+    /// Most times one of them was sent (1 + retransmissions).
+    pub sends: usize,
+}
+
+/// One log line or browser event on the logs lane.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub ts: f64,
+    pub source: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Row {
+    Step(Step),
+    Event(EventRow),
+}
+
+impl Row {
+    pub fn ts(&self) -> f64 {
+        match self {
+            Row::Step(s) => s.first_ts,
+            Row::Event(e) => e.ts,
+        }
+    }
+}
+
+/// The ladder: rows in time order, at most `max_rows`, and what was left out.
+#[derive(Debug, Clone, Default)]
+pub struct Ladder {
+    pub rows: Vec<Row>,
+    /// The time the relative times count from.
+    pub t0: f64,
+    pub steps_not_drawn: usize,
+    pub transactions_not_drawn: u64,
+    pub events_not_drawn: usize,
+    pub transactions: u64,
+}
+
+/// The side each capture path (and rotated piece) was taken on.
+fn roles(r: &Report) -> HashMap<&str, Role> {
+    let mut out = HashMap::new();
+    for c in &r.captures {
+        out.insert(c.path.as_str(), c.role);
+        for p in &c.pieces {
+            out.insert(p.path.as_str(), c.role);
+        }
+    }
+    out
+}
+
+fn arrow(from: f32, to: f32, lost: bool) -> Arrow {
+    Arrow { from, to, lost }
+}
+
+/// A check's route from its per-hop verdict.
+fn check_route(t: &TxInfo, roles: &HashMap<&str, Role>) -> Option<Route> {
+    let c = t.check.as_ref()?;
+    let at_server = c
+        .last
+        .as_ref()
+        .is_some_and(|h| roles.get(h.capture.as_str()) == Some(&Role::Server));
+    let last_leg = c.last.as_ref().map_or("", |h| h.leg);
+    let (from, to) = match c.leg {
+        "client to server (relayed data)" | "direct" => (GUEST, PEER),
+        "server to client (relayed data)" => (RELAY, GUEST),
+        "peer to relay" => (PEER, GUEST),
+        "relay to peer" => (RELAY, PEER),
+        _ => (RELAY, NAT),
+    };
+    let back = arrow(to, from, false);
+    let (request, answer, note) = match (c.verdict, last_leg) {
+        ("answered", _) => (arrow(from, to, false), Some(back), None),
+        ("unanswered", "client to server (relayed data)") if !at_server => (
+            arrow(from, 1.5, true),
+            None,
+            Some("never reached the TURN server"),
+        ),
+        ("unanswered", "client to server (relayed data)") => {
+            (arrow(from, RELAY, true), None, Some("reached the server, not relayed out"))
+        }
+        ("unanswered", "peer to relay") if !at_server => {
+            (arrow(from, 3.5, true), None, Some("never reached the relay"))
+        }
+        ("unanswered", "peer to relay") => {
+            (arrow(from, RELAY, true), None, Some("reached the relay, not passed to its client"))
+        }
+        ("unanswered", "server to client (relayed data)") if from == PEER => {
+            (arrow(from, GUEST, false), None, Some("delivered, the guest never answered"))
+        }
+        ("unanswered", "relay to relay") => {
+            (arrow(from, to, true), None, Some("relay to relay: never came back through the firewall"))
+        }
+        ("unanswered", _) if from == RELAY && to == GUEST => {
+            (arrow(from, GUEST, false), None, Some("the guest never answered"))
+        }
+        ("unanswered", _) => (arrow(from, to, false), None, None),
+        ("answer lost", "relay to peer") => (
+            arrow(from, to, false),
+            Some(arrow(RELAY, 3.5, true)),
+            Some("answer sent out of the relay, lost on the way to the peer"),
+        ),
+        ("answer lost", "peer to relay") => (
+            arrow(from, to, false),
+            Some(arrow(PEER, RELAY, true)),
+            Some("answer reached the relay, not passed on"),
+        ),
+        ("answer lost", _) if at_server && to == PEER => (
+            arrow(from, to, false),
+            Some(arrow(PEER, 1.5, true)),
+            Some("answer lost between the TURN server and the guest"),
+        ),
+        _ => (arrow(from, to, false), Some(arrow(to, from, true)), Some("answer lost")),
+    };
+    let what = format!("ICE check {} {}", leg_words(c.leg), c.verdict);
+    Some(Route {
+        what,
+        request,
+        answer,
+        note,
+    })
+}
+
+fn leg_words(leg: &str) -> &'static str {
+    match leg {
+        "client to server (relayed data)" => "through the relay",
+        "server to client (relayed data)" => "from the relay to the guest",
+        "peer to relay" => "from the peer to the relay",
+        "relay to peer" => "from the relay to the peer",
+        "relay to relay" => "relay to relay",
+        _ => "direct",
+    }
+}
+
+/// A plain request to the TURN server (or a STUN server): guest -> server and back.
+fn server_route(t: &TxInfo) -> Route {
+    let what = format!("{} {}", t.method, outcome_words(t));
+    let done = |note| Route {
+        what: what.clone(),
+        request: arrow(GUEST, SERVER, false),
+        answer: Some(arrow(SERVER, GUEST, false)),
+        note,
+    };
+    match t.path.as_ref().map(|p| p.last_seen) {
+        Some("client") => Route {
+            what: what.clone(),
+            request: arrow(GUEST, 1.5, true),
+            answer: None,
+            note: Some("never reached the server"),
+        },
+        Some("server") => Route {
+            what: what.clone(),
+            request: arrow(GUEST, SERVER, false),
+            answer: None,
+            note: Some("reached the server, never answered"),
+        },
+        Some("answered") => Route {
+            what: what.clone(),
+            request: arrow(GUEST, SERVER, false),
+            answer: Some(arrow(SERVER, 1.5, true)),
+            note: Some("answered, the answer never reached the guest"),
+        },
+        Some(_) => done(None),
+        None if t.outcome == "none" => Route {
+            what: what.clone(),
+            request: arrow(GUEST, SERVER, false),
+            answer: None,
+            note: Some("no answer (where it was lost needs the other side's capture)"),
+        },
+        None => done(None),
+    }
+}
+
+/// "unanswered", "success", "error 401 Unauthorized".
+fn outcome_words(t: &TxInfo) -> String {
+    match (t.outcome.as_str(), &t.reason) {
+        ("none", _) => "unanswered".to_string(),
+        (o, Some(reason)) if o.starts_with("error") => format!("{o} {reason}"),
+        (o, _) => o.to_string(),
+    }
+}
+
+fn route(t: &TxInfo, roles: &HashMap<&str, Role>) -> Route {
+    if let Some(r) = check_route(t, roles) {
+        return r;
+    }
+    if t.carried_in.is_some() {
+        let answered = t.outcome != "none";
+        return Route {
+            what: format!("{} through the relay {}", t.method, outcome_words(t)),
+            request: arrow(GUEST, PEER, false),
+            answer: answered.then(|| arrow(PEER, GUEST, false)),
+            note: (!answered).then_some("no answer"),
+        };
+    }
+    server_route(t)
+}
+
+/// Most rows drawn: beyond this a page stops being read.
+pub const MAX_ROWS: usize = 160;
+/// Most log events drawn among them.
+pub const MAX_EVENTS: usize = 60;
+
+/// Build the ladder of a report.
+pub fn ladder(r: &Report) -> Ladder {
+    let roles = roles(r);
+    let mut steps: Vec<Step> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut pairs: Vec<BTreeSet<String>> = Vec::new();
+    let mut total = 0;
+    for t in &r.transactions {
+        let rt = route(t, &roles);
+        let weight = 1 + t.alike;
+        total += weight;
+        let key = format!("{}|{:?}|{:?}|{:?}", rt.what, rt.request, rt.answer, rt.note);
+        let i = *index.entry(key).or_insert_with(|| {
+            steps.push(Step {
+                first_ts: t.ts,
+                last_ts: t.ts,
+                count: 0,
+                what: rt.what.clone(),
+                note: rt.note,
+                request: rt.request,
+                answer: rt.answer,
+                pairs: 0,
+                sends: 0,
+            });
+            pairs.push(BTreeSet::new());
+            steps.len() - 1
+        });
+        if let (Some(s), Some(p)) = (steps.get_mut(i), pairs.get_mut(i)) {
+            s.count += weight;
+            s.first_ts = s.first_ts.min(t.ts);
+            s.last_ts = s.last_ts.max(t.ts);
+            if p.len() < 1000 {
+                p.insert(format!("{:?}>{:?}", t.client, t.server));
+            }
+            s.pairs = p.len();
+            s.sends = s.sends.max(t.retransmissions + 1);
+        }
+    }
+    let events: Vec<EventRow> = r
+        .logs
+        .events
+        .iter()
+        .filter_map(|e| {
+            Some(EventRow {
+                ts: e.ts?,
+                source: e.document.clone(),
+                text: e.text.clone(),
+            })
+        })
+        .collect();
+    assemble(steps, events, total)
+}
+
+/// Rows in time order within the limits, the rest counted.
+fn assemble(mut steps: Vec<Step>, mut events: Vec<EventRow>, total: u64) -> Ladder {
+    steps.sort_by(|a, b| a.first_ts.total_cmp(&b.first_ts));
+    events.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+    let events_not_drawn = events.len().saturating_sub(MAX_EVENTS);
+    events.truncate(MAX_EVENTS);
+    let room = MAX_ROWS.saturating_sub(events.len());
+    let steps_not_drawn = steps.len().saturating_sub(room);
+    let transactions_not_drawn = steps.iter().skip(room).map(|s| s.count).sum();
+    steps.truncate(room);
+    let t0 = steps
+        .iter()
+        .map(|s| s.first_ts)
+        .chain(events.iter().map(|e| e.ts))
+        .fold(f64::INFINITY, f64::min);
+    let mut rows: Vec<Row> = steps
+        .into_iter()
+        .map(Row::Step)
+        .chain(events.into_iter().map(Row::Event))
+        .collect();
+    rows.sort_by(|a, b| a.ts().total_cmp(&b.ts()));
+    Ladder {
+        rows,
+        t0: if t0.is_finite() { t0 } else { 0.0 },
+        steps_not_drawn,
+        transactions_not_drawn,
+        events_not_drawn,
+        transactions: total,
+    }
+}
+
+/// "×226 ICE check through the relay unanswered, 0.06–14.2 s" and its like.
+pub fn step_label(s: &Step, t0: f64) -> String {
+    let when = if s.count > 1 && s.last_ts > s.first_ts {
+        format!("{}–{} s", secs(s.first_ts - t0), secs(s.last_ts - t0))
+    } else {
+        format!("at {} s", secs(s.first_ts - t0))
+    };
+    let times = if s.count > 1 {
+        format!("×{} ", s.count)
+    } else {
+        String::new()
+    };
+    let pairs = if s.pairs > 1 {
+        format!(" on {} address pairs", s.pairs)
+    } else {
+        String::new()
+    };
+    let note = s.note.map(|n| format!(": {n}")).unwrap_or_default();
+    let sends = match (s.sends, s.count) {
+        (0 | 1, _) => String::new(),
+        (n, 1) => format!(" (sent {n} times)"),
+        (n, _) => format!(" (each sent up to {n} times)"),
+    };
+    format!("{times}{}{pairs}{sends}{note}, {when}", s.what)
+}
+
+/// Seconds with a precision that suits them.
+pub fn secs(s: f64) -> String {
+    if s.abs() < 10.0 {
+        format!("{s:.2}")
+    } else {
+        format!("{s:.1}")
+    }
+}
