@@ -11,7 +11,11 @@ use turnscope::testsupport::{healthy_exchange, tid, Script, Turn};
 fn no_stun_script() -> Script {
     let mut s = Script::new();
     for _ in 0..5 {
-        s.udp(CLIENT, "192.0.2.53:53", b"definitely not a STUN message".to_vec());
+        s.udp(
+            CLIENT,
+            "192.0.2.53:53",
+            b"definitely not a STUN message".to_vec(),
+        );
         s.after(10.0);
     }
     s
@@ -44,9 +48,14 @@ fn a_capture_without_stun_says_so() {
 #[test]
 fn an_empty_password_is_named() {
     let r = one(&healthy("alice", "pw"), &["alice:"]);
-    let f = r.finding("input.empty_password").expect("input.empty_password");
+    let f = r
+        .finding("input.empty_password")
+        .expect("input.empty_password");
     assert!(f.summary.contains("\"alice\""), "{}", f.summary);
-    assert_absent(&one(&healthy("alice", "pw"), &["alice:pw"]), "input.empty_password");
+    assert_absent(
+        &one(&healthy("alice", "pw"), &["alice:pw"]),
+        "input.empty_password",
+    );
 }
 
 #[test]
@@ -61,20 +70,32 @@ fn a_credential_that_verifies_nothing_accepted_is_named() {
     let f = r.finding("input.credential_unverified").expect("finding");
     assert!(f.summary.contains("\"alice\""), "{}", f.summary);
     // The right credential verifies the accepted requests: nothing to say.
-    assert_absent(&one(&healthy("alice", "pw"), &["alice:pw"]), "input.credential_unverified");
+    assert_absent(
+        &one(&healthy("alice", "pw"), &["alice:pw"]),
+        "input.credential_unverified",
+    );
     // Nothing accepted (all rejected): the auth findings speak, not this one.
     let t = Turn::new("alice", "pw", "TANDBERG");
     let mut s = Script::new();
     s.udp(CLIENT, SERVER, t.allocate(tid(1)));
     s.after(10.0);
-    s.udp(SERVER, CLIENT, t.challenge(turnscope::wire::Method::ALLOCATE, tid(1)));
+    s.udp(
+        SERVER,
+        CLIENT,
+        t.challenge(turnscope::wire::Method::ALLOCATE, tid(1)),
+    );
     s.after(5.0);
     s.udp(CLIENT, SERVER, t.allocate_auth(tid(2)));
     s.after(10.0);
     s.udp(
         SERVER,
         CLIENT,
-        t.error(turnscope::wire::Method::ALLOCATE, tid(2), 401, "Unauthorized"),
+        t.error(
+            turnscope::wire::Method::ALLOCATE,
+            tid(2),
+            401,
+            "Unauthorized",
+        ),
     );
     assert_absent(&one(&s, &["alice:other"]), "input.credential_unverified");
 }
@@ -88,7 +109,11 @@ fn a_given_role_against_the_evidence_is_named() {
         .finding("input.role_contradicted")
         .expect("input.role_contradicted");
     assert!(f.summary.contains("--server guest.pcap"), "{}", f.summary);
-    assert!(f.summary.contains("client side") && f.summary.contains("NAT"), "{}", f.summary);
+    assert!(
+        f.summary.contains("client side") && f.summary.contains("NAT"),
+        "{}",
+        f.summary
+    );
     // Given as what it is: nothing to say.
     let r = run(&[("guest.pcap", &s, Some(Role::Client))], &[]);
     assert_absent(&r, "input.role_contradicted");

@@ -36,10 +36,19 @@ const ANALYSED_AT: i64 = 1_795_953_600_000_000_000;
 
 fn cases() -> Vec<(&'static str, Report)> {
     vec![
-        ("bad-password", case("lab/default/bad-password", &["turnuser:cisco"])),
-        ("webrtc-relay-blocked", case("lab/default/webrtc-relay-blocked", &[])),
+        (
+            "bad-password",
+            case("lab/default/bad-password", &["turnuser:cisco"]),
+        ),
+        (
+            "webrtc-relay-blocked",
+            case("lab/default/webrtc-relay-blocked", &[]),
+        ),
         ("webrtc-ok", case("lab/alt/webrtc-ok", &[])),
-        ("relay-blocked-in", case("deploy/default/relay-blocked-in", &[])),
+        (
+            "relay-blocked-in",
+            case("deploy/default/relay-blocked-in", &[]),
+        ),
         ("san-missing", case("web/san-missing", &[])),
     ]
 }
@@ -62,17 +71,30 @@ fn self_contained_with_verdict_and_footer() {
         if let Some(lead) = turnscope::report::Verdict::of(&r).lead {
             assert!(boxed.contains("Remedy:"), "{name}");
             assert!(boxed.contains(lead.id), "{name}: {boxed}");
-            assert!(boxed.contains(&format!("verdict {}", lead.severity.as_str())), "{name}");
+            assert!(
+                boxed.contains(&format!("verdict {}", lead.severity.as_str())),
+                "{name}"
+            );
             // The most severe there is.
-            assert!(r.findings.iter().all(|f| f.severity >= lead.severity), "{name}");
+            assert!(
+                r.findings.iter().all(|f| f.severity >= lead.severity),
+                "{name}"
+            );
         }
         assert!(page.contains("@media print"), "{name}: print CSS");
         let footer = &page[page.find("<footer>").expect("footer")..];
         assert!(footer.contains(env!("CARGO_PKG_VERSION")), "{name}");
         assert!(footer.contains("commit"), "{name}");
-        assert!(footer.contains("analysed 2026-11-29 12:00:00.000 UTC"), "{name}");
+        assert!(
+            footer.contains("analysed 2026-11-29 12:00:00.000 UTC"),
+            "{name}"
+        );
         for c in &r.captures {
-            assert!(footer.contains(&turnscope::escape::html(&c.path).into_owned()), "{name}: {} not in the footer", c.path);
+            assert!(
+                footer.contains(&turnscope::escape::html(&c.path).into_owned()),
+                "{name}: {} not in the footer",
+                c.path
+            );
         }
     }
 }
@@ -85,11 +107,18 @@ fn every_transaction_is_on_the_ladder() {
         if n == 0 {
             continue;
         }
-        let said = if n == 1 { "1 transaction in ".to_string() } else { format!("{n} transactions in ") };
+        let said = if n == 1 {
+            "1 transaction in ".to_string()
+        } else {
+            format!("{n} transactions in ")
+        };
         assert!(page.contains(&said), "{name}: {said:?} not on the ladder");
         // Aggregated: fewer rows than transactions, each row saying how many it stands for.
         let rows = page.matches("<td class=\"d\"><svg").count();
-        assert!(rows > 0 && (rows as u64) < n.max(2), "{name}: {rows} rows for {n} transactions");
+        assert!(
+            rows > 0 && (rows as u64) < n.max(2),
+            "{name}: {rows} rows for {n} transactions"
+        );
     }
 }
 
@@ -97,14 +126,30 @@ fn every_transaction_is_on_the_ladder() {
 fn repeated_checks_are_aggregated_and_the_lost_hop_named() {
     let r = case("lab/default/webrtc-relay-blocked", &[]);
     let page = html_at(&r, ANALYSED_AT);
-    let checks = r.transactions.iter().filter(|t| t.check.as_ref().is_some_and(|c| c.verdict == "unanswered" && c.leg == "peer to relay")).count();
+    let checks = r
+        .transactions
+        .iter()
+        .filter(|t| {
+            t.check
+                .as_ref()
+                .is_some_and(|c| c.verdict == "unanswered" && c.leg == "peer to relay")
+        })
+        .count();
     assert!(checks > 10, "{checks}");
-    assert!(page.contains(&format!("×{checks} ICE check from the peer to the relay unanswered: never reached the relay")), "{page}");
+    assert!(
+        page.contains(&format!(
+            "×{checks} ICE check from the peer to the relay unanswered: never reached the relay"
+        )),
+        "{page}"
+    );
     // The lost hop is drawn: a red cross on the ladder.
     assert!(page.contains("stroke=\"#cf222e\" stroke-width=\"2.2\""));
     // A healthy call has no lost hop.
     let ok = html_at(&case("lab/alt/webrtc-ok", &[]), ANALYSED_AT);
-    assert!(!ok.contains("never reached"), "healthy case with a lost hop");
+    assert!(
+        !ok.contains("never reached"),
+        "healthy case with a lost hop"
+    );
 }
 
 #[test]
@@ -118,7 +163,10 @@ fn log_events_have_their_own_lane() {
     let page = html_at(&r, ANALYSED_AT);
     let row = page.find("<tr class=\"event\">").expect("an event row");
     assert!(page[row..].contains("ICE failure 4 (unauthorized - check credentials)"));
-    assert!(page.contains("cms-events.log"), "the log is among the inputs");
+    assert!(
+        page.contains("cms-events.log"),
+        "the log is among the inputs"
+    );
 }
 
 fn chromium() -> Option<PathBuf> {
@@ -143,10 +191,19 @@ fn nothing_overflows_in_chromium_at_1400_px() {
     let check = include_str!("report_html_check.js");
     for (name, r) in cases() {
         let file = dir.join(format!("{name}.html"));
-        let page = html_at(&r, ANALYSED_AT).replace("</body></html>", &format!("<script>{check}</script></body></html>"));
+        let page = html_at(&r, ANALYSED_AT).replace(
+            "</body></html>",
+            &format!("<script>{check}</script></body></html>"),
+        );
         std::fs::write(&file, page).unwrap();
         let out = Command::new(&browser)
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,2000", "--dump-dom"])
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--window-size=1400,2000",
+                "--dump-dom",
+            ])
             .arg(format!("file://{}", file.display()))
             .output()
             .unwrap();
@@ -154,7 +211,12 @@ fn nothing_overflows_in_chromium_at_1400_px() {
         let result = dom
             .rfind("OVERFLOW-CHECK viewport=")
             .and_then(|at| dom[at..].find(" END").map(|end| &dom[at..at + end]))
-            .unwrap_or_else(|| panic!("{name}: no result from chromium: {}", String::from_utf8_lossy(&out.stderr)));
+            .unwrap_or_else(|| {
+                panic!(
+                    "{name}: no result from chromium: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
         assert!(result.contains("verdict=yes"), "{name}: {result}");
         assert!(result.contains("bad=[]"), "{name}: {result}");
         let number = |key: &str| -> u32 {

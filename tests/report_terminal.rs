@@ -71,7 +71,13 @@ fn check_widths(name: &str, text: &str, width: usize) {
 fn fits_80_and_120_columns() {
     for (name, r) in cases() {
         for width in [80, 120] {
-            let text = terminal(&r, TermStyle { width, color: false });
+            let text = terminal(
+                &r,
+                TermStyle {
+                    width,
+                    color: false,
+                },
+            );
             check_widths(&name, &text, width);
             // The most severe finding leads.
             let first = text.lines().next().unwrap_or("");
@@ -99,8 +105,20 @@ fn fits_80_and_120_columns() {
 #[test]
 fn wider_means_fewer_lines() {
     for (name, r) in cases() {
-        let narrow = terminal(&r, TermStyle { width: 80, color: false });
-        let wide = terminal(&r, TermStyle { width: 120, color: false });
+        let narrow = terminal(
+            &r,
+            TermStyle {
+                width: 80,
+                color: false,
+            },
+        );
+        let wide = terminal(
+            &r,
+            TermStyle {
+                width: 120,
+                color: false,
+            },
+        );
         assert!(
             wide.lines().count() < narrow.lines().count(),
             "{name}: 120 columns should need fewer lines than 80"
@@ -118,7 +136,13 @@ fn evidence_is_grouped_by_capture_with_ranges() {
         &fixtures().join("lab/default/bad-password"),
         &["turnuser:cisco"],
     );
-    let text = terminal(&r, TermStyle { width: 100, color: false });
+    let text = terminal(
+        &r,
+        TermStyle {
+            width: 100,
+            color: false,
+        },
+    );
     // The shared folder is said once; captures are named by what tells them apart.
     assert!(
         text.contains("captures in ") && text.contains("lab/default/bad-password/:"),
@@ -139,7 +163,8 @@ fn evidence_is_grouped_by_capture_with_ranges() {
         .count();
     assert_eq!(evidence_lines, captures.len(), "{text}");
     assert!(
-        text.lines().any(|l| l.contains("client.pcap frames ") && l.contains('-')),
+        text.lines()
+            .any(|l| l.contains("client.pcap frames ") && l.contains('-')),
         "{text}"
     );
 }
@@ -150,13 +175,29 @@ fn colour_only_when_asked() {
         &fixtures().join("lab/default/bad-password"),
         &["turnuser:cisco"],
     );
-    let plain = terminal(&r, TermStyle { width: 100, color: false });
+    let plain = terminal(
+        &r,
+        TermStyle {
+            width: 100,
+            color: false,
+        },
+    );
     assert!(!plain.contains('\x1b'), "{plain}");
-    let coloured = terminal(&r, TermStyle { width: 100, color: true });
+    let coloured = terminal(
+        &r,
+        TermStyle {
+            width: 100,
+            color: true,
+        },
+    );
     assert!(coloured.contains("\x1b[1;31merror\x1b[0m"), "{coloured}");
     // Colour takes no columns: the same layout.
     check_widths("coloured", &coloured, 100);
-    let stripped = coloured.replace("\x1b[1;31m", "").replace("\x1b[1;33m", "").replace("\x1b[32m", "").replace("\x1b[0m", "");
+    let stripped = coloured
+        .replace("\x1b[1;31m", "")
+        .replace("\x1b[1;33m", "")
+        .replace("\x1b[32m", "")
+        .replace("\x1b[0m", "");
     assert_eq!(stripped, plain);
 }
 
@@ -166,10 +207,18 @@ fn a_capture_without_stun_is_not_called_clean() {
     let empty = fixtures().join("deploy/default/return-blocked/cms.pcap");
     let r = analyze(&[Input::from_arg(&empty)], &AnalyzeOptions::default());
     assert_eq!(r.captures.first().map(|c| c.stun_messages), Some(0));
-    let text = terminal(&r, TermStyle { width: 100, color: false });
+    let text = terminal(
+        &r,
+        TermStyle {
+            width: 100,
+            color: false,
+        },
+    );
     assert!(!text.contains("no findings"), "{text}");
     assert!(
-        text.lines().next().is_some_and(|l| l.starts_with("verdict: warning no STUN/TURN in this capture (wrong interface or capture filter?)")),
+        text.lines().next().is_some_and(|l| l.starts_with(
+            "verdict: warning no STUN/TURN in this capture (wrong interface or capture filter?)"
+        )),
         "{text}"
     );
 }

@@ -67,7 +67,10 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let summary = batch::run(&cases, &opts, &args.out, &progress)
         .map_err(|e| CliError(format!("{}: {e}", args.out.display())))?;
     bar.finish_and_clear();
-    print!("{}", summary_lines(&summary.cases, super::term::style(args.color, false)));
+    print!(
+        "{}",
+        summary_lines(&summary.cases, super::term::style(args.color, false))
+    );
     println!(
         "{} cases; reports and summary.md in {}",
         summary.cases.len(),

@@ -133,7 +133,11 @@ fn unverified_credentials(sink: &mut Sink<'_>, credentials: &[Credential]) {
         let summary = format!(
             "--credential {}:… verifies none of the {} the server accepted: {why}",
             cred.user,
-            plural(accepted.len(), "authenticated request", "authenticated requests"),
+            plural(
+                accepted.len(),
+                "authenticated request",
+                "authenticated requests"
+            ),
         );
         let d = sink.entry("input.credential_unverified", cred.user.clone(), || {
             (summary, REMEDY_UNVERIFIED.to_string())
@@ -164,9 +168,7 @@ fn role_doubts(sink: &mut Sink<'_>) {
         let name = case.name(i);
         sink.entry("input.role_contradicted", name.to_string(), || {
             (
-                format!(
-                    "{option} {name}: the capture's own evidence points to the {doubt}"
-                ),
+                format!("{option} {name}: the capture's own evidence points to the {doubt}"),
                 REMEDY_ROLE_DOUBT.to_string(),
             )
         });

@@ -54,12 +54,16 @@ pub fn html(r: &Report) -> String {
 pub fn html_at(r: &Report, analysed_at: i64) -> String {
     let folder = present::common_folder(r);
     let mut out = String::with_capacity(64 * 1024);
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>turnscope: {}</title><style>{CSS}</style></head><body>\n",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>turnscope: {}</title><style>{CSS}</style></head><body>",
         esc(&title(r))
     );
-    let _ = writeln!(out, "<h1>turnscope analysis</h1><div class=\"sub\">{}</div>", esc(&title(r)));
+    let _ = writeln!(
+        out,
+        "<h1>turnscope analysis</h1><div class=\"sub\">{}</div>",
+        esc(&title(r))
+    );
     verdict_box(&mut out, r, &folder);
     findings_section(&mut out, r, &folder);
     ladder_section(&mut out, r, &folder);
@@ -117,7 +121,11 @@ fn shorten(s: &str, folder: &str) -> String {
 }
 
 fn findings_section(out: &mut String, r: &Report, folder: &str) {
-    let _ = writeln!(out, "<h2>Findings ({})</h2>", esc(&present::Verdict::of(r).counts()));
+    let _ = writeln!(
+        out,
+        "<h2>Findings ({})</h2>",
+        esc(&present::Verdict::of(r).counts())
+    );
     if r.findings.is_empty() {
         let _ = writeln!(out, "<p>{}</p>", esc(&present::Verdict::nothing_found(r)));
     }
@@ -136,7 +144,9 @@ fn finding_card(out: &mut String, f: &Finding, folder: &str) {
     );
     let groups = present::evidence_groups(f);
     if !groups.is_empty() {
-        out.push_str("<div>Evidence (frame numbers as Wireshark shows them):</div><ul class=\"evidence\">");
+        out.push_str(
+            "<div>Evidence (frame numbers as Wireshark shows them):</div><ul class=\"evidence\">",
+        );
         for g in groups {
             let _ = write!(
                 out,
@@ -148,7 +158,11 @@ fn finding_card(out: &mut String, f: &Finding, folder: &str) {
         }
         out.push_str("</ul>");
     }
-    let _ = writeln!(out, "<div class=\"remedy\"><b>Remedy:</b> {}</div></div>", esc(&f.remedy));
+    let _ = writeln!(
+        out,
+        "<div class=\"remedy\"><b>Remedy:</b> {}</div></div>",
+        esc(&f.remedy)
+    );
 }
 
 /// Width of the drawing column and the lanes' positions in it.
@@ -165,7 +179,11 @@ fn lane_x(pos: f32) -> f32 {
 fn lifelines(s: &mut String) {
     for (i, _) in ladder::LANES.iter().enumerate() {
         let x = lane_x(i as f32);
-        let dash = if i == 1 { " stroke-dasharray=\"3 3\"" } else { "" };
+        let dash = if i == 1 {
+            " stroke-dasharray=\"3 3\""
+        } else {
+            ""
+        };
         let _ = write!(
             s,
             "<line x1=\"{x}\" y1=\"0\" x2=\"{x}\" y2=\"{ROW_H}\" stroke=\"#bbb\"{dash}/>"
@@ -249,10 +267,20 @@ fn ladder_section(out: &mut String, r: &Report, folder: &str) {
     let interfaces: Vec<String> = r
         .captures
         .iter()
-        .filter_map(|c| Some(format!("{}: {}", present::short(&c.path, folder), c.interface.as_ref()?)))
+        .filter_map(|c| {
+            Some(format!(
+                "{}: {}",
+                present::short(&c.path, folder),
+                c.interface.as_ref()?
+            ))
+        })
         .collect();
     if !interfaces.is_empty() {
-        let _ = writeln!(out, "<div class=\"sub\">TURN server interfaces: {}</div>", esc(&interfaces.join("; ")));
+        let _ = writeln!(
+            out,
+            "<div class=\"sub\">TURN server interfaces: {}</div>",
+            esc(&interfaces.join("; "))
+        );
     }
     if l.rows.is_empty() {
         out.push_str("<p>No STUN/TURN transaction and no log event to draw.</p>\n");
@@ -342,8 +370,15 @@ fn allocations_section(out: &mut String, r: &Report, folder: &str) {
             chip(out, "", &format!("401 challenge, frame {f}"));
         }
         let ok = a.outcome == "success";
-        let at = a.outcome_frame.map(|f| format!(", frame {f}")).unwrap_or_default();
-        chip(out, if ok { "good" } else { "bad" }, &format!("Allocate {}{at}", a.outcome));
+        let at = a
+            .outcome_frame
+            .map(|f| format!(", frame {f}"))
+            .unwrap_or_default();
+        chip(
+            out,
+            if ok { "good" } else { "bad" },
+            &format!("Allocate {}{at}", a.outcome),
+        );
         if let Some(relay) = a.relayed {
             chip(out, "", &format!("relay {relay}"));
         }
@@ -361,7 +396,14 @@ fn allocation_life(out: &mut String, a: &super::AllocInfo) {
         chip(out, "", &plural(a.refreshes, "refresh", "refreshes"));
     }
     if !a.permissions.is_empty() {
-        chip(out, "", &format!("permissions for {}", plural(a.permissions.len(), "peer", "peers")));
+        chip(
+            out,
+            "",
+            &format!(
+                "permissions for {}",
+                plural(a.permissions.len(), "peer", "peers")
+            ),
+        );
     }
     if !a.channels.is_empty() {
         chip(out, "", &plural(a.channels.len(), "channel", "channels"));
@@ -371,7 +413,11 @@ fn allocation_life(out: &mut String, a: &super::AllocInfo) {
     let got = d.data_indications.packets + d.channeldata_in.packets;
     if a.outcome == "success" {
         let class = if sent > 0 && got > 0 { "good" } else { "bad" };
-        chip(out, class, &format!("relayed packets out {sent} / in {got}"));
+        chip(
+            out,
+            class,
+            &format!("relayed packets out {sent} / in {got}"),
+        );
     }
     if a.released {
         chip(out, "", "released");
@@ -385,7 +431,11 @@ fn allocation_life(out: &mut String, a: &super::AllocInfo) {
 fn captures_section(out: &mut String, r: &Report, folder: &str) {
     out.push_str("<h2>Captures</h2><table><tr><th>capture</th><th>side</th><th>frames</th><th>STUN</th><th>why this side</th></tr>\n");
     for c in &r.captures {
-        let interface = c.interface.as_ref().map(|i| format!("<br><span class=\"sub\">{}</span>", esc(i))).unwrap_or_default();
+        let interface = c
+            .interface
+            .as_ref()
+            .map(|i| format!("<br><span class=\"sub\">{}</span>", esc(i)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "<tr><td><code>{}</code>{interface}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -399,11 +449,21 @@ fn captures_section(out: &mut String, r: &Report, folder: &str) {
     out.push_str("</table>\n");
     for c in &r.captures {
         if let Some(note) = c.summarised_note() {
-            let _ = writeln!(out, "<p class=\"more\">Note <code>{}</code>: {}</p>", esc(present::short(&c.path, folder)), esc(&note));
+            let _ = writeln!(
+                out,
+                "<p class=\"more\">Note <code>{}</code>: {}</p>",
+                esc(present::short(&c.path, folder)),
+                esc(&note)
+            );
         }
     }
     for e in &r.errors {
-        let _ = writeln!(out, "<p><b>Input not used</b> <code>{}</code>: {}</p>", esc(&e.path), esc(&e.reason));
+        let _ = writeln!(
+            out,
+            "<p><b>Input not used</b> <code>{}</code>: {}</p>",
+            esc(&e.path),
+            esc(&e.reason)
+        );
     }
     for n in &r.correlation.nat {
         let _ = writeln!(
@@ -431,7 +491,10 @@ fn footer(out: &mut String, r: &Report, analysed_at: i64) {
     inputs.extend(r.bundles.iter().map(|b| b.path.clone()));
     inputs.extend(r.logs.documents.iter().map(|d| d.path.clone()));
     inputs.extend(r.errors.iter().map(|e| format!("{} (not used)", e.path)));
-    let listed: Vec<String> = inputs.iter().map(|i| format!("<code>{}</code>", esc(i))).collect();
+    let listed: Vec<String> = inputs
+        .iter()
+        .map(|i| format!("<code>{}</code>", esc(i)))
+        .collect();
     out.push_str(&listed.join(", "));
     let _ = writeln!(
         out,

@@ -15,7 +15,15 @@ pub const SERVER: f32 = 2.0;
 pub const RELAY: f32 = 3.0;
 pub const PEER: f32 = 4.0;
 pub const LOGS: f32 = 5.0;
-pub const LANES: [&str; 6] = ["guest", "NAT / firewall", "TURN server", "relay", "peer", "logs"];
+/// Lane titles. The first lane is the TURN client: the guest's browser, or the CMS on its leg.
+pub const LANES: [&str; 6] = [
+    "guest / client",
+    "NAT / firewall",
+    "TURN server",
+    "relay",
+    "peer",
+    "logs",
+];
 
 /// One arrow: from a lane to a position; `lost` when it stops there because it was lost.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -126,24 +134,36 @@ fn check_route(t: &TxInfo, roles: &HashMap<&str, Role>) -> Option<Route> {
             None,
             Some("never reached the TURN server"),
         ),
-        ("unanswered", "client to server (relayed data)") => {
-            (arrow(from, RELAY, true), None, Some("reached the server, not relayed out"))
-        }
-        ("unanswered", "peer to relay") if !at_server => {
-            (arrow(from, 3.5, true), None, Some("never reached the relay"))
-        }
-        ("unanswered", "peer to relay") => {
-            (arrow(from, RELAY, true), None, Some("reached the relay, not passed to its client"))
-        }
-        ("unanswered", "server to client (relayed data)") if from == PEER => {
-            (arrow(from, GUEST, false), None, Some("delivered, the guest never answered"))
-        }
-        ("unanswered", "relay to relay") => {
-            (arrow(from, to, true), None, Some("relay to relay: never came back through the firewall"))
-        }
-        ("unanswered", _) if from == RELAY && to == GUEST => {
-            (arrow(from, GUEST, false), None, Some("the guest never answered"))
-        }
+        ("unanswered", "client to server (relayed data)") => (
+            arrow(from, RELAY, true),
+            None,
+            Some("reached the server, not relayed out"),
+        ),
+        ("unanswered", "peer to relay") if !at_server => (
+            arrow(from, 3.5, true),
+            None,
+            Some("never reached the relay"),
+        ),
+        ("unanswered", "peer to relay") => (
+            arrow(from, RELAY, true),
+            None,
+            Some("reached the relay, not passed to its client"),
+        ),
+        ("unanswered", "server to client (relayed data)") if from == PEER => (
+            arrow(from, GUEST, false),
+            None,
+            Some("delivered, the guest never answered"),
+        ),
+        ("unanswered", "relay to relay") => (
+            arrow(from, to, true),
+            None,
+            Some("relay to relay: never came back through the firewall"),
+        ),
+        ("unanswered", _) if from == RELAY && to == GUEST => (
+            arrow(from, GUEST, false),
+            None,
+            Some("the guest never answered"),
+        ),
         ("unanswered", _) => (arrow(from, to, false), None, None),
         ("answer lost", "relay to peer") => (
             arrow(from, to, false),
@@ -160,7 +180,11 @@ fn check_route(t: &TxInfo, roles: &HashMap<&str, Role>) -> Option<Route> {
             Some(arrow(PEER, 1.5, true)),
             Some("answer lost between the TURN server and the guest"),
         ),
-        _ => (arrow(from, to, false), Some(arrow(to, from, true)), Some("answer lost")),
+        _ => (
+            arrow(from, to, false),
+            Some(arrow(to, from, true)),
+            Some("answer lost"),
+        ),
     };
     let what = format!("ICE check {} {}", leg_words(c.leg), c.verdict);
     Some(Route {
@@ -361,11 +385,75 @@ pub fn step_label(s: &Step, t0: f64) -> String {
     format!("{times}{}{pairs}{sends}{note}, {when}", s.what)
 }
 
-/// Seconds with a precision that suits them.
+/// Seconds with a precision that suits them (milliseconds matter in the first second).
 pub fn secs(s: f64) -> String {
-    if s.abs() < 10.0 {
+    if s.abs() < 1.0 {
+        format!("{s:.3}")
+    } else if s.abs() < 10.0 {
         format!("{s:.2}")
     } else {
         format!("{s:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(ts: f64, count: u64) -> Step {
+        Step {
+            first_ts: ts,
+            last_ts: ts + 1.0,
+            count,
+            what: format!("Binding at {ts}"),
+            note: None,
+            request: arrow(GUEST, SERVER, false),
+            answer: None,
+            pairs: 1,
+            sends: 1,
+        }
+    }
+
+    #[test]
+    fn what_is_not_drawn_is_counted() {
+        let steps: Vec<Step> = (0..MAX_ROWS + 7).map(|i| step(i as f64, 3)).collect();
+        let events: Vec<EventRow> = (0..MAX_EVENTS + 2)
+            .map(|i| EventRow {
+                ts: i as f64 + 0.5,
+                source: "cms.log".into(),
+                text: "line".into(),
+            })
+            .collect();
+        let total = 3 * (MAX_ROWS as u64 + 7);
+        let l = assemble(steps, events, total);
+        assert_eq!(l.rows.len(), MAX_ROWS);
+        assert_eq!(l.events_not_drawn, 2);
+        let drawn_steps = MAX_ROWS - MAX_EVENTS;
+        assert_eq!(l.steps_not_drawn, MAX_ROWS + 7 - drawn_steps);
+        let drawn: u64 = l
+            .rows
+            .iter()
+            .map(|r| match r {
+                Row::Step(s) => s.count,
+                Row::Event(_) => 0,
+            })
+            .sum();
+        // Every transaction is drawn or counted as not drawn.
+        assert_eq!(drawn + l.transactions_not_drawn, total);
+        // Time runs down.
+        assert!(l.rows.windows(2).all(|w| w[0].ts() <= w[1].ts()));
+    }
+
+    #[test]
+    fn labels() {
+        let mut s = step(10.0, 226);
+        s.last_ts = 24.2;
+        s.what = "ICE check through the relay unanswered".into();
+        assert_eq!(
+            step_label(&s, 9.94),
+            "×226 ICE check through the relay unanswered, 0.060–14.3 s"
+        );
+        let one = step(10.0, 1);
+        assert_eq!(step_label(&one, 10.0), "Binding at 10, at 0.000 s");
     }
 }

@@ -29,8 +29,8 @@ pub use crate::input::{Input, InputError, Source};
 pub use analyze::{analyze, assemble, read_inputs};
 pub use html::{html, html_at};
 pub use logs::{DocumentInfo, EventWhat, LinkInfo, LogEventInfo, LogsInfo};
-pub use profile::ProfileItem;
 pub use present::{common_folder, evidence_groups, frame_ranges, EvidenceGroup, Verdict};
+pub use profile::ProfileItem;
 pub use text::{markdown, table, terminal, visible_width, TermStyle, DEFAULT_WIDTH, MIN_WIDTH};
 
 /// Options of one analysis (the `analyze` command line).

@@ -8,11 +8,11 @@ use super::Report;
 /// The folder every capture of the report is in (up to and including its last `/`), so that
 /// renderings name captures by what tells them apart; empty when they share none.
 pub fn common_folder(r: &Report) -> String {
-    let mut names = r
-        .captures
-        .iter()
-        .map(|c| c.path.as_str())
-        .chain(r.findings.iter().flat_map(|f| f.evidence.iter().map(|e| e.capture.as_str())));
+    let mut names = r.captures.iter().map(|c| c.path.as_str()).chain(
+        r.findings
+            .iter()
+            .flat_map(|f| f.evidence.iter().map(|e| e.capture.as_str())),
+    );
     let Some(first) = names.next() else {
         return String::new();
     };
@@ -38,7 +38,9 @@ pub fn short<'a>(path: &'a str, folder: &str) -> &'a str {
     if folder.is_empty() {
         return path;
     }
-    path.strip_prefix(folder).filter(|s| !s.is_empty()).unwrap_or(path)
+    path.strip_prefix(folder)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(path)
 }
 
 /// Frame numbers as ranges: `9-14, 20, 31-32`.
@@ -169,7 +171,10 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(frame_ranges(&[20, 9, 10, 11, 12, 31, 13, 14, 32, 9]), "9-14, 20, 31-32");
+        assert_eq!(
+            frame_ranges(&[20, 9, 10, 11, 12, 31, 13, 14, 32, 9]),
+            "9-14, 20, 31-32"
+        );
         assert_eq!(frame_ranges(&[u32::MAX, 1]), format!("1, {}", u32::MAX));
         assert_eq!(frame_ranges(&[]), "");
     }

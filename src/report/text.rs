@@ -93,7 +93,11 @@ fn severity_label(s: Severity, style: TermStyle, pad: usize) -> String {
         Severity::Warning => "1;33",
         Severity::Info => "32",
     };
-    format!("\x1b[{code}m{}\x1b[0m{}", s.as_str(), &word[s.as_str().len()..])
+    format!(
+        "\x1b[{code}m{}\x1b[0m{}",
+        s.as_str(),
+        &word[s.as_str().len()..]
+    )
 }
 
 /// Capture text for the terminal, named without the folder all captures share.
@@ -123,7 +127,11 @@ pub fn terminal(r: &Report, style: TermStyle) -> String {
     correlation_block(&mut out, r, width, &folder);
     findings_block(&mut out, r, style, width, &folder);
     allocations_block(&mut out, r, width, &folder);
-    let unanswered = r.transactions.iter().filter(|t| t.outcome == "none").count();
+    let unanswered = r
+        .transactions
+        .iter()
+        .filter(|t| t.outcome == "none")
+        .count();
     out.push('\n');
     wrap_into(
         &mut out,
@@ -141,12 +149,30 @@ pub fn terminal(r: &Report, style: TermStyle) -> String {
 fn verdict_block(out: &mut String, r: &Report, style: TermStyle, width: usize, folder: &str) {
     let v = present::Verdict::of(r);
     let Some(lead) = v.lead else {
-        wrap_into(out, "verdict: ", "         ", &present::Verdict::nothing_found(r), width);
+        wrap_into(
+            out,
+            "verdict: ",
+            "         ",
+            &present::Verdict::nothing_found(r),
+            width,
+        );
         return;
     };
     let first = format!("verdict: {} ", severity_label(lead.severity, style, 0));
-    wrap_into(out, &first, "         ", &text(&lead.summary, folder), width);
-    wrap_into(out, "         remedy: ", "                 ", &text(&lead.remedy, folder), width);
+    wrap_into(
+        out,
+        &first,
+        "         ",
+        &text(&lead.summary, folder),
+        width,
+    );
+    wrap_into(
+        out,
+        "         remedy: ",
+        "                 ",
+        &text(&lead.remedy, folder),
+        width,
+    );
     wrap_into(
         out,
         "         ",
@@ -161,11 +187,22 @@ fn captures_block(out: &mut String, r: &Report, width: usize, folder: &str) {
     if folder.is_empty() {
         out.push_str("captures:\n");
     } else {
-        wrap_into(out, "captures in ", "  ", &format!("{}:", escape::terminal(folder)), width);
+        wrap_into(
+            out,
+            "captures in ",
+            "  ",
+            &format!("{}:", escape::terminal(folder)),
+            width,
+        );
     }
     let names: Vec<String> = r.captures.iter().map(|c| name(&c.path, folder)).collect();
     let name_w = names.iter().map(|n| visible_width(n)).max().unwrap_or(0);
-    let frames_w = r.captures.iter().map(|c| c.frames.to_string().len()).max().unwrap_or(1);
+    let frames_w = r
+        .captures
+        .iter()
+        .map(|c| c.frames.to_string().len())
+        .max()
+        .unwrap_or(1);
     for (c, n) in r.captures.iter().zip(&names) {
         let pad = name_w.saturating_sub(visible_width(n));
         let row = format!(
@@ -179,13 +216,31 @@ fn captures_block(out: &mut String, r: &Report, width: usize, folder: &str) {
             out.push_str(&row);
             out.push('\n');
         } else {
-            wrap_into(out, &format!("  {:<7} ", c.role.as_str()), "          ", &format!("{n} {} frames, {} STUN", c.frames, c.stun_messages), width);
+            wrap_into(
+                out,
+                &format!("  {:<7} ", c.role.as_str()),
+                "          ",
+                &format!("{n} {} frames, {} STUN", c.frames, c.stun_messages),
+                width,
+            );
         }
         if !c.role_reason.is_empty() {
-            wrap_into(out, "          why: ", "               ", &text(&c.role_reason, folder), width);
+            wrap_into(
+                out,
+                "          why: ",
+                "               ",
+                &text(&c.role_reason, folder),
+                width,
+            );
         }
         if let Some(note) = c.summarised_note() {
-            wrap_into(out, "          note: ", "                ", &text(&note, folder), width);
+            wrap_into(
+                out,
+                "          note: ",
+                "                ",
+                &text(&note, folder),
+                width,
+            );
         }
     }
     for e in &r.errors {
@@ -237,13 +292,26 @@ fn findings_block(out: &mut String, r: &Report, style: TermStyle, width: usize, 
         wrap_into(out, "", "", &present::Verdict::nothing_found(r), width);
         return;
     }
-    out.push_str(&format!("findings ({}):\n", present::Verdict::of(r).counts()));
+    out.push_str(&format!(
+        "findings ({}):\n",
+        present::Verdict::of(r).counts()
+    ));
     for f in &r.findings {
         out.push('\n');
-        let head = format!("{}{}", severity_label(f.severity, style, FINDING_INDENT.len()), f.id);
+        let head = format!(
+            "{}{}",
+            severity_label(f.severity, style, FINDING_INDENT.len()),
+            f.id
+        );
         out.push_str(&head);
         out.push('\n');
-        wrap_into(out, FINDING_INDENT, FINDING_INDENT, &text(&f.summary, folder), width);
+        wrap_into(
+            out,
+            FINDING_INDENT,
+            FINDING_INDENT,
+            &text(&f.summary, folder),
+            width,
+        );
         let groups = present::evidence_groups(f);
         let label = format!("{FINDING_INDENT}evidence: ");
         let rest = " ".repeat(label.len());
@@ -254,10 +322,22 @@ fn findings_block(out: &mut String, r: &Report, style: TermStyle, width: usize, 
                 if g.frames.len() == 1 { "" } else { "s" },
                 present::frame_ranges(&g.frames)
             );
-            wrap_into(out, if i == 0 { &label } else { &rest }, &rest, &line, width);
+            wrap_into(
+                out,
+                if i == 0 { &label } else { &rest },
+                &rest,
+                &line,
+                width,
+            );
         }
         let label = format!("{FINDING_INDENT}remedy: ");
-        wrap_into(out, &label, &" ".repeat(label.len()), &text(&f.remedy, folder), width);
+        wrap_into(
+            out,
+            &label,
+            &" ".repeat(label.len()),
+            &text(&f.remedy, folder),
+            width,
+        );
     }
 }
 
@@ -278,7 +358,9 @@ fn allocations_block(out: &mut String, r: &Report, width: usize, folder: &str) {
             x.transport,
             escape::terminal(x.username.as_deref().unwrap_or("(none)")),
             escape::terminal(&x.outcome),
-            x.relayed.map(|a| format!(", relay {a}")).unwrap_or_default(),
+            x.relayed
+                .map(|a| format!(", relay {a}"))
+                .unwrap_or_default(),
         );
         wrap_into(out, "  ", "      ", &line, width);
     }
