@@ -402,8 +402,8 @@ fn why_unknown(case: &Case, cap: usize, why: &[String]) -> String {
             why.join("; ")
         );
     }
-    "nothing tells: no answered Allocate or Binding showing a NAT (or none), no relay leg, \
-     no Linux cooked link type, no private-to-public TURN request, and no transaction shared \
-     with another capture to compare answer times"
+    "nothing tells: no Allocate or Binding answered with a mapped address, no relay leg, no \
+     Linux cooked link type, no private-to-public TURN request, and no other capture of the \
+     same transactions answering faster or slower"
         .into()
 }
