@@ -41,6 +41,24 @@ fn a_capture_without_stun_says_so() {
     assert!(f.summary.contains("c.pcap") && f.summary.contains("5 frames"));
     // It says so instead of a role that nothing could tell.
     assert_absent(&r, "input.role_unknown");
+    // Several such captures: one finding naming each.
+    let s = no_stun_script();
+    let r = run(&[("a.pcap", &s, None), ("b.pcap", &s, None)], &[]);
+    let found: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.id == "input.no_stun")
+        .collect();
+    assert_eq!(found.len(), 1, "{:?}", r.ids());
+    let summary = &found[0].summary;
+    assert!(
+        summary.contains("no STUN/TURN in these 2 captures"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("a.pcap: 5 frames") && summary.contains("b.pcap: 5 frames"),
+        "{summary}"
+    );
     // A capture with STUN has no such finding.
     assert_absent(&one(&healthy("alice", "pw"), &[]), "input.no_stun");
 }

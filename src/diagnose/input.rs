@@ -32,28 +32,40 @@ pub(super) fn rules(sink: &mut Sink<'_>, credentials: &[Credential]) {
     roles_unknown(sink);
 }
 
-/// Every capture that holds no STUN/TURN message.
+/// The captures that hold no STUN/TURN message, in one finding (a web-only case would
+/// otherwise repeat the same remedy for every capture).
 fn no_stun(sink: &mut Sink<'_>) {
     let case = sink.case;
-    for c in case.captures.iter().filter(|c| c.stun_messages == 0) {
-        let what = if c.frames == 0 {
-            "it holds no packets at all".to_string()
-        } else {
-            format!(
-                "{} read, none of them STUN, TURN or ChannelData",
-                plural(c.frames as usize, "frame", "frames")
-            )
-        };
-        sink.entry("input.no_stun", c.name.clone(), || {
-            (
+    let empty: Vec<String> = case
+        .captures
+        .iter()
+        .filter(|c| c.stun_messages == 0)
+        .map(|c| {
+            if c.frames == 0 {
+                format!("{}: it holds no packets at all", c.name)
+            } else {
                 format!(
-                    "no STUN/TURN in this capture (wrong interface or capture filter?): {}: {what}",
-                    c.name
-                ),
-                REMEDY_NO_STUN.to_string(),
-            )
-        });
-    }
+                    "{}: {} read, none of them STUN, TURN or ChannelData",
+                    c.name,
+                    plural(c.frames as usize, "frame", "frames")
+                )
+            }
+        })
+        .collect();
+    let which = match empty.len() {
+        0 => return,
+        1 => "this capture".to_string(),
+        n => format!("these {n} captures"),
+    };
+    sink.entry("input.no_stun", "", || {
+        (
+            format!(
+                "no STUN/TURN in {which} (wrong interface or capture filter?): {}",
+                empty.join("; ")
+            ),
+            REMEDY_NO_STUN.to_string(),
+        )
+    });
 }
 
 fn empty_passwords(sink: &mut Sink<'_>, credentials: &[Credential]) {

@@ -101,7 +101,7 @@ fn verdict_box(out: &mut String, r: &Report, folder: &str) {
     };
     let _ = writeln!(
         out,
-        "<div class=\"verdict {sev}\" id=\"verdict\"><div class=\"answer\">{badge}{summary}</div><div class=\"remedy\"><b>Remedy:</b> {remedy}</div><div class=\"counts\"><code>{id}</code> · {counts} · details below</div></div>",
+        "<div class=\"verdict {sev}\" id=\"verdict\"><div class=\"answer\">{badge}{summary}</div><div class=\"remedy\"><strong>Remedy:</strong> {remedy}</div><div class=\"counts\"><code>{id}</code> · {counts} · details below</div></div>",
         sev = lead.severity.as_str(),
         badge = severity_badge(lead.severity),
         summary = esc(&shorten(&lead.summary, folder)),
@@ -160,7 +160,7 @@ fn finding_card(out: &mut String, f: &Finding, folder: &str) {
     }
     let _ = writeln!(
         out,
-        "<div class=\"remedy\"><b>Remedy:</b> {}</div></div>",
+        "<div class=\"remedy\"><strong>Remedy:</strong> {}</div></div>",
         esc(&f.remedy)
     );
 }
@@ -170,7 +170,8 @@ const DRAW_W: f32 = 620.0;
 const ROW_H: f32 = 30.0;
 
 fn lane_x(pos: f32) -> f32 {
-    let first = 40.0;
+    // Room for half the widest lane title left of the first lane.
+    let first = 56.0;
     let step = (DRAW_W - 2.0 * first) / 5.0;
     first + pos * step
 }
@@ -289,7 +290,7 @@ fn ladder_section(out: &mut String, r: &Report, folder: &str) {
     out.push_str(LEGEND);
     let _ = writeln!(
         out,
-        "<table class=\"ladder\"><tr class=\"head\"><td class=\"t\">s</td><td class=\"d\">{}</td><td class=\"l\"><b>{} in {}</b></td></tr>",
+        "<table class=\"ladder\"><tr class=\"head\"><td class=\"t\">s</td><td class=\"d\">{}</td><td class=\"l\"><strong>{} in {}</strong></td></tr>",
         head_svg(),
         plural(l.transactions as usize, "transaction", "transactions"),
         plural(
@@ -460,7 +461,7 @@ fn captures_section(out: &mut String, r: &Report, folder: &str) {
     for e in &r.errors {
         let _ = writeln!(
             out,
-            "<p><b>Input not used</b> <code>{}</code>: {}</p>",
+            "<p><strong>Input not used</strong> <code>{}</code>: {}</p>",
             esc(&e.path),
             esc(&e.reason)
         );
@@ -486,7 +487,7 @@ fn captures_section(out: &mut String, r: &Report, folder: &str) {
 }
 
 fn footer(out: &mut String, r: &Report, analysed_at: i64) {
-    out.push_str("<footer><div><b>Inputs:</b> ");
+    out.push_str("<footer><div><strong>Inputs:</strong> ");
     let mut inputs: Vec<String> = r.captures.iter().map(|c| c.path.clone()).collect();
     inputs.extend(r.bundles.iter().map(|b| b.path.clone()));
     inputs.extend(r.logs.documents.iter().map(|d| d.path.clone()));

@@ -371,6 +371,25 @@ pub fn markdown(r: &Report) -> String {
     use escape::markdown as md;
     let mut out = String::new();
     out.push_str("## turnscope analysis\n\n");
+    match present::Verdict::of(r).lead {
+        Some(lead) => {
+            let _ = writeln!(
+                out,
+                "**Verdict ({} `{}`):** {}\n\n**Remedy:** {}\n",
+                lead.severity.as_str(),
+                lead.id,
+                md(&lead.summary),
+                md(&lead.remedy)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "**Verdict:** {}.\n",
+                present::Verdict::nothing_found(r)
+            );
+        }
+    }
     out.push_str("| capture | role | frames | STUN messages |\n|---|---|---:|---:|\n");
     for c in &r.captures {
         let _ = writeln!(
