@@ -154,8 +154,9 @@ fn check_route(t: &TxInfo, roles: &HashMap<&str, Role>) -> Option<Route> {
             None,
             Some("delivered, the guest never answered"),
         ),
+        // Sent out of the relay to another relay's public address: lost past the relay.
         ("unanswered", "relay to relay") => (
-            arrow(from, to, true),
+            arrow(from, 3.5, true),
             None,
             Some("relay to relay: never came back through the firewall"),
         ),
