@@ -34,8 +34,33 @@ fn case(dir: &str, credentials: &[&str]) -> Report {
 /// 2026-11-29 12:00:00 UTC.
 const ANALYSED_AT: i64 = 1_795_953_600_000_000_000;
 
+/// A diagnostic bundle holding the Expressway-E's LAN1 and LAN2 tcpdumps of a deployment
+/// scenario (named as the Expressway names them), with the guest's and the CMS's captures.
+fn bundle_case() -> Report {
+    let dir = fixtures().join("deploy/default/relay-blocked-in");
+    let mut b = tar::Builder::new(Vec::new());
+    for (n, file) in [(0, "expe-lan1.pcap"), (1, "expe-lan2.pcap")] {
+        let data = std::fs::read(dir.join(file)).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        let name = format!("eth{n}_diagnostic_logging_tcpdump00_expe_2026-11-29_16_00_00.pcap");
+        b.append_data(&mut h, name, &data[..]).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &b.into_inner().unwrap()).unwrap();
+    let inputs = vec![
+        Input::bytes("expe_diag.tar.gz", gz.finish().unwrap()),
+        Input::from_arg(&dir.join("guest.pcap")),
+        Input::from_arg(&dir.join("cms.pcap")),
+    ];
+    analyze(&inputs, &AnalyzeOptions::default())
+}
+
 fn cases() -> Vec<(&'static str, Report)> {
     vec![
+        ("bundle-interfaces", bundle_case()),
         (
             "bad-password",
             case("lab/default/bad-password", &["turnuser:cisco"]),
@@ -150,6 +175,27 @@ fn repeated_checks_are_aggregated_and_the_lost_hop_named() {
         !ok.contains("never reached"),
         "healthy case with a lost hop"
     );
+}
+
+#[test]
+fn a_server_lane_per_interface() {
+    let r = bundle_case();
+    let interfaces: Vec<&str> = r
+        .captures
+        .iter()
+        .filter_map(|c| c.interface.as_deref())
+        .collect();
+    assert_eq!(interfaces.len(), 2, "{:?}", r.captures);
+    let page = html_at(&r, ANALYSED_AT);
+    for lane in ["eth0 = LAN1", "eth1 = LAN2"] {
+        assert!(page.contains(&format!(">{lane}</text>")), "no lane {lane}");
+    }
+    // One lane more than the drawing of the same captures without their interfaces (each lane
+    // has two title lines).
+    let one_lane = html_at(&case("deploy/default/relay-blocked-in", &[]), ANALYSED_AT);
+    assert!(!one_lane.contains("LAN1</text>"));
+    let lanes_in_head = |p: &str| p.matches("font-weight=\"bold\"").count();
+    assert_eq!(lanes_in_head(&page), lanes_in_head(&one_lane) + 2);
 }
 
 #[test]

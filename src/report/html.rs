@@ -31,7 +31,7 @@ td,th{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top;text-align:lef
 th{background:#f6f8fa}
 table.ladder{border:none;width:100%}table.ladder td{border:none;padding:0 6px;vertical-align:middle}
 table.ladder td.t{width:64px;text-align:right;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;color:#57606a;white-space:nowrap}
-table.ladder td.d{width:620px;padding:0;line-height:0}table.ladder td.l{font-size:12.5px;overflow-wrap:anywhere}
+table.ladder td.d{width:1px;padding:0;line-height:0}table.ladder td.l{font-size:12.5px;overflow-wrap:anywhere}
 table.ladder tr.head td{position:sticky;top:0;background:#fff}
 table.ladder tr.event td.l{color:#6e40c9}table.ladder tr.lost td.l{color:#a40e26}
 .legend{font-size:12.5px;color:#57606a;margin:6px 0 10px}.legend span{margin-right:18px;white-space:nowrap}
@@ -165,105 +165,143 @@ fn finding_card(out: &mut String, f: &Finding, folder: &str) {
     );
 }
 
-/// Width of the drawing column and the lanes' positions in it.
-const DRAW_W: f32 = 620.0;
+/// Height of a ladder row, and where the lanes are: the first one far enough in for half the
+/// widest title, then one every `LANE_STEP`.
 const ROW_H: f32 = 30.0;
+const FIRST_LANE: f32 = 56.0;
+const LANE_STEP: f32 = 101.6;
 
-fn lane_x(pos: f32) -> f32 {
-    // Room for half the widest lane title left of the first lane.
-    let first = 56.0;
-    let step = (DRAW_W - 2.0 * first) / 5.0;
-    first + pos * step
+/// The drawing of one ladder: its lanes and width.
+struct Geometry<'a> {
+    ladder: &'a Ladder,
+    lanes: Vec<String>,
+    width: f32,
 }
 
-/// The lifelines of a row (so that consecutive rows draw them unbroken).
-fn lifelines(s: &mut String) {
-    for (i, _) in ladder::LANES.iter().enumerate() {
-        let x = lane_x(i as f32);
-        let dash = if i == 1 {
-            " stroke-dasharray=\"3 3\""
+impl<'a> Geometry<'a> {
+    fn of(ladder: &'a Ladder) -> Self {
+        let lanes = ladder.lanes();
+        let width = 2.0 * FIRST_LANE + LANE_STEP * lanes.len().saturating_sub(1) as f32;
+        Geometry {
+            ladder,
+            lanes,
+            width,
+        }
+    }
+
+    /// The x of a route's position for a step on server lane `lane`.
+    fn x(&self, pos: f32, lane: usize) -> f32 {
+        FIRST_LANE + self.ladder.drawn(pos, lane) * LANE_STEP
+    }
+
+    fn svg(&self, height: f32) -> String {
+        format!(
+            "<svg width=\"{}\" height=\"{height}\" role=\"img\">",
+            self.width
+        )
+    }
+
+    /// The lifelines of a row (so that consecutive rows draw them unbroken).
+    fn lifelines(&self, s: &mut String) {
+        for (i, title) in self.lanes.iter().enumerate() {
+            let x = FIRST_LANE + i as f32 * LANE_STEP;
+            let dash = if title == ladder::LANES[1] {
+                " stroke-dasharray=\"3 3\""
+            } else {
+                ""
+            };
+            let _ = write!(
+                s,
+                "<line x1=\"{x}\" y1=\"0\" x2=\"{x}\" y2=\"{ROW_H}\" stroke=\"#bbb\"{dash}/>"
+            );
+        }
+    }
+
+    fn arrow(&self, s: &mut String, a: Arrow, y: f32, lane: usize) {
+        let (x1, x2) = (self.x(a.from, lane), self.x(a.to, lane));
+        let color = if a.lost { "#cf222e" } else { "#333" };
+        let dir = if x2 >= x1 { 1.0 } else { -1.0 };
+        let _ = write!(
+            s,
+            "<line x1=\"{x1}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"{color}\" stroke-width=\"1.6\"/>",
+            x2 - dir * 6.0
+        );
+        if a.lost {
+            let _ = write!(
+                s,
+                "<path d=\"M{} {} l8 8 M{} {} l-8 8\" stroke=\"#cf222e\" stroke-width=\"2.2\"/>",
+                x2 - 4.0,
+                y - 4.0,
+                x2 + 4.0,
+                y - 4.0
+            );
         } else {
-            ""
-        };
-        let _ = write!(
-            s,
-            "<line x1=\"{x}\" y1=\"0\" x2=\"{x}\" y2=\"{ROW_H}\" stroke=\"#bbb\"{dash}/>"
-        );
+            let _ = write!(
+                s,
+                "<path d=\"M{x2} {y} l{} -4 l0 8 z\" fill=\"{color}\"/>",
+                -dir * 7.0
+            );
+        }
     }
-}
 
-fn draw_arrow(s: &mut String, a: Arrow, y: f32) {
-    let (x1, x2) = (lane_x(a.from), lane_x(a.to));
-    let color = if a.lost { "#cf222e" } else { "#333" };
-    let dir = if x2 >= x1 { 1.0 } else { -1.0 };
-    let _ = write!(
-        s,
-        "<line x1=\"{x1}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"{color}\" stroke-width=\"1.6\"/>",
-        x2 - dir * 6.0
-    );
-    if a.lost {
-        let _ = write!(
-            s,
-            "<path d=\"M{} {} l8 8 M{} {} l-8 8\" stroke=\"#cf222e\" stroke-width=\"2.2\"/>",
-            x2 - 4.0,
-            y - 4.0,
-            x2 + 4.0,
-            y - 4.0
-        );
-    } else {
-        let _ = write!(
-            s,
-            "<path d=\"M{x2} {y} l{} -4 l0 8 z\" fill=\"{color}\"/>",
-            -dir * 7.0
-        );
+    fn step(&self, step: &Step) -> String {
+        let mut s = self.svg(ROW_H);
+        self.lifelines(&mut s);
+        self.arrow(&mut s, step.request, 10.0, step.server);
+        if let Some(a) = step.answer {
+            self.arrow(&mut s, a, 21.0, step.server);
+        } else {
+            // No answer anywhere: a ring below where the request stopped.
+            let x = self.x(step.request.to, step.server);
+            let _ = write!(
+                s,
+                "<circle cx=\"{x}\" cy=\"21\" r=\"3.5\" fill=\"none\" stroke=\"#bf8700\" stroke-width=\"1.6\"/>"
+            );
+        }
+        s.push_str("</svg>");
+        s
     }
-}
 
-fn step_svg(step: &Step) -> String {
-    let mut s = format!("<svg width=\"{DRAW_W}\" height=\"{ROW_H}\" role=\"img\">");
-    lifelines(&mut s);
-    draw_arrow(&mut s, step.request, 10.0);
-    if let Some(a) = step.answer {
-        draw_arrow(&mut s, a, 21.0);
-    } else {
-        // No answer anywhere: a dashed stub back from where the request stopped.
-        let x = lane_x(step.request.to);
+    fn event(&self) -> String {
+        let mut s = self.svg(ROW_H);
+        self.lifelines(&mut s);
+        let x = self.x(ladder::LOGS, 0);
         let _ = write!(
             s,
-            "<circle cx=\"{x}\" cy=\"21\" r=\"3.5\" fill=\"none\" stroke=\"#bf8700\" stroke-width=\"1.6\"/>"
+            "<rect x=\"{}\" y=\"9\" width=\"12\" height=\"12\" transform=\"rotate(45 {x} 15)\" fill=\"#8250df\"/>",
+            x - 6.0
         );
+        s.push_str("</svg>");
+        s
     }
-    s.push_str("</svg>");
-    s
-}
 
-fn event_svg() -> String {
-    let mut s = format!("<svg width=\"{DRAW_W}\" height=\"{ROW_H}\" role=\"img\">");
-    lifelines(&mut s);
-    let x = lane_x(ladder::LOGS);
-    let _ = write!(s, "<rect x=\"{}\" y=\"9\" width=\"12\" height=\"12\" transform=\"rotate(45 {x} 15)\" fill=\"#8250df\"/>", x - 6.0);
-    s.push_str("</svg>");
-    s
-}
-
-fn head_svg() -> String {
-    let mut s = format!("<svg width=\"{DRAW_W}\" height=\"34\" role=\"img\">");
-    for (i, name) in ladder::LANES.iter().enumerate() {
-        let _ = write!(
-            s,
-            "<text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"12\" font-weight=\"bold\" font-family=\"sans-serif\">{}</text>",
-            lane_x(i as f32),
-            esc(name)
-        );
+    /// Lane titles; a server lane's interface on a second line.
+    fn head(&self) -> String {
+        let mut s = self.svg(40.0);
+        for (i, title) in self.lanes.iter().enumerate() {
+            let x = FIRST_LANE + i as f32 * LANE_STEP;
+            let (first, second) = match title.strip_prefix("TURN server ") {
+                Some(rest) => ("TURN server", rest),
+                None => (title.as_str(), ""),
+            };
+            for (y, line) in [(16, first), (32, second)] {
+                let _ = write!(
+                    s,
+                    "<text x=\"{x}\" y=\"{y}\" text-anchor=\"middle\" font-size=\"12\" font-weight=\"bold\" font-family=\"sans-serif\">{}</text>",
+                    esc(line)
+                );
+            }
+        }
+        s.push_str("</svg>");
+        s
     }
-    s.push_str("</svg>");
-    s
 }
 
 const LEGEND: &str = "<div class=\"legend\"><span>&#8594; delivered (upper arrow: request, lower: answer)</span> <span style=\"color:#cf222e\">&#10005; lost at that hop</span> <span style=\"color:#9a6700\">&#9675; never answered</span> <span>×N alike exchanges drawn once, with their time span</span> <span style=\"color:#6e40c9\">&#9670; log line or browser event</span> <span>times in seconds from the first row</span></div>";
 
 fn ladder_section(out: &mut String, r: &Report, folder: &str) {
     let l = ladder::ladder(r);
+    let g = Geometry::of(&l);
     out.push_str("<h2>What happened, in time order</h2>\n");
     let interfaces: Vec<String> = r
         .captures
@@ -291,7 +329,7 @@ fn ladder_section(out: &mut String, r: &Report, folder: &str) {
     let _ = writeln!(
         out,
         "<table class=\"ladder\"><tr class=\"head\"><td class=\"t\">s</td><td class=\"d\">{}</td><td class=\"l\"><strong>{} in {}</strong></td></tr>",
-        head_svg(),
+        g.head(),
         plural(l.transactions as usize, "transaction", "transactions"),
         plural(
             l.rows.iter().filter(|r| matches!(r, Row::Step(_))).count() + l.steps_not_drawn,
@@ -300,13 +338,14 @@ fn ladder_section(out: &mut String, r: &Report, folder: &str) {
         )
     );
     for row in &l.rows {
-        ladder_row(out, row, &l, folder);
+        ladder_row(out, row, &g, folder);
     }
     out.push_str("</table>\n");
     not_drawn(out, &l);
 }
 
-fn ladder_row(out: &mut String, row: &Row, l: &Ladder, folder: &str) {
+fn ladder_row(out: &mut String, row: &Row, g: &Geometry<'_>, folder: &str) {
+    let l = g.ladder;
     let t = ladder::secs(row.ts() - l.t0);
     match row {
         Row::Step(s) => {
@@ -315,7 +354,7 @@ fn ladder_row(out: &mut String, row: &Row, l: &Ladder, folder: &str) {
                 out,
                 "<tr{}><td class=\"t\">{t}</td><td class=\"d\">{}</td><td class=\"l\">{}</td></tr>",
                 if lost { " class=\"lost\"" } else { "" },
-                step_svg(s),
+                g.step(s),
                 esc(&ladder::step_label(s, l.t0))
             );
         }
@@ -323,7 +362,7 @@ fn ladder_row(out: &mut String, row: &Row, l: &Ladder, folder: &str) {
             let _ = writeln!(
                 out,
                 "<tr class=\"event\"><td class=\"t\">{t}</td><td class=\"d\">{}</td><td class=\"l\"><code>{}</code>: {}</td></tr>",
-                event_svg(),
+                g.event(),
                 esc(present::short(&e.source, folder)),
                 esc(&e.text)
             );

@@ -58,6 +58,8 @@ pub struct Step {
     pub pairs: usize,
     /// Most times one of them was sent (1 + retransmissions).
     pub sends: usize,
+    /// The TURN server lane (an index into [`Ladder::servers`]) of the capture that saw them.
+    pub server: usize,
 }
 
 /// One log line or browser event on the logs lane.
@@ -93,6 +95,65 @@ pub struct Ladder {
     pub transactions_not_drawn: u64,
     pub events_not_drawn: usize,
     pub transactions: u64,
+    /// The TURN server's lanes: one per interface a server-side capture was taken on
+    /// (`captures[].interface`), or one for the server as a whole.
+    pub servers: Vec<String>,
+}
+
+impl Ladder {
+    /// Lane titles, left to right.
+    pub fn lanes(&self) -> Vec<String> {
+        let mut out: Vec<String> = LANES.iter().take(2).map(|l| l.to_string()).collect();
+        out.extend(self.servers.iter().cloned());
+        out.extend(LANES.iter().skip(3).map(|l| l.to_string()));
+        out
+    }
+
+    /// Where a route's position (GUEST ... LOGS) is drawn for a step on server lane `lane`:
+    /// between the NAT and the server it is stretched to that lane; past the server, every
+    /// position moves right by the extra server lanes.
+    pub fn drawn(&self, pos: f32, lane: usize) -> f32 {
+        let extra = self.servers.len().saturating_sub(1) as f32;
+        if pos <= NAT {
+            pos
+        } else if pos <= SERVER {
+            NAT + (pos - NAT) * (1.0 + lane as f32)
+        } else {
+            pos + extra
+        }
+    }
+}
+
+/// The interface part of an interface label ("Expressway eth1 = LAN2 (…)" -> "eth1 = LAN2").
+fn interface_title(label: &str) -> String {
+    let short = label.strip_prefix("Expressway ").unwrap_or(label);
+    let short = short.split(" (").next().unwrap_or(short);
+    format!("TURN server {short}")
+}
+
+/// The server lanes, and for each capture path (and rotated piece) its lane.
+fn server_lanes(r: &Report) -> (Vec<String>, HashMap<&str, usize>) {
+    let mut titles: Vec<String> = Vec::new();
+    let mut lane_of = HashMap::new();
+    for c in r.captures.iter().filter(|c| c.role == Role::Server) {
+        let Some(label) = &c.interface else { continue };
+        let title = interface_title(label);
+        let lane = match titles.iter().position(|t| *t == title) {
+            Some(i) => i,
+            None => {
+                titles.push(title);
+                titles.len() - 1
+            }
+        };
+        lane_of.insert(c.path.as_str(), lane);
+        for p in &c.pieces {
+            lane_of.insert(p.path.as_str(), lane);
+        }
+    }
+    if titles.len() < 2 {
+        return (vec![LANES[2].to_string()], HashMap::new());
+    }
+    (titles, lane_of)
 }
 
 /// The side each capture path (and rotated piece) was taken on.
@@ -279,6 +340,7 @@ pub const MAX_EVENTS: usize = 60;
 /// Build the ladder of a report.
 pub fn ladder(r: &Report) -> Ladder {
     let roles = roles(r);
+    let (servers, lane_of) = server_lanes(r);
     let mut steps: Vec<Step> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut pairs: Vec<BTreeSet<String>> = Vec::new();
@@ -287,7 +349,16 @@ pub fn ladder(r: &Report) -> Ladder {
         let rt = route(t, &roles);
         let weight = 1 + t.alike;
         total += weight;
-        let key = format!("{}|{:?}|{:?}|{:?}", rt.what, rt.request, rt.answer, rt.note);
+        let server = t
+            .seen
+            .iter()
+            .find_map(|x| lane_of.get(x.capture.as_str()))
+            .copied()
+            .unwrap_or(0);
+        let key = format!(
+            "{}|{:?}|{:?}|{:?}|{server}",
+            rt.what, rt.request, rt.answer, rt.note
+        );
         let i = *index.entry(key).or_insert_with(|| {
             steps.push(Step {
                 first_ts: t.ts,
@@ -299,6 +370,7 @@ pub fn ladder(r: &Report) -> Ladder {
                 answer: rt.answer,
                 pairs: 0,
                 sends: 0,
+                server,
             });
             pairs.push(BTreeSet::new());
             steps.len() - 1
@@ -326,7 +398,10 @@ pub fn ladder(r: &Report) -> Ladder {
             })
         })
         .collect();
-    assemble(steps, events, total)
+    Ladder {
+        servers,
+        ..assemble(steps, events, total)
+    }
 }
 
 /// Rows in time order within the limits, the rest counted.
@@ -357,6 +432,7 @@ fn assemble(mut steps: Vec<Step>, mut events: Vec<EventRow>, total: u64) -> Ladd
         transactions_not_drawn,
         events_not_drawn,
         transactions: total,
+        servers: vec![LANES[2].to_string()],
     }
 }
 
@@ -412,6 +488,7 @@ mod tests {
             answer: None,
             pairs: 1,
             sends: 1,
+            server: 0,
         }
     }
 
@@ -443,6 +520,26 @@ mod tests {
         assert_eq!(drawn + l.transactions_not_drawn, total);
         // Time runs down.
         assert!(l.rows.windows(2).all(|w| w[0].ts() <= w[1].ts()));
+    }
+
+    #[test]
+    fn server_lanes_stretch_and_shift() {
+        let mut l = assemble(Vec::new(), Vec::new(), 0);
+        l.servers = vec![
+            "TURN server eth0 = LAN1".into(),
+            "TURN server eth1 = LAN2".into(),
+        ];
+        assert_eq!(l.lanes().len(), LANES.len() + 1);
+        assert_eq!(l.drawn(GUEST, 1), GUEST);
+        assert_eq!(l.drawn(SERVER, 0), SERVER);
+        assert_eq!(l.drawn(SERVER, 1), SERVER + 1.0);
+        assert_eq!(l.drawn(1.5, 1), 2.0);
+        assert_eq!(l.drawn(RELAY, 0), RELAY + 1.0);
+        assert_eq!(l.drawn(LOGS, 1), LOGS + 1.0);
+        assert_eq!(
+            interface_title("Expressway eth1 = LAN2 (external)"),
+            "TURN server eth1 = LAN2"
+        );
     }
 
     #[test]
