@@ -17,11 +17,18 @@
 //!
 //! Layers (data flows one way): [`wire`] <- [`capture`] <- [`decode`] <- [`flow`] <- [`diagnose`]
 //! <- [`report`]; [`turn`] (sans-IO TURN server core) uses [`wire`] only, and [`replay`] and
-//! [`serve`] sit on it. [`sources`] reads evidence other than captures (chrome://webrtc-internals
-//! dumps) into typed models; [`input`] tells them from captures.
+//! `serve` sit on it. [`sources`] reads evidence other than captures (Expressway logs and
+//! configuration, CMS event logs, chrome://webrtc-internals dumps) into typed models; [`input`]
+//! tells them from captures.
+//!
+//! Cargo features: `cli` (default: the `turnscope` binary and `turnscope::cli`, with clap and
+//! indicatif), `serve` (implied by `cli`: the live TURN server, with mio), `testsupport`
+//! (scripted captures and fuzzing entry points). With `default-features = false` the analysis
+//! library stands alone.
 
 pub mod batch;
 pub mod capture;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod decode;
 pub mod diagnose;
@@ -30,11 +37,20 @@ pub mod flow;
 pub mod input;
 pub mod replay;
 pub mod report;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod sources;
+#[cfg(feature = "testsupport")]
 #[doc(hidden)]
 pub mod testsupport;
 pub mod turn;
 pub mod wire;
 
+pub use diagnose::{Finding, Severity};
 pub use report::{analyze, AnalyzeOptions, Input, Report};
+pub use wire::Credential;
+
+/// The README's examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

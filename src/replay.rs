@@ -20,7 +20,7 @@ use crate::turn::{
     Answer, Config, FiveTuple, Handled, NonceCheck, NonceSource, Output, PeerPolicy, Profile,
     Reason, Server, Time, Transport,
 };
-use crate::wire::{attr, Class, IntegrityVerdict, Key, Message, Method};
+use crate::wire::{attr, Class, Credential, IntegrityVerdict, Key, Message, Method};
 
 /// One STUN message from a capture, as replay needs it (independent of the capture reader).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub struct CapturedMessage {
 #[derive(Debug, Clone, Default)]
 pub struct ReplayOptions {
     /// user -> password, as `--credential USER:PASSWORD`.
-    pub credentials: Vec<(String, String)>,
+    pub credentials: Vec<Credential>,
     /// The server realm; `None`: the REALM the captured server issued, else the profile's.
     pub realm: Option<String>,
     pub profile: Profile,
@@ -427,8 +427,8 @@ fn offline(msg: &Message<'_>, options: &ReplayOptions) -> Option<Offline> {
     let password = options
         .credentials
         .iter()
-        .find(|(u, _)| *u == user)
-        .map(|(_, p)| p.clone());
+        .find(|c| c.user == user)
+        .map(|c| c.password.clone());
     let verifies = match (&password, &realm) {
         (Some(pw), Some(r)) => matches!(
             msg.verify_integrity(&Key::long_term(&user, r, pw)),

@@ -4,8 +4,9 @@
 //! `expect.txt` lists, none it marks absent, and no error finding it does not list.
 //!
 //! expect.txt lines: `ID` must be raised; `absent: ID` must not be; `absent: any-error` means no
-//! error finding at all; `turn-port: N` is what the engineer knows from the Expressway's
-//! configuration (`--turn-port`), for scenarios whose captures hold no STUN at all. (`new: ID` lines, written by the lab for ids the catalogue did not have
+//! error finding at all; `args: --turn-port N` is what the engineer knows from the Expressway's
+//! configuration, for scenarios whose captures hold no STUN at all (as `lab/compare-expect.py`
+//! reads it). (`new: ID` lines, written by the lab for ids the catalogue did not have
 //! yet, must be raised too once the id exists.)
 
 use std::path::{Path, PathBuf};
@@ -41,8 +42,14 @@ fn expectations(path: &Path) -> Expect {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut e = Expect::default();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if let Some(port) = line.strip_prefix("turn-port:").map(str::trim) {
-            e.turn_port = Some(port.parse().unwrap_or_else(|_| panic!("{line}")));
+        if let Some(args) = line.strip_prefix("args:") {
+            let mut it = args.split_whitespace();
+            while let Some(arg) = it.next() {
+                match (arg, it.next().map(str::parse::<u16>)) {
+                    ("--turn-port", Some(Ok(port))) => e.turn_port = Some(port),
+                    _ => panic!("{}: unsupported argument in {line}", path.display()),
+                }
+            }
         } else if let Some(id) = line.strip_prefix("absent:").map(str::trim) {
             if id == "any-error" {
                 e.no_error = true;
@@ -124,4 +131,50 @@ fn default_setting() {
 #[test]
 fn alt_setting() {
     check_setting("alt");
+}
+
+/// Remedies name the leg's firewall and the server address the requests go to: the call
+/// bridge's requests to LAN1 cross the internal firewall, the guest's the external one.
+#[test]
+fn remedies_name_the_leg() {
+    for setting in ["default", "alt"] {
+        let opts = AnalyzeOptions {
+            credentials: vec![credential(setting)],
+            ..AnalyzeOptions::default()
+        };
+        for (scenario, firewall, other, address) in [
+            (
+                "int-3478-blocked",
+                "internal firewall",
+                "external firewall",
+                "internal (LAN1) address",
+            ),
+            (
+                "ext-3478-blocked",
+                "external firewall",
+                "internal firewall",
+                "public address",
+            ),
+        ] {
+            let r = analyze(&captures(&setting_dir(setting).join(scenario)), &opts);
+            let f = r
+                .finding("reach.inbound_blocked")
+                .unwrap_or_else(|| panic!("{setting}/{scenario}: {:?}", r.ids()));
+            assert!(
+                f.remedy.contains(firewall),
+                "{setting}/{scenario}: {}",
+                f.remedy
+            );
+            assert!(
+                !f.remedy.contains(other),
+                "{setting}/{scenario}: {}",
+                f.remedy
+            );
+            assert!(
+                f.remedy.contains(address),
+                "{setting}/{scenario}: {}",
+                f.remedy
+            );
+        }
+    }
 }

@@ -154,5 +154,5 @@ fn turn_over_tls_in_the_deployment_lab() {
     );
     assert!(!alone.has("transport.turn_tls"), "{:?}", alone.ids());
     assert!(alone.has("tls.certificate_hidden"), "{:?}", alone.ids());
-    assert!(alone.errors().next().is_none(), "{:?}", alone.ids());
+    assert!(alone.error_findings().next().is_none(), "{:?}", alone.ids());
 }

@@ -181,7 +181,7 @@ fn ndpi_stun_pcapng_details() {
 fn timestamps_match_tshark() {
     check("ndpi_stun.pcap", |_| {});
     let Some(dir) = dir() else { return };
-    let f = capture::open(&dir.join("ndpi_stun.pcap")).unwrap();
+    let f = capture::open(dir.join("ndpi_stun.pcap")).unwrap();
     let mut ts = Vec::new();
     for batch in f.events() {
         for ev in batch {
@@ -200,4 +200,43 @@ fn several_messages_per_segment() {
         let in_5 = seen.payloads.iter().filter(|(n, _)| *n == 5).count();
         assert_eq!(in_5, 3, "{:?}", seen.payloads);
     });
+}
+
+/// Issue #9: no Cisco-specific finding (`version.*`, `nat.*`) on captures of other products,
+/// each analysed alone and all of them as one case.
+#[test]
+fn no_cisco_specific_finding_on_other_products() {
+    let Some(dir) = dir() else {
+        eprintln!("skipping: ../shared/pcaps not found");
+        return;
+    };
+    let mut all = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+        .collect();
+    files.sort();
+    for p in &files {
+        let input = turnscope::Input::path(p);
+        all.push(turnscope::Input::path(p));
+        let r = turnscope::analyze(&[input], &turnscope::AnalyzeOptions::default());
+        for f in &r.findings {
+            assert!(
+                !f.id.starts_with("version.") && !f.id.starts_with("nat."),
+                "{}: {} {}",
+                p.display(),
+                f.id,
+                f.summary
+            );
+        }
+    }
+    let r = turnscope::analyze(&all, &turnscope::AnalyzeOptions::default());
+    assert!(
+        !r.ids()
+            .iter()
+            .any(|id| id.starts_with("version.") || id.starts_with("nat.")),
+        "{:?}",
+        r.ids()
+    );
 }

@@ -4,8 +4,8 @@ mod analyze_support;
 
 use analyze_support::*;
 use turnscope::flow::Role;
-use turnscope::testsupport::{tid, Script, Turn};
-use turnscope::wire::Method;
+use turnscope::testsupport::{healthy_exchange, tid, Script, Turn};
+use turnscope::wire::{Class, MessageBuilder, Method};
 
 /// The client's first Allocate, sent at the RFC 8489 schedule (0, 0.5, 1.5, 3.5 s).
 fn retransmitted(s: &mut Script, t: &Turn, src: &str, dst: &str) -> Vec<u32> {
@@ -161,6 +161,66 @@ fn tcp_refused() {
     c.tcp_rst(SERVER, CLIENT);
     let r = one(&c, &[]);
     assert_finding(&r, "reach.tcp_refused", "c.pcap", &[1, 2]);
+}
+
+#[test]
+fn tcp_refused_seen_from_both_sides_is_one_finding() {
+    // The guest's SYN to the public address, and the same SYN at the Expressway-E's LAN2
+    // address behind static NAT, both answered by RST.
+    let lan2 = "10.0.2.36:3478";
+    let (mut g, mut e) = (Script::new(), Script::new());
+    g.tcp_syn(CLIENT, SERVER);
+    g.after(1.0);
+    g.tcp_rst(SERVER, CLIENT);
+    e.tcp_syn(NAT, lan2);
+    e.tcp_rst(lan2, NAT);
+    let r = run(
+        &[
+            ("guest.pcap", &g, Some(Role::Client)),
+            ("expe.pcap", &e, Some(Role::Server)),
+        ],
+        &[],
+    );
+    let refused: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.id == "reach.tcp_refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{:?}", r.ids());
+    assert_finding(&r, "reach.tcp_refused", "guest.pcap", &[1, 2]);
+    assert_finding(&r, "reach.tcp_refused", "expe.pcap", &[1, 2]);
+    assert!(
+        refused[0].summary.contains("also seen as 10.0.2.36:3478"),
+        "{}",
+        refused[0].summary
+    );
+}
+
+/// A host allocates on the TURN server (answered), then `binder` sends Binding requests there
+/// that are never answered (coturn --no-stun, Expressway X12.6.1+ ignore Binding on the TURN
+/// port).
+fn ignored_bindings(allocator: &str, binder: &str) -> turnscope::Report {
+    let t = Turn::new("guest", "pw", "TANDBERG");
+    let mut s = Script::new();
+    healthy_exchange(&mut s, &t, allocator, SERVER, NAT, RELAY, PEER, 1);
+    for i in 0..4 {
+        let binding = MessageBuilder::new(Method::BINDING, Class::Request, tid(100 + i));
+        s.udp(binder, SERVER, binding.fingerprint());
+        s.after(1000.0);
+    }
+    s.after(3000.0);
+    run(&[("guest.pcap", &s, Some(Role::Client))], &[])
+}
+
+#[test]
+fn binding_ignored_where_allocate_is_answered_is_no_reach_error() {
+    // The browser's own Binding beside its answered Allocate: by design.
+    let r = ignored_bindings(CLIENT, "10.1.1.10:50001");
+    assert_absent(&r, "reach.no_response");
+    assert_absent(&r, "reach.server_silent");
+    // Another host whose requests the server never answers at all: not reached.
+    let r = ignored_bindings(CLIENT, "10.1.1.99:50001");
+    assert_finding(&r, "reach.no_response", "guest.pcap", &[]);
 }
 
 #[test]

@@ -97,7 +97,7 @@ fn perm(b: MessageBuilder) -> MessageBuilder {
 
 fn opts(pass: &str, profile: Profile) -> ReplayOptions {
     ReplayOptions {
-        credentials: vec![("turnuser".into(), pass.into())],
+        credentials: vec![turnscope::wire::Credential::new("turnuser", pass)],
         realm: None,
         profile,
         user_quota: None,
@@ -230,7 +230,7 @@ fn requests_on_an_allocation_the_core_refused_point_back_at_it() {
 fn unknown_user_and_realm() {
     let c = healthy();
     let o = ReplayOptions {
-        credentials: vec![("someone".into(), "x".into())],
+        credentials: vec![turnscope::wire::Credential::new("someone", "x")],
         ..ReplayOptions::default()
     };
     let r = run(&c.msgs, &o);

@@ -244,6 +244,7 @@ pub enum ProblemKind {
 
 mod cert;
 mod defrag;
+#[cfg(feature = "testsupport")]
 pub mod fuzzing;
 mod ip;
 pub mod link;

@@ -82,7 +82,8 @@ impl std::fmt::Debug for CaptureFile {
 }
 
 /// Memory-map a pcap or pcapng file. The format is found from the magic number, not the name.
-pub fn open(path: &Path) -> Result<CaptureFile, CaptureError> {
+pub fn open(path: impl AsRef<Path>) -> Result<CaptureFile, CaptureError> {
+    let path = path.as_ref();
     let name = path.display().to_string();
     let io = |source| CaptureError::Io {
         file: name.clone(),

@@ -19,7 +19,7 @@ pub struct Args {
     pub files: Vec<PathBuf>,
     /// The credential the server holds (repeatable).
     #[arg(long, required = true, value_name = "USER:PASSWORD", value_parser = parse_credential)]
-    pub credential: Vec<(String, String)>,
+    pub credential: Vec<crate::wire::Credential>,
     /// The server realm (default: the REALM the captured server issued).
     #[arg(long)]
     pub realm: Option<String>,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::CliError;
 use crate::serve::{self, Serve, ServeOptions};
 use crate::turn::{Cidr, Config, Profile};
+use crate::wire::Credential;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -16,7 +17,7 @@ pub struct Args {
     pub listen: Vec<SocketAddr>,
     /// Long-term credential (repeatable).
     #[arg(long, required = true, value_name = "USER:PASSWORD", value_parser = parse_credential)]
-    pub credential: Vec<(String, String)>,
+    pub credential: Vec<Credential>,
     /// Realm (default: the profile's, "turnscope" or "TANDBERG").
     #[arg(long)]
     pub realm: Option<String>,
@@ -79,11 +80,8 @@ pub struct Args {
     pub unauth_burst: u32,
 }
 
-pub fn parse_credential(s: &str) -> Result<(String, String), String> {
-    match s.split_once(':') {
-        Some((u, p)) if !u.is_empty() => Ok((u.to_string(), p.to_string())),
-        _ => Err(format!("{s:?} is not USER:PASSWORD")),
-    }
+pub fn parse_credential(s: &str) -> Result<Credential, String> {
+    s.parse()
 }
 
 pub fn parse_profile(s: &str) -> Result<Profile, String> {

@@ -5,8 +5,12 @@ use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::capture::Timestamp;
-use crate::flow::{CaptureFlows, Case, CredCheck, HashMap, Msg, Role, Sighting, Transaction};
+use crate::flow::{
+    CaptureFlows, Case, CaseTx, CredCheck, HashMap, Msg, Role, Sighting, Transaction,
+};
 use crate::wire::{Class, Method, TransactionId};
+
+use crate::flow::servers::{node_of, server_addresses};
 
 use super::{method_title, plural, DiagnoseOptions, Sink};
 
@@ -186,9 +190,23 @@ fn reached_client(case: &Case, refused: &HashSet<TransactionId>, s: Sighting) ->
     true
 }
 
+/// The server's address as the server's own capture shows it (behind static NAT: its LAN2
+/// address, the same for every client), else as the first capture saw it.
+fn server_address(case: &Case, t: &CaseTx) -> Option<SocketAddr> {
+    let on_server = t
+        .sightings
+        .iter()
+        .find(|s| case.roles.get(s.cap) == Some(&Role::Server));
+    on_server
+        .or(t.sightings.first())
+        .and_then(|&s| case.request(s))
+        .map(|q| q.dst)
+}
+
 pub(super) fn rules(sink: &mut Sink<'_>, opts: &DiagnoseOptions) {
     let case = sink.case;
     let given: Vec<&str> = opts.credentials.iter().map(|c| c.user.as_str()).collect();
+    let servers = server_addresses(case);
     let mut index = Indexes::new(case);
     for t in &case.txs {
         let Some((s, rq)) = case.any_request(t) else {
@@ -272,7 +290,28 @@ pub(super) fn rules(sink: &mut Sink<'_>, opts: &DiagnoseOptions) {
                     REMEDY_REJECTED,
                 ),
             };
-        let d = sink.entry(id, key, || (summary, remedy.to_string()));
+        // A cluster has one TURN server per node, each with its own credentials: the same
+        // user rejected by two nodes is two findings, each naming its server.
+        let server = server_address(case, t).unwrap_or(rq.dst);
+        let node = node_of(&servers, server.ip());
+        let node_key = node.map_or(server.ip().to_string(), |n| {
+            n.ips
+                .iter()
+                .map(IpAddr::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        let d = sink.entry(id, format!("{node_key}|{key}"), || {
+            (
+                format!("TURN server {server}: {summary}"),
+                remedy.to_string(),
+            )
+        });
+        // The same node reached on its other interface: say so once.
+        if !d.summary.contains(&server.to_string()) && d.summary.len() < 800 {
+            d.summary
+                .push_str(&format!(" (also reached at {server}, the same server)"));
+        }
         d.count += case.weight(t);
         for &x in &t.sightings {
             d.sighting(case, x);

@@ -4,7 +4,7 @@ use crate::wire::Method;
 
 use super::{by_error_code, method_title, Sink};
 
-const REMEDY_QUOTA: &str = "Too many allocations for this user: make clients release allocations they no longer use (Refresh with lifetime 0), or raise the per-user allocation quota on the server. On Expressway-E check Status > TURN relay usage for stale relays of this user.";
+const REMEDY_QUOTA: &str = "On an Expressway-E every call bridge (and every guest it hands the credentials to) uses the same TURN username, so 486 most likely means the relay licence is used up (the TURN relay option key, e.g. \"1800 TURN Relays\"), not a per-user limit: check Status > TURN relay usage and the option keys, release relays left allocated (a deallocation refused with 438 and never retried keeps its relay until its lifetime ends), and add relay licences or Expressway-E nodes. On another TURN server, raise the per-user allocation quota or make clients release allocations they no longer use (Refresh with lifetime 0).";
 const REMEDY_CAPACITY: &str = "The server is out of relay capacity: relay ports or TURN licences are exhausted. Check the Expressway-E TURN relay option key (e.g. \"1800 TURN Relays\") and Status > TURN relay usage; widen the relay port range (default UDP 24000-29999) or add Expressway-E capacity.";
 const REMEDY_ALTERNATE: &str = "Cluster redirection: the server sends the client to another TURN server. Make sure the alternate Expressway-E is reachable from the client network (TURN port and relay port range).";
 

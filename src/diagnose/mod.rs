@@ -5,6 +5,7 @@ mod alloc;
 mod auth;
 mod capacity;
 mod dns;
+#[cfg(feature = "testsupport")]
 pub mod fuzzing;
 mod healthy;
 mod ice;
@@ -90,6 +91,7 @@ pub const CATALOGUE: &[(&str, Severity)] = &[
     ("capacity.alternate_server", Severity::Info),
     ("alloc.mismatch", Severity::Warning),
     ("alloc.expired", Severity::Warning),
+    ("alloc.release_failed", Severity::Warning),
     ("perm.forbidden", Severity::Warning),
     ("ice.check_failed", Severity::Error),
     ("ice.role_conflict", Severity::Warning),

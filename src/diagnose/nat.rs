@@ -18,8 +18,14 @@ const REMEDY: &str = "Enable NAT reflection (hairpinning) for the Expressway-E p
 pub(super) fn rules(sink: &mut Sink<'_>) {
     let case = sink.case;
     let paths = hairpins(case, &sink.checks);
-    for h in paths.iter().filter(|h| !h.arrived && h.target_captured) {
-        let d = sink.entry("nat.reflection_missing", h.to.to_string(), || {
+    let missing: Vec<_> = paths
+        .iter()
+        .filter(|h| !h.arrived && h.target_captured)
+        .collect();
+    // One missing reflection on the external firewall, however many relay pairs show it
+    // (each cluster node's relays hairpin toward the others').
+    for h in &missing {
+        let d = sink.entry("nat.reflection_missing", String::new(), || {
             (
                 format!(
                     "the relay {} sends {} to the public relay address {}; none of them comes back into the DMZ to that relay (no NAT reflection on the external firewall)",
@@ -33,6 +39,14 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
         d.count += h.checks;
         for hop in &h.departures {
             d.hop(hop);
+        }
+    }
+    if missing.len() > 1 {
+        if let Some(d) = sink.drafts_mut("nat.reflection_missing").into_iter().next() {
+            d.summary.push_str(&format!(
+                "; the same for {} other relay pairs",
+                missing.len() - 1
+            ));
         }
     }
 }

@@ -1,9 +1,10 @@
 //! reach.*: requests to the TURN server that get no answer, and where they were lost.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 
 use crate::capture::{TcpControl, Transport, UnreachableKind};
+use crate::flow::servers::ClientLeg;
 use crate::flow::{Case, CaseTx, Msg, Role, Sighting};
 use crate::wire::Method;
 
@@ -15,16 +16,16 @@ type Conns = BTreeMap<(SocketAddr, SocketAddr), (Vec<(u32, i64)>, bool, Option<(
 /// An unanswered request at the end of a capture may just be in flight.
 const IN_FLIGHT_NS: i64 = 2_000_000_000;
 
-fn remedy_no_response(dst: SocketAddr, t: Transport) -> String {
-    format!("Open {} {} (TURN requests) from the client network to the Expressway-E public address {} on the external firewall, and check that TURN services are On (Expressway-E Configuration > Traversal > TURN). Take a tcpdump on the Expressway-E (Maintenance > Diagnostics > Diagnostic logging, \"Take tcpdump while logging\") to see whether the requests arrive.", t.as_str().to_uppercase(), dst.port(), dst.ip())
+fn remedy_no_response(dst: SocketAddr, t: Transport, leg: ClientLeg) -> String {
+    format!("Open {} {} (TURN requests) to the Expressway-E {} {} on {}, and check that TURN services are On (Expressway-E Configuration > Traversal > TURN). Take a tcpdump on the Expressway-E (Maintenance > Diagnostics > Diagnostic logging, \"Take tcpdump while logging\") to see whether the requests arrive.", t.as_str().to_uppercase(), dst.port(), leg.server_address(), dst.ip(), leg.firewall())
 }
 
-fn remedy_inbound(dst: SocketAddr, t: Transport) -> String {
-    format!("A firewall between the client and the Expressway-E drops the requests: open {} {} inbound to {} on the external firewall (and any firewall in front of the client).", t.as_str().to_uppercase(), dst.port(), dst.ip())
+fn remedy_inbound(dst: SocketAddr, t: Transport, leg: ClientLeg) -> String {
+    format!("A firewall between the client and the Expressway-E drops the requests: open {} {} inbound to the Expressway-E {} {} on {} (and any firewall in front of the client).", t.as_str().to_uppercase(), dst.port(), leg.server_address(), dst.ip(), leg.firewall())
 }
 
-fn remedy_response_lost(t: Transport) -> String {
-    format!("The Expressway-E answers but its answers never reach the client: allow the return traffic ({} from the Expressway-E TURN port back to the client) on the external firewall, and check for asymmetric routing.", t.as_str().to_uppercase())
+fn remedy_response_lost(t: Transport, leg: ClientLeg) -> String {
+    format!("The Expressway-E answers but its answers never reach the client: allow the return traffic ({} from the Expressway-E TURN port back to the client) on {}, and check for asymmetric routing.", t.as_str().to_uppercase(), leg.firewall())
 }
 
 fn remedy_silent(dst: SocketAddr) -> String {
@@ -166,9 +167,45 @@ struct Group {
     schedule: Vec<f64>,
 }
 
+/// (client IP, server address) pairs, as every capture saw them, where the server answered a
+/// TURN request (Allocate, Refresh, ...). A server that answers TURN there but not Binding
+/// ignores Binding on its TURN port on purpose (coturn `--no-stun`; Expressway X12.6.1 and
+/// later): an unanswered Binding from that client is no reachability problem.
+fn answering_turn(case: &Case) -> HashSet<(IpAddr, SocketAddr)> {
+    let mut out = HashSet::new();
+    for t in case.txs.iter().filter(|t| case.is_answered(t)) {
+        let turn = case.any_request(t).is_some_and(|(_, q)| {
+            q.carried.is_none() && crate::flow::msg::is_turn_method(q.method)
+        });
+        if !turn {
+            continue;
+        }
+        for &s in &t.sightings {
+            if let Some(q) = case.request(s) {
+                out.insert((q.src.ip(), q.dst));
+            }
+        }
+    }
+    out
+}
+
+/// A Binding request to a server that answers the same client's TURN requests there.
+fn binding_ignored_by_design(
+    case: &Case,
+    t: &CaseTx,
+    answering: &HashSet<(IpAddr, SocketAddr)>,
+) -> bool {
+    t.sightings.iter().any(|&s| {
+        case.request(s).is_some_and(|q| {
+            q.method == Method::BINDING && answering.contains(&(q.src.ip(), q.dst))
+        })
+    })
+}
+
 pub(super) fn rules(sink: &mut Sink<'_>) {
     let case = sink.case;
     let icmp = icmp_answers(case);
+    let answering = answering_turn(case);
     let servers_cover = all_servers_cover(case);
     let role = |s: &&Sighting, r: Role| case.roles.get(s.cap) == Some(&r);
     let has_clients = case.roles.contains(&Role::Client);
@@ -217,6 +254,9 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
             continue;
         }
         let answered = case.is_answered(t);
+        if !answered && binding_ignored_by_design(case, t, &answering) {
+            continue;
+        }
         let c_sight = t.sightings.iter().find(|s| role(s, Role::Client)).copied();
         let s_sight = t.sightings.iter().find(|s| role(s, Role::Server)).copied();
         let (id, view) = if !answered {
@@ -303,6 +343,7 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
             continue;
         };
         let (dst_addr, transport) = (q0.dst, q0.transport);
+        let leg = ClientLeg::of(g.src, dst_addr);
         let reqs = plural(
             n,
             &format!("{} request", methods.join("/")),
@@ -315,10 +356,10 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
             _ => format!("the server at {dst} answered {reqs} from {}, but the answers never reached the client{sched}", g.src),
         };
         let remedy = match id {
-            "reach.no_response" => remedy_no_response(dst_addr, transport),
-            "reach.inbound_blocked" => remedy_inbound(dst_addr, transport),
+            "reach.no_response" => remedy_no_response(dst_addr, transport, leg),
+            "reach.inbound_blocked" => remedy_inbound(dst_addr, transport, leg),
             "reach.server_silent" => remedy_silent(dst_addr),
-            _ => remedy_response_lost(transport),
+            _ => remedy_response_lost(transport, leg),
         };
         let d = sink.entry(id, dst.clone(), || (summary, remedy));
         d.count += n;
@@ -331,21 +372,26 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
     tcp_refused(sink);
 }
 
-fn tcp_refused(sink: &mut Sink<'_>) {
-    let case = sink.case;
+/// A TCP connection to a TURN port that never got a SYN-ACK, in one capture.
+struct RefusedConn {
+    cap: usize,
+    src: SocketAddr,
+    dst: SocketAddr,
+    syns: Vec<(u32, i64)>,
+    rst: Option<(u32, i64)>,
+}
+
+/// Per capture, the TCP connections to a TURN port that were refused (RST) or never
+/// answered (retried, or the capture went on long enough).
+fn refused_conns(case: &Case) -> Vec<RefusedConn> {
+    let mut out = Vec::new();
     for (ci, c) in case.captures.iter().enumerate() {
-        // Per connection (client, server): SYN frames, SYN-ACK, RST from the server.
         let mut conns: Conns = BTreeMap::new();
         for e in &c.tcp {
             match e.control {
-                TcpControl::Syn => {
-                    if case.is_turn_endpoint(e.dst, Transport::Tcp) {
-                        conns
-                            .entry((e.src, e.dst))
-                            .or_default()
-                            .0
-                            .push((e.frame, e.ts.0));
-                    }
+                TcpControl::Syn if case.is_turn_endpoint(e.dst, Transport::Tcp) => {
+                    let x = conns.entry((e.src, e.dst)).or_default();
+                    x.0.push((e.frame, e.ts.0));
                 }
                 TcpControl::SynAck => {
                     if let Some(x) = conns.get_mut(&(e.dst, e.src)) {
@@ -359,36 +405,60 @@ fn tcp_refused(sink: &mut Sink<'_>) {
                         }
                     }
                 }
-                TcpControl::Fin => {}
+                TcpControl::Syn | TcpControl::Fin => {}
             }
         }
         for ((src, dst), (syns, synack, rst)) in conns {
-            if synack || syns.is_empty() {
+            let Some(&(_, first)) = syns.first() else {
                 continue;
-            }
-            let long_enough =
-                c.last_ts.is_some_and(|l| l.0 - syns[0].1 >= IN_FLIGHT_NS) || syns.len() > 1;
-            if rst.is_none() && !long_enough {
-                continue;
-            }
-            let how = if rst.is_some() {
-                "answered by RST"
-            } else {
-                "never answered by SYN-ACK"
             };
-            let d = sink.entry("reach.tcp_refused", dst.to_string(), || {
-                (
-                    format!("TCP connection from {src} to the TURN port {dst} {how}"),
-                    remedy_tcp(dst),
-                )
-            });
-            d.count += 1;
-            for (f, ts) in syns.iter().take(4) {
-                d.frame(case, ci, *f, *ts);
+            let long_enough =
+                c.last_ts.is_some_and(|l| l.0 - first >= IN_FLIGHT_NS) || syns.len() > 1;
+            if !synack && (rst.is_some() || long_enough) {
+                out.push(RefusedConn {
+                    cap: ci,
+                    src,
+                    dst,
+                    syns,
+                    rst,
+                });
             }
-            if let Some((f, ts)) = rst {
-                d.frame(case, ci, f, ts);
-            }
+        }
+    }
+    out
+}
+
+/// reach.tcp_refused, one finding per TURN port and outcome: the same connection seen by the
+/// guest (to the public address) and by the Expressway-E (to LAN2 behind static NAT) is one
+/// problem, with both vantage points as evidence.
+fn tcp_refused(sink: &mut Sink<'_>) {
+    let case = sink.case;
+    for conn in refused_conns(case) {
+        let how = if conn.rst.is_some() {
+            "answered by RST"
+        } else {
+            "never answered by SYN-ACK"
+        };
+        let key = format!("{}|{how}", conn.dst.port());
+        let d = sink.entry("reach.tcp_refused", key, || {
+            (
+                format!(
+                    "TCP connection from {} to the TURN port {} {how}",
+                    conn.src, conn.dst
+                ),
+                remedy_tcp(conn.dst),
+            )
+        });
+        d.count += 1;
+        let seen_as = format!("{} ({})", conn.dst, case.name(conn.cap));
+        if d.count > 1 && !d.summary.contains(&conn.dst.to_string()) && d.summary.len() < 600 {
+            d.summary.push_str(&format!("; also seen as {seen_as}"));
+        }
+        for (f, ts) in conn.syns.iter().take(4) {
+            d.frame(case, conn.cap, *f, *ts);
+        }
+        if let Some((f, ts)) = conn.rst {
+            d.frame(case, conn.cap, f, ts);
         }
     }
 }

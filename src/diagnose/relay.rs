@@ -30,7 +30,7 @@ fn remedy_return(range: (u16, u16)) -> String {
     format!("The requests reach the Expressway-E and it answers, but the external firewall drops the way back: allow outbound UDP from the Expressway-E relay ports (source ports; Expressway-E default 24000-29999, here {}) toward the internet on the external firewall (LAN2 side), and check for asymmetric routing.", ports(range))
 }
 
-const REMEDY_PRIVATE: &str = "The relay address handed out is private while clients reach the server on a public address: on a dual-NIC Expressway-E with static NAT set the static NAT address (System > Network interfaces > IP, \"IPv4 static NAT address\") so TURN advertises the public address; check the CMS turnServers clientAddress too.";
+const REMEDY_PRIVATE: &str = "The relay address handed out is private while the client reached the server on a public address. On a dual-NIC Expressway-E this is the symptom of static NAT (the admin guide: with static NAT enabled the relay candidate offered is the Expressway-E's private LAN2 address, and the firewall's static NAT must carry the relays): check that the IPv4 static NAT address is set on LAN2 (System > Network interfaces > IP), that the external firewall maps the relay range (UDP 24000-29999) of that public address to LAN2 both ways, and that the CMS turnServers clientAddress is the public (static NAT) address. A guest outside can use the relay only through that mapping.";
 const REMEDY_ONE_WAY: &str = "Relayed data flows in one direction only: check the firewall and NAT on the blocked leg (the relay port range towards the peer, or the path back to the client).";
 
 /// Relayed data through one relayed address, the most any capture saw of it, and the

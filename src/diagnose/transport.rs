@@ -40,7 +40,9 @@ pub(super) fn rules(sink: &mut Sink<'_>, facts: &Facts) {
             ));
         }
         for ((src, dst), (frame, ts, sni, outcome, why)) in conns {
-            let key = format!("{dst}|{}", sni.clone().unwrap_or_default());
+            // One finding per TURN port and name: the guest's view (the public address) and
+            // the Expressway-E's (LAN2 behind static NAT) are the same connections.
+            let key = format!("{}|{}", dst.port(), sni.clone().unwrap_or_default());
             let d = sink.entry("transport.turn_tls", key, || {
                 let how = match outcome {
                     Some(None) => "the server answered with ServerHello".to_string(),
@@ -56,6 +58,10 @@ pub(super) fn rules(sink: &mut Sink<'_>, facts: &Facts) {
                 )
             });
             d.count += 1;
+            if !d.summary.contains(&dst.to_string()) && d.summary.len() < 600 {
+                d.summary
+                    .push_str(&format!("; also seen as {dst} ({})", case.name(ci)));
+            }
             d.frame(case, ci, frame, ts);
         }
     }

@@ -18,7 +18,10 @@ use crate::wire::{Class, Method};
 
 use super::{plural, Sink};
 
-const REMEDY: &str = "CMS 2.9.2 and earlier send Binding requests instead of Allocate to the Expressway-E TURN server, which X12.6.1 and later do not accept for TURN: upgrade CMS to 2.9.3 or later (Expressway X12.6.1 and later work only with CMS 2.9.2+ that allocates).";
+/// What the packets show and the versions they point to. The Chinese guide says both "X12.6.1
+/// and later only work with CMS 2.9.2 or later" and "CMS 2.9.2 and earlier send Binding, 2.9.3
+/// sends Allocate"; only the second is what a capture can show, so the remedy rests on it.
+const REMEDY: &str = "The call bridge asks the Expressway-E's TURN port for Binding only and never for a relay (Allocate): that is how CMS 2.9.2 and earlier behave; CMS 2.9.3 and later send Allocate. Since Expressway X12.6.1 the TURN server changed behaviour and such a call bridge gets no relay: upgrade CMS to 2.9.3 or later (check the Expressway version under Maintenance > Upgrade, or in the bundle's xstat).";
 
 fn is_plain_request(m: &Msg) -> bool {
     m.class == Class::Request && m.carried.is_none() && !m.is_ice_check()
@@ -41,6 +44,10 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
             && m.method == Method::BINDING
             && (is_turn_port_of_a_server(case, &servers, m.dst) || hinted(m))
             && is_private(m.dst.ip())
+            // The call bridge is inside: a guest reaches LAN2 (private behind static NAT)
+            // from its public address, and a browser's Binding there is STUN for its
+            // server-reflexive candidate.
+            && is_private(m.src.ip())
             && !allocating.contains(&m.src.ip())
             && !server_ips.contains(&m.src.ip())
     };
@@ -65,6 +72,15 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
             }
         }
     }
+    // Binders that got Binding answers: an Expressway-E from X12.6.1 ignores them instead.
+    let answered: BTreeSet<IpAddr> = case
+        .captures
+        .iter()
+        .flat_map(|c| c.msgs.iter())
+        .filter(|m| m.method == Method::BINDING && m.class == Class::Success)
+        .map(|m| m.dst.ip())
+        .filter(|ip| binders.contains_key(ip))
+        .collect();
     for (ip, seen) in binders {
         let Some(&(c0, i0)) = seen.first() else {
             continue;
@@ -76,9 +92,14 @@ pub(super) fn rules(sink: &mut Sink<'_>) {
         let d = sink.entry("version.cms_binding_only", ip.to_string(), || {
             (
                 format!(
-                    "{ip} sends Binding to the TURN server's inside address {} ({}) but never Allocate: the behaviour of CMS 2.9.2 and earlier",
+                    "the inside host {ip} sends Binding to the TURN server at {} ({}) but never Allocate: the behaviour of CMS 2.9.2 and earlier; {}",
                     m0.dst,
-                    plural(n, "Binding request", "Binding requests")
+                    plural(n, "Binding request", "Binding requests"),
+                    if answered.contains(&ip) {
+                        "the server answers them, yet no relay is ever requested"
+                    } else {
+                        "none is answered (the TURN server ignores Binding on its TURN port, as Expressway X12.6.1 and later do)"
+                    }
                 ),
                 REMEDY.to_string(),
             )

@@ -61,6 +61,9 @@ pub struct Allocation {
     pub released_at: Option<Timestamp>,
     /// Set when the lifetime ran out during the capture without a successful Refresh.
     pub expired_at: Option<Timestamp>,
+    /// The deallocation (Refresh with LIFETIME 0) was answered with an error and no later
+    /// deallocation succeeded: the relay stays allocated until its lifetime ends.
+    pub release_refused: Option<ReleaseRefused>,
     pub refreshes: usize,
     pub permissions: Vec<SocketAddr>,
     pub channels: Vec<(u16, SocketAddr)>,
@@ -73,6 +76,16 @@ pub struct Allocation {
     /// Of the relayed messages, how many were STUN (ICE checks), out and in.
     pub stun_out: u64,
     pub stun_in: u64,
+}
+
+/// A deallocating Refresh answered with an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleaseRefused {
+    pub code: u16,
+    /// The error response (message index).
+    pub msg: u32,
+    /// The request (message index), where the capture has it.
+    pub request: Option<u32>,
 }
 
 impl Allocation {
@@ -165,6 +178,7 @@ impl CaptureFlows {
             expires_at: None,
             released_at: None,
             expired_at: None,
+            release_refused: None,
             refreshes: 0,
             permissions: Vec::new(),
             channels: Vec::new(),
@@ -256,9 +270,21 @@ impl CaptureFlows {
                     if l == 0 {
                         a.released_at = Some(ts);
                         a.expires_at = None;
+                        a.release_refused = None;
                     } else {
                         a.expires_at = Some(Timestamp(ts.0 + i64::from(l) * 1_000_000_000));
                         a.lifetime = Some(l);
+                    }
+                }
+                (Method::REFRESH, Class::Error) => {
+                    let rq = t.requests.first().copied();
+                    let deallocating = rq.is_some_and(|q| self.msg(q).lifetime == Some(0));
+                    if deallocating && a.released_at.is_none() {
+                        a.release_refused = Some(ReleaseRefused {
+                            code: rs.error.unwrap_or(0),
+                            msg: ri,
+                            request: rq,
+                        });
                     }
                 }
                 (Method::CREATE_PERMISSION, Class::Success) => {

@@ -31,7 +31,7 @@ use crate::capture::{TcpControl, Timestamp, Transport, UnreachableKind};
 use crate::decode::Carrier;
 use crate::wire::{Class, Method, TransactionId};
 
-pub use allocation::{AllocOutcome, Allocation};
+pub use allocation::{AllocOutcome, Allocation, ReleaseRefused};
 pub use budget::{Alike, Seen, Summarised};
 pub use case::{Case, CaseTx, Sighting};
 pub use correlate::{ClockOffset, NatMapping, TxPath};
@@ -79,25 +79,8 @@ impl Hasher for FxHasher {
 /// A hash map with [`FxHasher`].
 pub type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// A `--credential USER:PASSWORD`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Credential {
-    pub user: String,
-    pub password: String,
-}
-
-impl std::str::FromStr for Credential {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.split_once(':') {
-            Some((u, p)) if !u.is_empty() => Ok(Credential {
-                user: u.to_string(),
-                password: p.to_string(),
-            }),
-            _ => Err(format!("expected USER:PASSWORD, got {s:?}")),
-        }
-    }
-}
+/// A `--credential USER:PASSWORD` (one type for `analyze`, `replay` and `serve`).
+pub use crate::wire::Credential;
 
 /// What the flow layer needs to know beyond the packets.
 #[derive(Debug, Clone, Default)]

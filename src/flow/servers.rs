@@ -9,6 +9,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::wire::Class;
 
+use super::is_private;
+
 use super::case::Case;
 use super::msg::is_turn_method;
 use super::vantage::Role;
@@ -59,4 +61,60 @@ pub fn is_turn_port_of_a_server(
         || servers
             .iter()
             .any(|s| s.ips.contains(&addr.ip()) && s.turn_ports.contains(&addr.port()))
+}
+
+/// Which leg of the deployment a client's requests to the TURN server travel, and so which
+/// firewall and interface a remedy must name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientLeg {
+    /// An inside host (the call bridge) to the Expressway-E's inside address: through the
+    /// internal firewall to LAN1.
+    Inside,
+    /// A guest from the internet to the public address (LAN2 behind static NAT): through the
+    /// external firewall.
+    Guest,
+}
+
+impl ClientLeg {
+    /// From a request as a capture saw it: both ends private is the inside leg (a guest's own
+    /// capture shows its private address, but the server's public one; the server's capture
+    /// shows the guest's public address arriving on LAN2).
+    pub fn of(client: SocketAddr, server: SocketAddr) -> ClientLeg {
+        if is_private(client.ip()) && is_private(server.ip()) {
+            ClientLeg::Inside
+        } else {
+            ClientLeg::Guest
+        }
+    }
+
+    /// "the internal firewall" / "the external firewall".
+    pub fn firewall(self) -> &'static str {
+        match self {
+            ClientLeg::Inside => {
+                "the internal firewall (between the call bridge and the Expressway-E's LAN1)"
+            }
+            ClientLeg::Guest => {
+                "the external firewall (in front of the Expressway-E's public address, LAN2)"
+            }
+        }
+    }
+
+    /// How to name the server address the requests go to.
+    pub fn server_address(self) -> &'static str {
+        match self {
+            ClientLeg::Inside => "internal (LAN1) address",
+            ClientLeg::Guest => "public address",
+        }
+    }
+}
+
+/// The addresses of the server that owns `ip`, as the server-side capture that shows most of
+/// them saw it (a `-i any` capture on a two-NIC Expressway-E shows LAN1 and LAN2): one node
+/// of a cluster, whichever interface a client reached it on. `None` when no server-side
+/// capture shows the address.
+pub fn node_of(servers: &[ServerAddresses], ip: IpAddr) -> Option<&ServerAddresses> {
+    servers
+        .iter()
+        .filter(|s| s.ips.contains(&ip))
+        .max_by_key(|s| s.ips.len())
 }

@@ -347,7 +347,9 @@ impl Report {
         self.findings.iter().find(|f| f.id == id)
     }
 
-    pub fn errors(&self) -> impl Iterator<Item = &Finding> {
+    /// The findings of severity error (not [`Report::errors`], the inputs that could not be
+    /// read).
+    pub fn error_findings(&self) -> impl Iterator<Item = &Finding> {
         self.findings
             .iter()
             .filter(|f| f.severity == Severity::Error)

@@ -20,7 +20,7 @@ use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
 use super::{FiveTuple, Time, Transport};
-use crate::wire::Key;
+use crate::wire::{Credential, Key};
 
 /// What a [`NonceSource`] says about a NONCE a request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,11 +212,11 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    pub fn new(realm: &str, users: &[(String, String)]) -> Self {
+    pub fn new(realm: &str, users: &[Credential]) -> Self {
         Credentials {
             users: users
                 .iter()
-                .map(|(u, p)| (u.clone(), Key::long_term(u, realm, p)))
+                .map(|c| (c.user.clone(), c.key(realm)))
                 .collect(),
         }
     }

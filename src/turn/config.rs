@@ -7,6 +7,8 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::wire::Credential;
+
 /// Which server the core behaves like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Profile {
@@ -416,8 +418,8 @@ impl PeerPolicy {
 pub struct Config {
     pub profile: Profile,
     pub realm: String,
-    /// user -> password (long-term credentials).
-    pub credentials: Vec<(String, String)>,
+    /// The users and their passwords (long-term credentials).
+    pub credentials: Vec<Credential>,
     /// SOFTWARE on every response; `None` leaves it out.
     pub software: Option<String>,
     /// Where IPv4 relays are bound (`None`: IPv4 allocations get 440).
@@ -491,8 +493,7 @@ impl Config {
     }
 
     pub fn credential(mut self, user: &str, password: &str) -> Config {
-        self.credentials
-            .push((user.to_string(), password.to_string()));
+        self.credentials.push(Credential::new(user, password));
         self
     }
 }

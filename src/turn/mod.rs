@@ -31,6 +31,7 @@
 mod allocation;
 pub mod auth;
 pub mod config;
+#[cfg(feature = "testsupport")]
 pub mod fuzzing;
 mod outcome;
 pub mod relay_ports;

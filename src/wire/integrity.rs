@@ -14,6 +14,46 @@ use super::message::{Message, HEADER_LEN};
 /// FINGERPRINT is CRC-32 (ISO-HDLC) of the message up to it, XORed with this.
 pub const FINGERPRINT_XOR: u32 = 0x5354_554E;
 
+/// A long-term credential, `USER:PASSWORD` on the command line: what `analyze` verifies
+/// captured requests with, what `replay` and `serve` hold as the server's users. The password
+/// is never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub user: String,
+    pub password: String,
+}
+
+impl Credential {
+    pub fn new(user: impl Into<String>, password: impl Into<String>) -> Credential {
+        Credential {
+            user: user.into(),
+            password: password.into(),
+        }
+    }
+
+    /// The MESSAGE-INTEGRITY key of this credential in `realm`.
+    pub fn key(&self, realm: &str) -> Key {
+        Key::long_term(&self.user, realm, &self.password)
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential({:?}:..)", self.user)
+    }
+}
+
+impl std::str::FromStr for Credential {
+    type Err = String;
+    /// `USER:PASSWORD` (the password may contain `:`; the user may not be empty).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            Some((u, p)) if !u.is_empty() => Ok(Credential::new(u, p)),
+            _ => Err(format!("expected USER:PASSWORD, got {s:?}")),
+        }
+    }
+}
+
 /// A MESSAGE-INTEGRITY key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Key(Vec<u8>);

@@ -5,6 +5,7 @@ pub mod channel;
 pub mod demux;
 pub mod encode;
 #[doc(hidden)]
+#[cfg(feature = "testsupport")]
 pub mod fuzzing;
 pub mod integrity;
 pub mod message;
@@ -13,7 +14,7 @@ pub use attr::{Attribute, Family, RawAttribute};
 pub use channel::ChannelData;
 pub use demux::{classify, decode_carried, decode_payload, Decoded, PayloadClass};
 pub use encode::MessageBuilder;
-pub use integrity::{FingerprintVerdict, IntegrityKind, IntegrityVerdict, Key};
+pub use integrity::{Credential, FingerprintVerdict, IntegrityKind, IntegrityVerdict, Key};
 pub use message::{AttributeIter, Class, Message, Method, TransactionId, HEADER_LEN, MAGIC_COOKIE};
 
 /// Why bytes could not be decoded as a STUN message, and where.

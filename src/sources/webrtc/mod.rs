@@ -190,6 +190,7 @@ fn assemble(format: DumpFormat, gzipped: bool, built: Vec<builder::Built>) -> We
 /// Entry points for the fuzz targets and property tests: parse, then walk the whole model and
 /// the verdicts (nothing may panic, whatever the bytes).
 #[doc(hidden)]
+#[cfg(feature = "testsupport")]
 pub mod fuzzing {
     pub fn webrtc_dump(data: &[u8]) {
         let _ = super::sniff(data);
