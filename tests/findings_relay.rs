@@ -568,6 +568,12 @@ fn every_catalogue_id_is_covered_by_a_test() {
         "browser.ice_not_connected",
         "browser.relay_tcp_only",
         "browser.selected_pair",
+        // tests/findings_input.rs
+        "input.no_stun",
+        "input.empty_password",
+        "input.credential_unverified",
+        "input.role_contradicted",
+        "input.role_unknown",
     ];
     for (id, _) in turnscope::diagnose::CATALOGUE {
         assert!(tested.contains(id), "{id} has no scripted test");

@@ -48,6 +48,10 @@ pub struct Args {
     /// Exit with status 3 when a finding of this severity or worse is found (for scripts).
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<FailOn>,
+    /// Colour severities in the table: auto = when standard output is a terminal and
+    /// NO_COLOR is unset or empty. The table fits COLUMNS, else the terminal's width.
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub color: super::term::ColorChoice,
 }
 
 /// `--fail-on`: the least severe finding that makes the exit status 3.
@@ -146,6 +150,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         return Err(CliError("no input could be used".into()));
     }
     let format = Format::choose(args.format, args.out.as_deref());
+    let style = super::term::style(args.color, args.out.is_some());
     let write = |w: &mut dyn Write| -> std::io::Result<()> {
         match format {
             Format::Json => {
@@ -154,7 +159,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
                 w.write_all(b"\n")?;
                 w.flush()
             }
-            Format::Table => w.write_all(report::table(&rep).as_bytes()),
+            Format::Table => w.write_all(report::terminal(&rep, style).as_bytes()),
             Format::Markdown => w.write_all(report::markdown(&rep).as_bytes()),
             Format::Html => w.write_all(report::html(&rep).as_bytes()),
         }

@@ -24,6 +24,10 @@ pub struct Args {
     /// The server's realm (an extra realm to try in integrity checks).
     #[arg(long)]
     pub realm: Option<String>,
+    /// Colour the verdicts: auto = when standard output is a terminal and NO_COLOR is unset
+    /// or empty.
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub color: super::term::ColorChoice,
 }
 
 fn parse_credential(s: &str) -> Result<Credential, String> {
@@ -63,20 +67,10 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let summary = batch::run(&cases, &opts, &args.out, &progress)
         .map_err(|e| CliError(format!("{}: {e}", args.out.display())))?;
     bar.finish_and_clear();
-    for c in &summary.cases {
-        println!(
-            "{:<9} {}  {}",
-            c.verdict,
-            crate::escape::terminal(&c.case),
-            c.findings.join(" ")
-        );
-        for e in &c.errors {
-            println!(
-                "          not used: {}",
-                crate::escape::terminal(&format!("{}: {}", e.path, e.reason))
-            );
-        }
-    }
+    print!(
+        "{}",
+        summary_lines(&summary.cases, super::term::style(args.color, false))
+    );
     println!(
         "{} cases; reports and summary.md in {}",
         summary.cases.len(),
@@ -87,4 +81,39 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     } else {
         0
     })
+}
+
+/// The summary on the terminal: verdict, case and finding ids in aligned columns, the inputs
+/// not used under their case.
+fn summary_lines(cases: &[batch::CaseSummary], style: crate::report::TermStyle) -> String {
+    use crate::report::visible_width;
+    let names: Vec<String> = cases
+        .iter()
+        .map(|c| crate::escape::terminal(&c.case).into_owned())
+        .collect();
+    let verdict_w = cases.iter().map(|c| c.verdict.len()).max().unwrap_or(0);
+    let name_w = names.iter().map(|n| visible_width(n)).max().unwrap_or(0);
+    let mut out = String::new();
+    for (c, name) in cases.iter().zip(&names) {
+        let pad = " ".repeat(verdict_w - c.verdict.len());
+        let verdict = match (style.color, c.verdict) {
+            (true, "error") => format!("\x1b[1;31merror\x1b[0m{pad}"),
+            (true, "warning") => format!("\x1b[1;33mwarning\x1b[0m{pad}"),
+            (true, "info") => format!("\x1b[32minfo\x1b[0m{pad}"),
+            (true, "unusable") => format!("\x1b[1;35munusable\x1b[0m{pad}"),
+            _ => format!("{}{pad}", c.verdict),
+        };
+        let name_pad = " ".repeat(name_w.saturating_sub(visible_width(name)));
+        let line = format!("{verdict}  {name}{name_pad}  {}", c.findings.join(" "));
+        out.push_str(line.trim_end());
+        out.push('\n');
+        for e in &c.errors {
+            out.push_str(&format!(
+                "{}  not used: {}\n",
+                " ".repeat(verdict_w),
+                crate::escape::terminal(&format!("{}: {}", e.path, e.reason))
+            ));
+        }
+    }
+    out
 }

@@ -6,6 +6,7 @@ pub mod batch;
 pub mod decode;
 pub mod replay;
 pub mod serve;
+pub mod term;
 
 /// An error a subcommand reports on stderr before exiting with status 1.
 #[derive(Debug, thiserror::Error)]

@@ -10,6 +10,7 @@ mod dns;
 pub mod fuzzing;
 mod healthy;
 mod ice;
+mod input;
 pub mod logs;
 mod nat;
 mod perm;
@@ -147,6 +148,11 @@ pub const CATALOGUE: &[(&str, Severity)] = &[
     ("browser.ice_not_connected", Severity::Warning),
     ("browser.relay_tcp_only", Severity::Warning),
     ("browser.selected_pair", Severity::Info),
+    ("input.no_stun", Severity::Warning),
+    ("input.empty_password", Severity::Warning),
+    ("input.credential_unverified", Severity::Warning),
+    ("input.role_contradicted", Severity::Warning),
+    ("input.role_unknown", Severity::Info),
 ];
 
 /// The catalogue severity of an id.
@@ -418,6 +424,7 @@ pub fn diagnose(case: &Case, opts: &DiagnoseOptions) -> Vec<Finding> {
     web::rules(&mut sink, &web);
     version::rules(&mut sink, &opts.browsers);
     healthy::rules(&mut sink);
+    input::rules(&mut sink, &opts.credentials);
     sink.finish()
 }
 

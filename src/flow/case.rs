@@ -53,8 +53,11 @@ impl Default for ServerHints {
 pub struct Case {
     pub captures: Vec<CaptureFlows>,
     pub roles: Vec<Role>,
-    /// Why each role was chosen.
+    /// Why each role was chosen (for a role left unknown: why nothing told).
     pub role_reasons: Vec<String>,
+    /// For a role given on the command line that the capture's own evidence contradicts:
+    /// what the evidence says (e.g. "server side: Linux cooked capture; ...").
+    pub role_doubts: Vec<Option<String>>,
     pub txs: Vec<CaseTx>,
     pub by_txid: HashMap<TransactionId, usize>,
     /// TURN server transport addresses (as each capture sees them), from TURN requests.
@@ -134,6 +137,7 @@ impl Case {
             captures,
             roles: vec![Role::Unknown; n],
             role_reasons: vec![String::new(); n],
+            role_doubts: vec![None; n],
             txs,
             by_txid,
             turn_endpoints,

@@ -319,10 +319,12 @@ pub fn assign_roles(case: &mut Case, hints: &[Option<Role>]) {
     score_pairs(case, &mut scores, &mut whys);
     let mut roles = vec![Role::Unknown; n];
     let mut reasons = vec![String::new(); n];
+    let mut doubts = vec![None; n];
     for i in 0..n {
         if let Some(Some(r)) = hints.get(i) {
             roles[i] = *r;
             reasons[i] = "given on the command line".into();
+            doubts[i] = doubt(*r, scores[i], &whys[i]);
         } else if scores[i] > 0 {
             roles[i] = Role::Server;
             reasons[i] = whys[i].join("; ");
@@ -361,6 +363,47 @@ pub fn assign_roles(case: &mut Case, hints: &[Option<Role>]) {
             }
         }
     }
+    for i in 0..n {
+        if roles[i] == Role::Unknown {
+            reasons[i] = why_unknown(case, i, &whys[i]);
+        }
+    }
     case.roles = roles;
     case.role_reasons = reasons;
+    case.role_doubts = doubts;
+}
+
+/// Evidence this strong (one clear signal: a NAT between capture and server, the relay leg,
+/// faster answers than another capture) against a given role is worth saying; a single weak
+/// hint (a cooked link type, no NAT seen) is not.
+const CONTRADICTION_SCORE: i32 = 2;
+
+/// What the capture's own evidence says against the role given for it, if anything.
+fn doubt(given: Role, score: i32, why: &[String]) -> Option<String> {
+    let evidence = if score >= CONTRADICTION_SCORE {
+        Role::Server
+    } else if score <= -CONTRADICTION_SCORE {
+        Role::Client
+    } else {
+        return None;
+    };
+    (evidence != given).then(|| format!("{} side: {}", evidence.as_str(), why.join("; ")))
+}
+
+/// Why a capture's role stayed unknown: no STUN at all, signals that cancel out, or none.
+fn why_unknown(case: &Case, cap: usize, why: &[String]) -> String {
+    let c = &case.captures[cap];
+    if c.stun_messages == 0 {
+        return "no STUN/TURN in this capture, so nothing tells the side it was taken on".into();
+    }
+    if !why.is_empty() {
+        return format!(
+            "the signals contradict each other and cancel out: {}",
+            why.join("; ")
+        );
+    }
+    "nothing tells: no Allocate or Binding answered with a mapped address, no relay leg, no \
+     Linux cooked link type, no private-to-public TURN request, and no other capture of the \
+     same transactions answering faster or slower"
+        .into()
 }

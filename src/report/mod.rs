@@ -4,7 +4,9 @@
 
 mod analyze;
 mod html;
+mod ladder;
 mod logs;
+mod present;
 mod profile;
 mod streamed;
 mod text;
@@ -18,17 +20,18 @@ use crate::diagnose::{self, DiagnoseOptions, Finding, Severity};
 use crate::escape::{self, JsonPretty};
 use crate::flow::case::ServerHints;
 use crate::flow::{
-    carrier_name, AllocOutcome, CaptureFlows, Case, CaseTx, ClockOffset, Counter, Credential,
-    FlowOptions, NatMapping, Role, Summarised, TxPath,
+    carrier_name, AllocOutcome, CaptureFlows, Case, CaseTx, CheckPath, CheckVerdict, ClockOffset,
+    Counter, Credential, FlowOptions, Hop, NatMapping, Role, Summarised, TxPath,
 };
 use crate::sources::Document;
 
 pub use crate::input::{Input, InputError, Source};
 pub use analyze::{analyze, assemble, read_inputs};
-pub use html::html;
+pub use html::{html, html_at};
 pub use logs::{BrowserEvent, DocumentInfo, EventWhat, LinkInfo, LogEventInfo, LogsInfo};
+pub use present::{common_folder, evidence_groups, frame_ranges, EvidenceGroup, Verdict};
 pub use profile::ProfileItem;
-pub use text::{markdown, table};
+pub use text::{markdown, table, terminal, visible_width, TermStyle, DEFAULT_WIDTH, MIN_WIDTH};
 
 /// Options of one analysis (the `analyze` command line).
 #[derive(Debug, Clone)]
@@ -202,6 +205,53 @@ pub struct TxInfo {
     pub seen: Vec<TxSeen>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<TxPath>,
+    /// For an ICE connectivity check: where it left from and how far it got, hop by hop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckInfo>,
+}
+
+/// How far a connectivity check got (from [`crate::flow::CheckVerdict`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckInfo {
+    /// The hop it left on: `client to server (relayed data)`, `server to client (relayed
+    /// data)`, `relay to peer`, `peer to relay`, `relay to relay`, `direct`.
+    pub leg: &'static str,
+    /// `answered` (back where it left), `answer lost`, `unanswered`.
+    pub verdict: &'static str,
+    /// Where the request (unanswered) or its answer (answer lost) was last seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<HopInfo>,
+}
+
+/// One sighting of a check on its path.
+#[derive(Debug, Clone, Serialize)]
+pub struct HopInfo {
+    pub capture: String,
+    pub frame: u32,
+    pub leg: &'static str,
+}
+
+impl CheckInfo {
+    fn of(case: &Case, p: &CheckPath) -> CheckInfo {
+        let hop = |h: &Hop| {
+            let at = case.captures[h.cap].frame_ref(h.frame);
+            HopInfo {
+                capture: at.capture.to_string(),
+                frame: at.frame,
+                leg: h.leg.as_str(),
+            }
+        };
+        let (verdict, last) = match &p.verdict {
+            CheckVerdict::Answered => ("answered", None),
+            CheckVerdict::AnswerLost { last } => ("answer lost", Some(hop(last))),
+            CheckVerdict::Unanswered { last } => ("unanswered", Some(hop(last))),
+        };
+        CheckInfo {
+            leg: p.origin.leg.as_str(),
+            verdict,
+            last,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -643,11 +693,18 @@ fn build(case: &Case, errors: Vec<InputError>) -> Report {
                 .collect(),
         })
         .collect();
+    let checks = crate::flow::hops::check_paths(case);
+    let check_of: std::collections::HashMap<usize, &CheckPath> =
+        checks.iter().map(|p| (p.tx, p)).collect();
     let mut transactions: Vec<TxInfo> = case
         .txs
         .par_iter()
         .enumerate()
-        .filter_map(|(ti, t)| tx_info(case, ti, t))
+        .filter_map(|(ti, t)| {
+            let mut info = tx_info(case, ti, t)?;
+            info.check = check_of.get(&ti).map(|p| CheckInfo::of(case, p));
+            Some(info)
+        })
         .collect();
     transactions.par_sort_by(|a, b| a.ts.total_cmp(&b.ts));
     let mut allocations = Vec::new();
@@ -868,5 +925,6 @@ fn tx_info(case: &Case, ti: usize, t: &CaseTx) -> Option<TxInfo> {
             .unwrap_or(0),
         seen,
         path: case.paths.get(&ti).cloned(),
+        check: None,
     })
 }

@@ -5,233 +5,375 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
+use crate::diagnose::{DocumentEvidence, Severity};
 use crate::escape;
 
-use prettytable::format::consts::FORMAT_BOX_CHARS;
-use prettytable::{Cell, Row, Table};
+use super::{present, Report};
 
-use super::Report;
+/// How the terminal rendering looks: its width in columns and whether severities are
+/// coloured (ANSI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TermStyle {
+    pub width: usize,
+    pub color: bool,
+}
 
-/// The evidence frames of a finding, one capture after the other (`between` them), capture
-/// names passed through `esc`.
-fn evidence_text<'a>(
-    f: &'a crate::diagnose::Finding,
-    max: usize,
-    between: &str,
-    esc: fn(&'a str) -> std::borrow::Cow<'a, str>,
-) -> String {
-    // Grouped by capture in order of first appearance (a lookup per frame: a finding may
-    // cite thousands of captures).
-    let mut by_cap: Vec<(&str, Vec<u32>)> = Vec::new();
-    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for e in &f.evidence {
-        let i = *index.entry(e.capture.as_str()).or_insert_with(|| {
-            by_cap.push((e.capture.as_str(), Vec::new()));
-            by_cap.len() - 1
-        });
-        if let Some((_, v)) = by_cap.get_mut(i) {
-            v.push(e.frame);
+/// The width when nothing tells (no `COLUMNS`, no terminal): wide enough for two addresses
+/// and a path on one line, narrow enough for a ticket.
+pub const DEFAULT_WIDTH: usize = 100;
+
+/// Narrower than this and nothing readable fits; the layout assumes at least this.
+pub const MIN_WIDTH: usize = 40;
+
+impl Default for TermStyle {
+    fn default() -> Self {
+        TermStyle {
+            width: DEFAULT_WIDTH,
+            color: false,
         }
     }
-    let frames = by_cap.into_iter().map(|(c, v)| {
-        let shown: Vec<String> = v.iter().take(max).map(u32::to_string).collect();
-        let more = if v.len() > max { ", ..." } else { "" };
-        format!("{}: {}{more}", esc(c), shown.join(", "))
-    });
-    // Places in documents (a dump's error, state change, pair) after the frames.
-    let places = f.documents.iter().take(max).map(|d| document_text(d, esc));
-    frames.chain(places).collect::<Vec<_>>().join(between)
 }
 
-/// `dump.gz (peer connection 8-1, 2026-…Z): icecandidateerror 701 …`, every part escaped.
-fn document_text<'a>(
-    d: &'a crate::diagnose::DocumentEvidence,
-    esc: fn(&'a str) -> std::borrow::Cow<'a, str>,
-) -> String {
-    let mut whence = Vec::new();
-    if let Some(pc) = &d.peer_connection {
-        whence.push(format!("peer connection {}", esc(pc)));
+/// The terminal rendering at the default width, without colour.
+pub fn table(r: &Report) -> String {
+    terminal(r, TermStyle::default())
+}
+
+/// Columns `s` takes on a terminal: ANSI colour sequences (only ever ours: capture text has
+/// its escape characters escaped) take none, wide characters two.
+pub fn visible_width(s: &str) -> usize {
+    let mut width = 0;
+    let mut in_escape = false;
+    for c in s.chars() {
+        if in_escape {
+            in_escape = c != 'm';
+        } else if c == '\x1b' {
+            in_escape = true;
+        } else {
+            width += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        }
     }
-    if let Some(at) = &d.at {
-        whence.push(esc(at).into_owned());
-    }
-    let whence = if whence.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", whence.join(", "))
-    };
-    format!("{}{whence}: {}", esc(&d.document), esc(&d.what))
+    width
 }
 
-/// A table cell showing `text` (escaped for the terminal).
-fn cell(text: &str) -> Cell {
-    Cell::new(&escape::terminal(text))
-}
-
-/// A table cell showing `text` (escaped for the terminal) wrapped at `width` columns.
-fn wrapped_cell(text: &str, width: usize) -> Cell {
-    Cell::new(&wrap(&escape::terminal(text), width))
-}
-
-/// Wrap text at `width` columns on spaces.
-fn wrap(s: &str, width: usize) -> String {
-    let mut out = String::new();
-    let mut line = 0;
-    for word in s.split(' ') {
-        if line > 0 && line + 1 + word.chars().count() > width {
+/// Append `text` wrapped at `width` columns: the first line starts with `first`, the others
+/// with `rest` (both counted by their visible width). Words longer than a line stay whole.
+fn wrap_into(out: &mut String, first: &str, rest: &str, text: &str, width: usize) {
+    let mut line = String::from(first);
+    let mut used = visible_width(first);
+    let mut empty = true;
+    for word in text.split(' ') {
+        let w = visible_width(word);
+        if !empty && used + 1 + w > width {
+            out.push_str(line.trim_end());
             out.push('\n');
-            line = 0;
-        } else if line > 0 {
-            out.push(' ');
-            line += 1;
+            line = String::from(rest);
+            used = visible_width(rest);
+            empty = true;
         }
-        out.push_str(word);
-        line += word.chars().count();
+        if !empty {
+            line.push(' ');
+            used += 1;
+        }
+        line.push_str(word);
+        used += w;
+        empty = false;
     }
+    out.push_str(line.trim_end());
+    out.push('\n');
+}
+
+/// A severity as the terminal shows it, padded to `pad` columns.
+fn severity_label(s: Severity, style: TermStyle, pad: usize) -> String {
+    let word = format!("{:<pad$}", s.as_str());
+    if !style.color {
+        return word;
+    }
+    let code = match s {
+        Severity::Error => "1;31",
+        Severity::Warning => "1;33",
+        Severity::Info => "32",
+    };
+    format!(
+        "\x1b[{code}m{}\x1b[0m{}",
+        s.as_str(),
+        &word[s.as_str().len()..]
+    )
+}
+
+/// Capture text for the terminal, named without the folder all captures share.
+fn name(path: &str, folder: &str) -> String {
+    escape::terminal(present::short(path, folder)).into_owned()
+}
+
+/// Report text for the terminal; capture paths in it lose the shared folder too.
+fn text(s: &str, folder: &str) -> String {
+    let t = escape::terminal(s);
+    if folder.is_empty() {
+        t.into_owned()
+    } else {
+        t.replace(&*escape::terminal(folder), "")
+    }
+}
+
+/// The terminal rendering: the verdict first, then the captures, correlation, each finding as
+/// a block (evidence grouped by capture, frames as ranges, remedy), the allocations; every
+/// line fits `style.width` columns (words longer than a line aside).
+pub fn terminal(r: &Report, style: TermStyle) -> String {
+    let width = style.width.max(MIN_WIDTH);
+    let folder = present::common_folder(r);
+    let mut out = String::new();
+    verdict_block(&mut out, r, style, width, &folder);
+    captures_block(&mut out, r, width, &folder);
+    correlation_block(&mut out, r, width, &folder);
+    findings_block(&mut out, r, style, width, &folder);
+    allocations_block(&mut out, r, width, &folder);
+    for line in case_context(r, escape::terminal, TIMELINE_SHOWN).lines() {
+        wrap_into(&mut out, "", "  ", line, width);
+    }
+    let unanswered = r
+        .transactions
+        .iter()
+        .filter(|t| t.outcome == "none")
+        .count();
+    out.push('\n');
+    wrap_into(
+        &mut out,
+        "",
+        "",
+        &format!(
+            "{} ({unanswered} unanswered); --format json lists all of them, --format html draws them",
+            crate::diagnose::plural(r.transactions.len(), "transaction", "transactions"),
+        ),
+        width,
+    );
     out
 }
 
-/// Wrap each line of `s` (already escaped) at `width` columns; a line shorter stays whole.
-fn wrap_lines(s: &str, width: usize) -> String {
-    s.lines()
-        .map(|l| wrap(l, width))
-        .collect::<Vec<_>>()
-        .join("\n")
+fn verdict_block(out: &mut String, r: &Report, style: TermStyle, width: usize, folder: &str) {
+    let v = present::Verdict::of(r);
+    let Some(lead) = v.lead else {
+        wrap_into(
+            out,
+            "verdict: ",
+            "         ",
+            &present::Verdict::nothing_found(r),
+            width,
+        );
+        return;
+    };
+    let first = format!("verdict: {} ", severity_label(lead.severity, style, 0));
+    wrap_into(
+        out,
+        &first,
+        "         ",
+        &text(&lead.summary, folder),
+        width,
+    );
+    wrap_into(
+        out,
+        "         remedy: ",
+        "                 ",
+        &text(&lead.remedy, folder),
+        width,
+    );
+    wrap_into(
+        out,
+        "         ",
+        "         ",
+        &format!("({}: {}; each below)", lead.id, v.counts()),
+        width,
+    );
 }
 
-/// The terminal rendering: captures, findings (with evidence and remedy), allocations.
-pub fn table(r: &Report) -> String {
-    let mut out = String::new();
-    let mut t = Table::new();
-    t.set_format(*FORMAT_BOX_CHARS);
-    t.set_titles(Row::new(
-        ["capture", "role", "frames", "STUN", "why this role"]
-            .iter()
-            .map(|h| Cell::new(h).style_spec("b"))
-            .collect(),
-    ));
-    for c in &r.captures {
-        t.add_row(Row::new(vec![
-            cell(&c.path),
-            cell(c.role.as_str()),
-            cell(&c.frames.to_string()).style_spec("r"),
-            cell(&c.stun_messages.to_string()).style_spec("r"),
-            wrapped_cell(&c.role_reason, 60),
-        ]));
+fn captures_block(out: &mut String, r: &Report, width: usize, folder: &str) {
+    out.push('\n');
+    if folder.is_empty() {
+        out.push_str("captures:\n");
+    } else {
+        wrap_into(
+            out,
+            "captures in ",
+            "  ",
+            &format!("{}:", escape::terminal(folder)),
+            width,
+        );
     }
-    out.push_str(&t.to_string());
-    for c in &r.captures {
+    let names: Vec<String> = r.captures.iter().map(|c| name(&c.path, folder)).collect();
+    let name_w = names.iter().map(|n| visible_width(n)).max().unwrap_or(0);
+    let frames_w = r
+        .captures
+        .iter()
+        .map(|c| c.frames.to_string().len())
+        .max()
+        .unwrap_or(1);
+    for (c, n) in r.captures.iter().zip(&names) {
+        let pad = name_w.saturating_sub(visible_width(n));
+        let row = format!(
+            "  {:<7} {n}{} {:>frames_w$} frames, {} STUN",
+            c.role.as_str(),
+            " ".repeat(pad),
+            c.frames,
+            c.stun_messages
+        );
+        if visible_width(&row) <= width {
+            out.push_str(&row);
+            out.push('\n');
+        } else {
+            wrap_into(
+                out,
+                &format!("  {:<7} ", c.role.as_str()),
+                "          ",
+                &format!("{n} {} frames, {} STUN", c.frames, c.stun_messages),
+                width,
+            );
+        }
+        if !c.role_reason.is_empty() {
+            wrap_into(
+                out,
+                "          why: ",
+                "               ",
+                &text(&c.role_reason, folder),
+                width,
+            );
+        }
         if let Some(note) = c.summarised_note() {
-            let _ = writeln!(out, "note: {}: {note}", escape::terminal(&c.path));
+            wrap_into(
+                out,
+                "          note: ",
+                "                ",
+                &text(&note, folder),
+                width,
+            );
         }
     }
     for e in &r.errors {
-        let _ = writeln!(
+        wrap_into(
             out,
-            "unusable input: {}: {}",
-            escape::terminal(&e.path),
-            escape::terminal(&e.reason)
+            "  unusable input: ",
+            "    ",
+            &format!("{}: {}", name(&e.path, folder), text(&e.reason, folder)),
+            width,
         );
     }
+}
+
+fn correlation_block(out: &mut String, r: &Report, width: usize, folder: &str) {
     let corr = &r.correlation;
-    if !corr.nat.is_empty() || !corr.clock_offsets.is_empty() {
-        out.push('\n');
-        for n in &corr.nat {
-            let _ = writeln!(
-                out,
-                "NAT: client {} -> {} is seen by the server as {} -> {} ({} transactions, {} frame {} / {} frame {})",
-                n.client_src, n.client_dst, n.server_src, n.server_dst, n.transactions,
-                escape::terminal(&n.client_capture), n.client_frame,
-                escape::terminal(&n.server_capture), n.server_frame
-            );
-        }
-        for o in &corr.clock_offsets {
-            let _ = writeln!(
-                out,
-                "clock: {} is {:+.3} ms from {} ({}, +/- {:.3} ms, {} shared transactions)",
-                escape::terminal(&o.capture),
-                o.offset_ms,
-                escape::terminal(corr.reference.as_deref().unwrap_or("?")),
-                o.method,
-                o.error_ms,
-                o.transactions
-            );
-        }
+    if corr.nat.is_empty() && corr.clock_offsets.is_empty() {
+        return;
     }
     out.push('\n');
-    let mut f = Table::new();
-    f.set_format(*FORMAT_BOX_CHARS);
-    f.set_titles(Row::new(
-        ["severity", "finding", "what", "evidence (frames)", "remedy"]
-            .iter()
-            .map(|h| Cell::new(h).style_spec("b"))
-            .collect(),
-    ));
-    for x in &r.findings {
-        let style = match x.severity {
-            crate::diagnose::Severity::Error => "Fr",
-            crate::diagnose::Severity::Warning => "Fy",
-            crate::diagnose::Severity::Info => "Fg",
-        };
-        f.add_row(Row::new(vec![
-            cell(x.severity.as_str()).style_spec(style),
-            cell(x.id),
-            wrapped_cell(&x.summary, 48),
-            Cell::new(&wrap_lines(
-                &evidence_text(x, 6, "\n", escape::terminal),
-                64,
-            )),
-            wrapped_cell(&x.remedy, 48),
-        ]));
+    for n in &corr.nat {
+        let line = format!(
+            "client {} -> {} is seen by the server as {} -> {} ({} transactions, {} frame {} / {} frame {})",
+            n.client_src, n.client_dst, n.server_src, n.server_dst, n.transactions,
+            name(&n.client_capture, folder), n.client_frame,
+            name(&n.server_capture, folder), n.server_frame
+        );
+        wrap_into(out, "NAT: ", "     ", &line, width);
     }
+    for o in &corr.clock_offsets {
+        let line = format!(
+            "{} is {:+.3} ms from {} ({}, +/- {:.3} ms, {} shared transactions)",
+            name(&o.capture, folder),
+            o.offset_ms,
+            name(corr.reference.as_deref().unwrap_or("?"), folder),
+            o.method,
+            o.error_ms,
+            o.transactions
+        );
+        wrap_into(out, "clock: ", "       ", &line, width);
+    }
+}
+
+/// Indent of a finding's text under its severity.
+const FINDING_INDENT: &str = "         ";
+
+fn findings_block(out: &mut String, r: &Report, style: TermStyle, width: usize, folder: &str) {
+    out.push('\n');
     if r.findings.is_empty() {
-        out.push_str("no findings\n");
-    } else {
-        out.push_str(&f.to_string());
+        wrap_into(out, "", "", &present::Verdict::nothing_found(r), width);
+        return;
     }
-    if !r.allocations.is_empty() {
+    out.push_str(&format!(
+        "findings ({}):\n",
+        present::Verdict::of(r).counts()
+    ));
+    for f in &r.findings {
         out.push('\n');
-        let mut a = Table::new();
-        a.set_format(*FORMAT_BOX_CHARS);
-        a.set_titles(Row::new(
-            [
-                "capture",
-                "client -> server",
-                "user",
-                "outcome",
-                "relayed",
-                "out / in (pkts)",
-            ]
-            .iter()
-            .map(|h| Cell::new(h).style_spec("b"))
-            .collect(),
-        ));
-        for x in &r.allocations {
-            let d = &x.relayed_data;
-            let out_p = d.send_indications.packets + d.channeldata_out.packets;
-            let in_p = d.data_indications.packets + d.channeldata_in.packets;
-            a.add_row(Row::new(vec![
-                cell(&x.capture),
-                cell(&format!("{} -> {}/{}", x.client, x.server, x.transport)),
-                cell(x.username.as_deref().unwrap_or("")),
-                cell(&x.outcome),
-                cell(&x.relayed.map(|r| r.to_string()).unwrap_or_default()),
-                cell(&format!("{out_p} / {in_p}")),
-            ]));
+        let head = format!(
+            "{}{}",
+            severity_label(f.severity, style, FINDING_INDENT.len()),
+            f.id
+        );
+        out.push_str(&head);
+        out.push('\n');
+        wrap_into(
+            out,
+            FINDING_INDENT,
+            FINDING_INDENT,
+            &text(&f.summary, folder),
+            width,
+        );
+        let groups = present::evidence_groups(f);
+        let label = format!("{FINDING_INDENT}evidence: ");
+        let rest = " ".repeat(label.len());
+        for (i, g) in groups.iter().enumerate() {
+            let line = format!(
+                "{} frame{} {}",
+                name(g.capture, folder),
+                if g.frames.len() == 1 { "" } else { "s" },
+                present::frame_ranges(&g.frames)
+            );
+            wrap_into(
+                out,
+                if i == 0 { &label } else { &rest },
+                &rest,
+                &line,
+                width,
+            );
         }
-        out.push_str(&a.to_string());
+        // Places in documents (a dump's error, state change, pair) after the frames.
+        for (i, d) in f.documents.iter().take(DOCUMENTS_SHOWN).enumerate() {
+            let first = if i == 0 && groups.is_empty() { &label } else { &rest };
+            let line = document_text(d, escape::terminal);
+            wrap_into(out, first, &rest, &text(&line, folder), width);
+        }
+        let label = format!("{FINDING_INDENT}remedy: ");
+        wrap_into(
+            out,
+            &label,
+            &" ".repeat(label.len()),
+            &text(&f.remedy, folder),
+            width,
+        );
     }
-    out.push_str(&case_context(r, escape::terminal, TIMELINE_SHOWN));
-    let _ = writeln!(
-        out,
-        "\n{} ({} unanswered); use --format json for all of them",
-        crate::diagnose::plural(r.transactions.len(), "transaction", "transactions"),
-        r.transactions
-            .iter()
-            .filter(|t| t.outcome == "none")
-            .count()
-    );
-    out
+}
+
+fn allocations_block(out: &mut String, r: &Report, width: usize, folder: &str) {
+    if r.allocations.is_empty() {
+        return;
+    }
+    out.push_str("\nallocations:\n");
+    for x in &r.allocations {
+        let d = &x.relayed_data;
+        let out_p = d.send_indications.packets + d.channeldata_out.packets;
+        let in_p = d.data_indications.packets + d.channeldata_in.packets;
+        let line = format!(
+            "{}: {} -> {}/{}, user {}, {}{}, relayed packets out/in {out_p}/{in_p}",
+            name(&x.capture, folder),
+            x.client,
+            x.server,
+            x.transport,
+            escape::terminal(x.username.as_deref().unwrap_or("(none)")),
+            escape::terminal(&x.outcome),
+            x.relayed
+                .map(|a| format!(", relay {a}"))
+                .unwrap_or_default(),
+        );
+        wrap_into(out, "  ", "      ", &line, width);
+    }
 }
 
 /// Markdown for pasting into case notes.
@@ -239,6 +381,25 @@ pub fn markdown(r: &Report) -> String {
     use escape::markdown as md;
     let mut out = String::new();
     out.push_str("## turnscope analysis\n\n");
+    match present::Verdict::of(r).lead {
+        Some(lead) => {
+            let _ = writeln!(
+                out,
+                "**Verdict ({} `{}`):** {}\n\n**Remedy:** {}\n",
+                lead.severity.as_str(),
+                lead.id,
+                md(&lead.summary),
+                md(&lead.remedy)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "**Verdict:** {}.\n",
+                present::Verdict::nothing_found(r)
+            );
+        }
+    }
     out.push_str("| capture | role | frames | STUN messages |\n|---|---|---:|---:|\n");
     for c in &r.captures {
         let _ = writeln!(
@@ -272,7 +433,7 @@ pub fn markdown(r: &Report) -> String {
     }
     out.push_str("\n### Findings\n\n");
     if r.findings.is_empty() {
-        out.push_str("No findings.\n");
+        let _ = writeln!(out, "{}.", present::Verdict::nothing_found(r));
     }
     for f in &r.findings {
         let _ = writeln!(
@@ -282,9 +443,16 @@ pub fn markdown(r: &Report) -> String {
             f.id,
             md(&f.summary)
         );
-        let ev = evidence_text(f, 12, "; ", escape::markdown);
+        let ev = present::evidence_groups(f)
+            .iter()
+            .map(|g| format!("{}: {}", md(g.capture), present::frame_ranges(&g.frames)))
+            .collect::<Vec<_>>()
+            .join("; ");
         if !ev.is_empty() {
             let _ = writeln!(out, "  - Evidence (frames): {ev}");
+        }
+        for d in f.documents.iter().take(DOCUMENTS_SHOWN) {
+            let _ = writeln!(out, "  - Evidence: {}", document_text(d, escape::markdown));
         }
         let _ = writeln!(out, "  - Remedy: {}", md(&f.remedy));
     }
@@ -308,6 +476,26 @@ pub fn markdown(r: &Report) -> String {
     out
 }
 
+/// Places in documents a finding lists in the text formats (JSON has them all).
+const DOCUMENTS_SHOWN: usize = 6;
+
+/// `dump.gz (peer connection 8-1, 2026-…Z): icecandidateerror 701 …`, every part escaped.
+fn document_text<'a>(d: &'a DocumentEvidence, esc: fn(&'a str) -> Cow<'a, str>) -> String {
+    let mut whence = Vec::new();
+    if let Some(pc) = &d.peer_connection {
+        whence.push(format!("peer connection {}", esc(pc)));
+    }
+    if let Some(at) = &d.at {
+        whence.push(esc(at).into_owned());
+    }
+    let whence = if whence.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", whence.join(", "))
+    };
+    format!("{}{whence}: {}", esc(&d.document), esc(&d.what))
+}
+
 /// Timeline entries the text formats show (JSON has them all).
 const TIMELINE_SHOWN: usize = 60;
 
@@ -323,17 +511,13 @@ fn case_context(r: &Report, esc: fn(&str) -> Cow<'_, str>, shown: usize) -> Stri
     if !r.server_profile.is_empty() {
         out.push_str("\nserver profile (flags, then the Expressway's configuration and status):\n");
         for p in &r.server_profile {
+            let unused = if p.used { "" } else { " (not used: given before)" };
             let _ = writeln!(
                 out,
-                "- {} {}: {}{}",
+                "- {} {}: {}{unused}",
                 p.item,
                 esc(&p.value),
-                esc(&p.source),
-                if p.used {
-                    ""
-                } else {
-                    " (not used: given before)"
-                }
+                esc(&p.source)
             );
         }
     }
