@@ -22,15 +22,22 @@ fn main() {
     println!("cargo:rustc-env=TURNSCOPE_BUILD={build}");
     // Rebuild the string when HEAD moves: HEAD itself (another branch), the branch's ref (a new
     // commit) and packed refs. A worktree's git dir is elsewhere; git says where.
+    // A file named here that does not exist makes cargo rerun this script, and rebuild the
+    // crate, on every build (a repository without packed refs has no `packed-refs`): name
+    // only the files that are there. A ref packed later removes its loose file, which cargo
+    // sees as a change.
     let git_dir = git(&["rev-parse", "--git-dir"]);
     let branch = git(&["rev-parse", "--symbolic-full-name", "HEAD"]);
+    let mut watched = vec!["build.rs".to_string()];
     if let Some(dir) = git_dir {
-        println!("cargo:rerun-if-changed={dir}/HEAD");
-        println!("cargo:rerun-if-changed={dir}/packed-refs");
+        watched.push(format!("{dir}/HEAD"));
+        watched.push(format!("{dir}/packed-refs"));
         if let Some(b) = branch.filter(|b| b.starts_with("refs/")) {
             let common = git(&["rev-parse", "--git-common-dir"]).unwrap_or(dir);
-            println!("cargo:rerun-if-changed={common}/{b}");
+            watched.push(format!("{common}/{b}"));
         }
     }
-    println!("cargo:rerun-if-changed=build.rs");
+    for path in watched.iter().filter(|p| std::path::Path::new(p).exists()) {
+        println!("cargo:rerun-if-changed={path}");
+    }
 }

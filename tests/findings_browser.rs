@@ -87,7 +87,11 @@ fn check(report: &Report, want: &[&str], absent: &[&str], what: &str) {
     }
     for id in absent {
         if *id == "any-error" {
-            assert_eq!(report.error_findings().count(), 0, "{what}: errors in {ids:?}");
+            assert_eq!(
+                report.error_findings().count(),
+                0,
+                "{what}: errors in {ids:?}"
+            );
         } else {
             assert!(!report.has(id), "{what}: {id} unexpected in {ids:?}");
         }

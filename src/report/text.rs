@@ -336,7 +336,11 @@ fn findings_block(out: &mut String, r: &Report, style: TermStyle, width: usize, 
         }
         // Places in documents (a dump's error, state change, pair) after the frames.
         for (i, d) in f.documents.iter().take(DOCUMENTS_SHOWN).enumerate() {
-            let first = if i == 0 && groups.is_empty() { &label } else { &rest };
+            let first = if i == 0 && groups.is_empty() {
+                &label
+            } else {
+                &rest
+            };
             let line = document_text(d, escape::terminal);
             wrap_into(out, first, &rest, &text(&line, folder), width);
         }
@@ -511,7 +515,11 @@ fn case_context(r: &Report, esc: fn(&str) -> Cow<'_, str>, shown: usize) -> Stri
     if !r.server_profile.is_empty() {
         out.push_str("\nserver profile (flags, then the Expressway's configuration and status):\n");
         for p in &r.server_profile {
-            let unused = if p.used { "" } else { " (not used: given before)" };
+            let unused = if p.used {
+                ""
+            } else {
+                " (not used: given before)"
+            };
             let _ = writeln!(
                 out,
                 "- {} {}: {}{unused}",
