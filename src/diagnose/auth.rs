@@ -308,10 +308,8 @@ pub(super) fn rules(sink: &mut Sink<'_>, opts: &DiagnoseOptions) {
             )
         });
         // The same node reached on its other interface: say so once.
-        if !d.summary.contains(&server.to_string()) && d.summary.len() < 800 {
-            d.summary
-                .push_str(&format!(" (also reached at {server}, the same server)"));
-        }
+        let also = format!(" (also reached at {server}, the same server)");
+        d.mention_once(&server.to_string(), &also, 800);
         d.count += case.weight(t);
         for &x in &t.sightings {
             d.sighting(case, x);

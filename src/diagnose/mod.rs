@@ -363,6 +363,15 @@ fn at_most_per_id(findings: Vec<(Finding, usize)>) -> Vec<Finding> {
 }
 
 impl Draft {
+    /// Append `note` to the summary once: unless the summary already names `what`, and while
+    /// it is shorter than `room` bytes. For the same problem seen under another address (the
+    /// other side of a NAT, another interface of the same server).
+    pub fn mention_once(&mut self, what: &str, note: &str, room: usize) {
+        if !self.summary.contains(what) && self.summary.len() < room {
+            self.summary.push_str(note);
+        }
+    }
+
     /// Add a frame of capture `cap` at capture time `ts` (nanoseconds, that capture's clock).
     pub fn frame(&mut self, case: &Case, cap: usize, frame: u32, ts: i64) -> &mut Self {
         let t = case.to_reference(cap, ts);

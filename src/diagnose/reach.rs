@@ -450,10 +450,9 @@ fn tcp_refused(sink: &mut Sink<'_>) {
             )
         });
         d.count += 1;
-        let seen_as = format!("{} ({})", conn.dst, case.name(conn.cap));
-        if d.count > 1 && !d.summary.contains(&conn.dst.to_string()) && d.summary.len() < 600 {
-            d.summary.push_str(&format!("; also seen as {seen_as}"));
-        }
+        // The first connection's address is in the summary already.
+        let also = format!("; also seen as {} ({})", conn.dst, case.name(conn.cap));
+        d.mention_once(&conn.dst.to_string(), &also, 600);
         for (f, ts) in conn.syns.iter().take(4) {
             d.frame(case, conn.cap, *f, *ts);
         }

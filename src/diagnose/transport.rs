@@ -58,10 +58,8 @@ pub(super) fn rules(sink: &mut Sink<'_>, facts: &Facts) {
                 )
             });
             d.count += 1;
-            if !d.summary.contains(&dst.to_string()) && d.summary.len() < 600 {
-                d.summary
-                    .push_str(&format!("; also seen as {dst} ({})", case.name(ci)));
-            }
+            let also = format!("; also seen as {dst} ({})", case.name(ci));
+            d.mention_once(&dst.to_string(), &also, 600);
             d.frame(case, ci, frame, ts);
         }
     }
