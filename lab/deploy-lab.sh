@@ -58,41 +58,8 @@ SCEN=${*:-$ALL}
 G=${NS}guest X=${NS}xfw E=${NS}expe E2=${NS}expe2 I=${NS}ifw C=${NS}cms P=${NS}peer
 NAMESPACES="$G $X $E $E2 $I $C $P"
 
-die() { echo "deploy-lab: $*" >&2; exit 2; }
-need() { command -v "$1" >/dev/null || die "missing $1"; }
-in_ns() { ip netns exec "$@"; }
-
-# ---------------------------------------------------------------- process bookkeeping
-PIDS=()          # every background process this script started, stopped by id
-TMPS=()          # temporary directories
-bg() { "$@" & PIDS+=($!); }
-stop_pids() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  PIDS=()
-}
-teardown() {
-  stop_pids
-  local n
-  for n in $NAMESPACES; do
-    # anything still running inside our namespaces was started by this script
-    ip netns pids "$n" 2>/dev/null | xargs -r kill 2>/dev/null
-    ip netns del "$n" 2>/dev/null
-    rm -rf "/etc/netns/$n"
-  done
-  true
-}
-cleanup() { teardown; rm -rf "${TMPS[@]}" 2>/dev/null; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# ---------------------------------------------------------------- topology
-# veth pair straight into two namespaces (no names on the host, so nothing collides there)
-link() { ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"; }
-addr() { in_ns "$1" ip addr add "$3" dev "$2"; in_ns "$1" ip link set "$2" up; }
-prefix() { echo "${1#*/}"; }
-sysctls() { local ns=$1; shift; local s; for s in "$@"; do in_ns "$ns" sysctl -qw "$s"; done; }
+LAB_NAME=deploy-lab
+. "$HERE/lib.sh"   # die, need, in_ns, bg, teardown on exit, link, addr, prefix, sysctls, resolver
 
 build() { # nodes (1 or 2)
   local nodes=$1 n
