@@ -11,7 +11,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capture::{self, bundle, CaptureFile};
 use crate::flow::Role;
@@ -80,7 +80,7 @@ impl Input {
 }
 
 /// An input (or a part of one) that could not be used, and why.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InputError {
     pub path: String,
     pub reason: String,

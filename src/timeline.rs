@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::flow::{Case, CaseTx};
 
@@ -26,7 +26,7 @@ pub const MAX_PACKET_RUNS: usize = 2_000;
 pub const MAX_ENTRIES: usize = 5_000;
 
 /// Where an entry comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     /// Transactions of the captures.
@@ -38,21 +38,21 @@ pub enum EntryKind {
 }
 
 /// One entry of the timeline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     /// Seconds since the epoch on the reference capture's clock.
     pub ts: f64,
     /// For a run of transactions: the time of its last one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<f64>,
     pub kind: EntryKind,
     /// The capture (the piece, for a rotated one) or the document.
     pub source: String,
     /// The frame of the first transaction (in `source`), for packets.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame: Option<u32>,
     /// The line, for a document event.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
     /// Transactions in the run (1 for a document event).
     pub count: usize,

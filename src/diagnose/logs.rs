@@ -16,7 +16,8 @@
 //! it follows by a whole number of quarter hours (a zone offset) plus a short delay (the CMS
 //! logs the failure after its attempts); the zone and the delay are the clock estimate.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use crate::flow::{AllocOutcome, Allocation, Case};
 use crate::sources::cmslog::{CmsWhat, IceCause};
@@ -63,7 +64,7 @@ pub struct LogLink {
 }
 
 /// Where a log's clock stands against the captures'.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogClock {
     pub document: String,
     /// The log's time minus the captures' (reference clock) for the same moment, in ms,
@@ -74,7 +75,7 @@ pub struct LogClock {
     /// How long after their packets the linked lines were written: least and most, in ms.
     pub delay_ms: (f64, f64),
     pub links: usize,
-    pub method: &'static str,
+    pub method: Cow<'static, str>,
 }
 
 /// Every link between the documents' lines and the case's packets.
@@ -332,9 +333,9 @@ pub fn clocks(links: &[LogLink]) -> Vec<LogClock> {
                 ),
                 links: mine.len(),
                 method: if zoned {
-                    "log time in UTC against the linked packets"
+                    "log time in UTC against the linked packets".into()
                 } else {
-                    "local time without zone: nearest quarter hour to the linked packets, the rest is the delay"
+                    "local time without zone: nearest quarter hour to the linked packets, the rest is the delay".into()
                 },
             })
         })

@@ -22,14 +22,15 @@ mod transport;
 mod version;
 mod web;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::flow::{Case, Credential, Sighting};
 
 /// How bad a finding is: `error` blocks the call, `warning` degrades it or may, `info` is context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -48,7 +49,7 @@ impl Severity {
 }
 
 /// A capture file and a 1-based frame number, as Wireshark shows it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Evidence {
     pub capture: String,
     pub frame: u32,
@@ -57,13 +58,13 @@ pub struct Evidence {
 /// A place in a document other than a capture that a finding rests on: for a
 /// chrome://webrtc-internals dump, the peer connection, what in it (a candidate error with its
 /// URL, code and text; a state change; a candidate) and when the dump says it happened.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct DocumentEvidence {
     pub document: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_connection: Option<String>,
     /// As the document writes it (UTC for dumps of Chrome 78 and later).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
     pub what: String,
 }
@@ -71,14 +72,14 @@ pub struct DocumentEvidence {
 /// At most this many document places per finding.
 pub const MAX_DOCUMENT_EVIDENCE: usize = 8;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
-    pub id: &'static str,
+    pub id: Cow<'static, str>,
     pub severity: Severity,
     pub summary: String,
     pub evidence: Vec<Evidence>,
     /// Places in documents (dumps) the finding rests on; absent when none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub documents: Vec<DocumentEvidence>,
     pub remedy: String,
     /// Earliest evidence time on the reference clock (nanoseconds), for ordering.
@@ -297,7 +298,7 @@ impl<'c> Sink<'c> {
                     })
                     .collect();
                 let finding = Finding {
-                    id: d.id,
+                    id: Cow::Borrowed(d.id),
                     severity: severity_of(d.id),
                     summary: d.summary,
                     evidence,
@@ -309,11 +310,11 @@ impl<'c> Sink<'c> {
             })
             .collect();
         out.sort_by(|(a, _), (b, _)| {
-            (a.severity, a.ts, a.id, &a.summary).cmp(&(b.severity, b.ts, b.id, &b.summary))
+            (a.severity, a.ts, &a.id, &a.summary).cmp(&(b.severity, b.ts, &b.id, &b.summary))
         });
         let mut out = at_most_per_id(out);
         out.sort_by(|a, b| {
-            (a.severity, a.ts, a.id, &a.summary).cmp(&(b.severity, b.ts, b.id, &b.summary))
+            (a.severity, a.ts, &a.id, &a.summary).cmp(&(b.severity, b.ts, &b.id, &b.summary))
         });
         out
     }
@@ -326,17 +327,17 @@ pub const MAX_FINDINGS_PER_ID: usize = 200;
 /// The first [`MAX_FINDINGS_PER_ID`] findings of each id (in report order), and one finding
 /// for the rest of each id that has more, counting them.
 fn at_most_per_id(findings: Vec<(Finding, usize)>) -> Vec<Finding> {
-    let mut listed: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let mut rest: BTreeMap<&'static str, (Finding, usize, usize)> = BTreeMap::new();
+    let mut listed: BTreeMap<Cow<'static, str>, usize> = BTreeMap::new();
+    let mut rest: BTreeMap<Cow<'static, str>, (Finding, usize, usize)> = BTreeMap::new();
     let mut out = Vec::new();
     for (f, count) in findings {
-        let n = listed.entry(f.id).or_default();
+        let n = listed.entry(f.id.clone()).or_default();
         if *n < MAX_FINDINGS_PER_ID {
             *n += 1;
             out.push(f);
             continue;
         }
-        let (merged, findings, occurrences) = rest.entry(f.id).or_insert_with(|| {
+        let (merged, findings, occurrences) = rest.entry(f.id.clone()).or_insert_with(|| {
             let empty = Finding {
                 evidence: Vec::new(),
                 ts: i64::MAX,

@@ -2,7 +2,8 @@
 //! timeline (UTC where the log says its zone, else the local time moved by the clock offset
 //! its links estimate), the links to packets, and the clocks.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use crate::diagnose::logs::{on_capture_clock, LogClock, LogLink};
 use crate::diagnose::Evidence;
@@ -19,7 +20,7 @@ use crate::timeline::{DocumentEvent, EntryKind};
 const MAX_LISTED: usize = 5000;
 
 /// What a document gave.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DocumentInfo {
     pub path: String,
     pub kind: DocKind,
@@ -31,7 +32,7 @@ pub struct DocumentInfo {
 }
 
 /// A typed event, as the source says it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventWhat {
     Cms(CmsWhat),
@@ -40,7 +41,7 @@ pub enum EventWhat {
 }
 
 /// What a chrome://webrtc-internals dump logged, for the timeline (`kind` names it).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BrowserEvent {
     /// `iceconnectionstatechange`.
@@ -81,7 +82,7 @@ pub enum BrowserEvent {
 const MAX_DUMP_EVENTS: usize = 500;
 
 /// One event on the timeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogEventInfo {
     pub document: String,
     pub line: u64,
@@ -97,9 +98,9 @@ pub struct LogEventInfo {
 }
 
 /// A link between a line and packets.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LinkInfo {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     pub document: String,
     pub line: u64,
     pub summary: String,
@@ -107,7 +108,7 @@ pub struct LinkInfo {
 }
 
 /// The `logs` field of the report.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LogsInfo {
     pub documents: Vec<DocumentInfo>,
     pub events: Vec<LogEventInfo>,
@@ -144,7 +145,7 @@ pub fn logs_info(
     let links = links
         .iter()
         .map(|l| LinkInfo {
-            name: l.name,
+            name: l.name.into(),
             document: l.line.document.clone(),
             line: l.line.line,
             summary: l.summary.clone(),

@@ -11,10 +11,11 @@ mod profile;
 mod streamed;
 mod text;
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::diagnose::{self, DiagnoseOptions, Finding, Severity};
 use crate::escape::{self, JsonPretty};
@@ -80,7 +81,7 @@ impl AnalyzeOptions {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaptureInfo {
     pub path: String,
     pub role: Role,
@@ -94,14 +95,14 @@ pub struct CaptureInfo {
     pub problems: u64,
     /// What the capture counted without keeping it in full, beyond the memory budget
     /// (`docs/architecture.md`, "Memory"); absent when it kept everything.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summarised: Option<Summarised>,
     /// The Expressway interface the capture was taken on, from the bundle's file names
     /// (`Expressway eth1 = LAN2 (external: static NAT …)`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
     /// The files it was read from, in time order, when it is several rotated pieces.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pieces: Vec<PieceInfo>,
 }
 
@@ -146,7 +147,7 @@ impl CaptureInfo {
 }
 
 /// One rotated piece of a capture.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PieceInfo {
     pub path: String,
     pub frames: u32,
@@ -155,7 +156,7 @@ pub struct PieceInfo {
 }
 
 /// A bundle (or another input read as a stream) of the case.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BundleInfo {
     pub path: String,
     /// Bytes inflated, all gzip layers together.
@@ -166,7 +167,7 @@ pub struct BundleInfo {
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxSeen {
     pub capture: String,
     #[serde(serialize_with = "addr_json::one")]
@@ -178,20 +179,20 @@ pub struct TxSeen {
     pub response: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxInfo {
     pub txid: String,
     pub method: String,
-    pub transport: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub carried_in: Option<&'static str>,
+    pub transport: Cow<'static, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_in: Option<Cow<'static, str>>,
     #[serde(serialize_with = "addr_json::optional")]
     pub client: Option<SocketAddr>,
     #[serde(serialize_with = "addr_json::optional")]
     pub server: Option<SocketAddr>,
     /// "success", "error 401", "none" (unanswered).
     pub outcome: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub retransmissions: usize,
     /// Send times of the request and its retransmissions, ms after the first.
@@ -200,35 +201,35 @@ pub struct TxInfo {
     pub ts: f64,
     pub ice_check: bool,
     /// Transactions beyond the memory budget counted into this one (absent when none).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub alike: u64,
     pub seen: Vec<TxSeen>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<TxPath>,
     /// For an ICE connectivity check: where it left from and how far it got, hop by hop.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<CheckInfo>,
 }
 
 /// How far a connectivity check got (from [`crate::flow::CheckVerdict`]).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckInfo {
     /// The hop it left on: `client to server (relayed data)`, `server to client (relayed
     /// data)`, `relay to peer`, `peer to relay`, `relay to relay`, `direct`.
-    pub leg: &'static str,
+    pub leg: Cow<'static, str>,
     /// `answered` (back where it left), `answer lost`, `unanswered`.
-    pub verdict: &'static str,
+    pub verdict: Cow<'static, str>,
     /// Where the request (unanswered) or its answer (answer lost) was last seen.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last: Option<HopInfo>,
 }
 
 /// One sighting of a check on its path.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HopInfo {
     pub capture: String,
     pub frame: u32,
-    pub leg: &'static str,
+    pub leg: Cow<'static, str>,
 }
 
 impl CheckInfo {
@@ -238,7 +239,7 @@ impl CheckInfo {
             HopInfo {
                 capture: at.capture.to_string(),
                 frame: at.frame,
-                leg: h.leg.as_str(),
+                leg: h.leg.as_str().into(),
             }
         };
         let (verdict, last) = match &p.verdict {
@@ -247,14 +248,14 @@ impl CheckInfo {
             CheckVerdict::Unanswered { last } => ("unanswered", Some(hop(last))),
         };
         CheckInfo {
-            leg: p.origin.leg.as_str(),
-            verdict,
+            leg: p.origin.leg.as_str().into(),
+            verdict: verdict.into(),
             last,
         }
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Relayed {
     pub send_indications: Counter,
     pub data_indications: Counter,
@@ -262,24 +263,24 @@ pub struct Relayed {
     pub channeldata_in: Counter,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChannelInfo {
     pub channel: u16,
     pub peer: SocketAddr,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AllocInfo {
     pub capture: String,
     pub client: SocketAddr,
     pub server: SocketAddr,
-    pub transport: &'static str,
+    pub transport: Cow<'static, str>,
     pub username: Option<String>,
     pub realm: Option<String>,
     pub outcome: String,
     pub challenge_frame: Option<u32>,
     /// When the challenge is in another rotated piece than `capture`: that piece.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub challenge_capture: Option<String>,
     pub outcome_frame: Option<u32>,
     pub relayed: Option<SocketAddr>,
@@ -293,16 +294,16 @@ pub struct AllocInfo {
     pub expired: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OffsetInfo {
     pub capture: String,
     pub offset_ms: f64,
-    pub method: &'static str,
+    pub method: Cow<'static, str>,
     pub error_ms: f64,
     pub transactions: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Correlation {
     /// The capture whose clock the paths use.
     pub reference: Option<String>,
@@ -313,9 +314,25 @@ pub struct Correlation {
     pub relay_ports: (u16, u16),
 }
 
+/// The version of the layout of the JSON reports turnscope writes: `analyze --format json`
+/// ([`Report`]) and the batch `summary.json` ([`crate::batch::Summary`]), each in its
+/// top-level `schema_version`. It goes up
+/// by one when a field is removed or renamed, or changes its type or meaning; new fields (and
+/// new finding ids, kinds, values of an open list) leave it as it is, so a reader ignores the
+/// fields it does not know and refuses a version above its own (`docs/cli.md`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The version of a document written before `schema_version` existed: its layout is version 1.
+pub(crate) fn schema_version_before_the_field() -> u32 {
+    1
+}
+
 /// Everything `analyze` says about one case.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
+    /// [`SCHEMA_VERSION`] when written (1 for reports written before the field existed).
+    #[serde(default = "schema_version_before_the_field")]
+    pub schema_version: u32,
     pub captures: Vec<CaptureInfo>,
     pub transactions: Vec<TxInfo>,
     pub allocations: Vec<AllocInfo>,
@@ -323,24 +340,40 @@ pub struct Report {
     pub correlation: Correlation,
     pub errors: Vec<InputError>,
     /// The TURN server's profile: flags, then the Expressway's configuration and status.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_profile: Vec<ProfileItem>,
     /// The documents (logs, dumps), their events, links to packets and clocks.
-    #[serde(skip_serializing_if = "LogsInfo::is_empty")]
+    #[serde(default, skip_serializing_if = "LogsInfo::is_empty")]
     pub logs: LogsInfo,
     /// Bundles and other inputs read as streams.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bundles: Vec<BundleInfo>,
     /// Packets (runs of transactions), log lines and browser events in one time order, on
     /// the reference capture's clock ([`crate::timeline`]).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<crate::timeline::Entry>,
     /// Timeline entries beyond its limits, counted only.
-    #[serde(skip_serializing_if = "is_zero_count")]
+    #[serde(default, skip_serializing_if = "is_zero_count")]
     pub timeline_not_listed: usize,
     /// Document events whose time could not be placed on the captures' clock.
-    #[serde(skip_serializing_if = "is_zero_count")]
+    #[serde(default, skip_serializing_if = "is_zero_count")]
     pub timeline_not_placed: usize,
+}
+
+/// Why [`Report::from_json`] could not read a report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportJsonError {
+    /// The text is no JSON report: not JSON, a field missing or of another type.
+    #[error("not a turnscope report: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Written by a later turnscope whose layout this version does not know.
+    #[error("report schema version {found} is newer than this turnscope reads ({supported})")]
+    NewerSchema {
+        /// The report's `schema_version`.
+        found: u32,
+        /// [`SCHEMA_VERSION`] of this build.
+        supported: u32,
+    },
 }
 
 fn is_zero_count(n: &usize) -> bool {
@@ -349,8 +382,8 @@ fn is_zero_count(n: &usize) -> bool {
 
 impl Report {
     /// Finding ids in report order.
-    pub fn ids(&self) -> Vec<&'static str> {
-        self.findings.iter().map(|f| f.id).collect()
+    pub fn ids(&self) -> Vec<&str> {
+        self.findings.iter().map(|f| &*f.id).collect()
     }
 
     pub fn has(&self, id: &str) -> bool {
@@ -367,6 +400,26 @@ impl Report {
         self.findings
             .iter()
             .filter(|f| f.severity == Severity::Error)
+    }
+
+    /// Read a report back from its JSON ([`Report::json`], `analyze --format json`), written
+    /// by this version of turnscope or an earlier one. Fields this version does not know are
+    /// ignored; a `schema_version` above [`SCHEMA_VERSION`] is refused before anything else is
+    /// read, since its fields may have changed meaning.
+    pub fn from_json(text: &str) -> Result<Report, ReportJsonError> {
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            #[serde(default = "schema_version_before_the_field")]
+            schema_version: u32,
+        }
+        let version: VersionOnly = serde_json::from_str(text)?;
+        if version.schema_version > SCHEMA_VERSION {
+            return Err(ReportJsonError::NewerSchema {
+                found: version.schema_version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(serde_json::from_str(text)?)
     }
 
     /// The report as pretty-printed JSON, byte for byte what `serde_json::to_string_pretty`
@@ -389,6 +442,7 @@ impl Report {
         // The report without its transactions (same fields, same order).
         #[derive(Serialize)]
         struct Outline<'a> {
+            schema_version: u32,
             captures: &'a [CaptureInfo],
             transactions: &'a [TxInfo],
             allocations: &'a [AllocInfo],
@@ -409,6 +463,7 @@ impl Report {
             timeline_not_placed: usize,
         }
         let text = escape::to_json_pretty(&Outline {
+            schema_version: self.schema_version,
             captures: &self.captures,
             transactions: &[],
             allocations: &self.allocations,
@@ -614,7 +669,7 @@ pub fn report_from_parts(parts: CaseParts, opts: &AnalyzeOptions) -> Report {
     let browser = diagnose::browser::diagnose(&case, &documents);
     findings.extend(browser.findings);
     findings.sort_by(|a, b| {
-        (a.severity, a.ts, a.id, &a.summary).cmp(&(b.severity, b.ts, b.id, &b.summary))
+        (a.severity, a.ts, &a.id, &a.summary).cmp(&(b.severity, b.ts, &b.id, &b.summary))
     });
     report.findings = findings;
     let mut clocks = diagnose::logs::clocks(&links);
@@ -731,7 +786,7 @@ fn build(case: &Case, errors: Vec<InputError>) -> Report {
                 capture,
                 client: a.client,
                 server: a.server,
-                transport: a.transport.as_str(),
+                transport: a.transport.as_str().into(),
                 username: a.username.clone(),
                 realm: a.realm.clone(),
                 outcome: a.outcome.label(),
@@ -767,7 +822,7 @@ fn build(case: &Case, errors: Vec<InputError>) -> Report {
             o.as_ref().map(|o: &ClockOffset| OffsetInfo {
                 capture: case.name(i).to_string(),
                 offset_ms: o.nanos as f64 / 1e6,
-                method: o.method,
+                method: o.method.into(),
                 error_ms: o.error_ms,
                 transactions: o.transactions,
             })
@@ -790,6 +845,7 @@ fn build(case: &Case, errors: Vec<InputError>) -> Report {
         relay_ports: case.relay_range(),
     };
     Report {
+        schema_version: SCHEMA_VERSION,
         captures,
         transactions,
         allocations,
@@ -906,8 +962,8 @@ fn tx_info(case: &Case, ti: usize, t: &CaseTx) -> Option<TxInfo> {
     Some(TxInfo {
         txid: t.txid.to_hex(),
         method: t.method.to_string(),
-        transport: m0.transport.as_str(),
-        carried_in: m0.carried.map(|c| carrier_name(Some(c))),
+        transport: m0.transport.as_str().into(),
+        carried_in: m0.carried.map(|c| carrier_name(Some(c)).into()),
         client,
         server,
         outcome: resp.map_or_else(|| "none".to_string(), |(_, m)| m.outcome()),

@@ -20,7 +20,7 @@ pub use clock::LogTime;
 
 /// What kind of document a file is, from its first bytes (and, for the names the
 /// Expressway diagnostic bundle documents, its name when the content says nothing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocKind {
     /// `loggingsnapshot_<host>_<ts>.txt`: the Expressway log of the logging period.

@@ -125,7 +125,7 @@ fn dump_clock(document: &str, j: &DumpJoin<'_>) -> Option<LogClock> {
         zone: "UTC".into(),
         delay_ms: (0.0, 0.0),
         links: j.clock.ties,
-        method: "dump UTC against the Expressway-E allocations matched by relay address or the guest's public address",
+        method: "dump UTC against the Expressway-E allocations matched by relay address or the guest's public address".into(),
     })
 }
 
