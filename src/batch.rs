@@ -24,7 +24,9 @@ use crate::sources;
 /// One support case: a name (its path relative to the folder given) and its inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Case {
+    /// The case's name: its path relative to the folder given, which names its reports too.
     pub name: String,
+    /// Its inputs, captures, bundles and documents, in name order.
     pub inputs: Vec<PathBuf>,
 }
 
@@ -120,10 +122,13 @@ fn walk(root: &Path, dir: &Path, depth: usize, cases: &mut Vec<Case>) -> std::io
 /// What the summary says of one case.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseSummary {
+    /// The case's name (see [`Case::name`]).
     pub case: String,
+    /// How many inputs it had.
     pub inputs: usize,
     /// `error`, `warning`, `info` or `unusable` (no input could be read).
     pub verdict: Cow<'static, str>,
+    /// The ids of its findings, in report order (an id once per finding).
     pub findings: Vec<Cow<'static, str>>,
     /// The report files written for the case, relative to the output folder.
     pub reports: Vec<String>,
@@ -138,6 +143,7 @@ pub struct Summary {
     /// written (1 for summaries written before the field existed).
     #[serde(default = "crate::report::schema_version_before_the_field")]
     pub schema_version: u32,
+    /// Every case, in the order found.
     pub cases: Vec<CaseSummary>,
     /// How many cases raised each finding id.
     pub by_finding: BTreeMap<Cow<'static, str>, usize>,

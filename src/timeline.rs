@@ -45,6 +45,7 @@ pub struct Entry {
     /// For a run of transactions: the time of its last one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<f64>,
+    /// Packets, a log line or a browser event.
     pub kind: EntryKind,
     /// The capture (the piece, for a rotated one) or the document.
     pub source: String,
@@ -65,19 +66,26 @@ pub struct Entry {
 /// An event of a document, as the caller placed it on the case's clock.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DocumentEvent {
+    /// A log line or a browser event.
     pub kind: EntryKind,
+    /// The document as given.
     pub document: String,
+    /// The line, 1-based (0 for a dump).
     pub line: u64,
     /// Reference clock, seconds since the epoch; `None` when it could not be placed.
     pub ts: Option<f64>,
+    /// The time comes from a local time moved by an estimated clock offset.
     pub estimated: bool,
+    /// The line's level (`error`, `warning`...), when it has one.
     pub level: Option<String>,
+    /// The message as written.
     pub text: String,
 }
 
 /// The timeline of a case.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Timeline {
+    /// The entries in time order, at most [`MAX_ENTRIES`].
     pub entries: Vec<Entry>,
     /// Entries beyond the limits, counted only.
     pub not_listed: usize,

@@ -40,6 +40,7 @@ const MAX_EARLY: i64 = 5 * SECOND;
 pub struct PacketRef {
     /// Index into the case's captures.
     pub cap: usize,
+    /// The frame, 1-based.
     pub frame: u32,
     /// Time on the capture's own clock (nanoseconds since the epoch).
     #[serde(skip)]
@@ -51,8 +52,11 @@ pub struct PacketRef {
 pub struct LogLink {
     /// What links them (see the module's list).
     pub name: &'static str,
+    /// The line.
     pub line: LineRef,
+    /// One sentence on the link.
     pub summary: String,
+    /// The packets the line follows from.
     pub packets: Vec<PacketRef>,
     /// The line's time minus the time of the packet it follows (nanoseconds; for a line
     /// without zone, the zone offset included).
@@ -66,6 +70,7 @@ pub struct LogLink {
 /// Where a log's clock stands against the captures'.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogClock {
+    /// The document as given.
     pub document: String,
     /// The log's time minus the captures' (reference clock) for the same moment, in ms,
     /// including the delay with which lines follow their packets.
@@ -74,7 +79,9 @@ pub struct LogClock {
     pub zone: String,
     /// How long after their packets the linked lines were written: least and most, in ms.
     pub delay_ms: (f64, f64),
+    /// Lines tied to packets that the offset rests on.
     pub links: usize,
+    /// How the offset was found (UTC times against the linked packets, or the nearest quarter hour for local times).
     pub method: Cow<'static, str>,
 }
 

@@ -33,12 +33,16 @@ use crate::flow::{Case, Credential, Sighting};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Blocks the call: media cannot flow as captured.
     Error,
+    /// Degrades the call or may: worth fixing, not the cause of a failure alone.
     Warning,
+    /// Context: what was seen, nothing to fix.
     Info,
 }
 
 impl Severity {
+    /// `error`, `warning` or `info`, as the JSON writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Error => "error",
@@ -51,7 +55,9 @@ impl Severity {
 /// A capture file and a 1-based frame number, as Wireshark shows it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Evidence {
+    /// The capture (or rotated piece) as the report names it.
     pub capture: String,
+    /// The frame, 1-based as Wireshark numbers it.
     pub frame: u32,
 }
 
@@ -60,27 +66,36 @@ pub struct Evidence {
 /// URL, code and text; a state change; a candidate) and when the dump says it happened.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct DocumentEvidence {
+    /// The document as given (`bundle!member` inside a bundle).
     pub document: String,
+    /// A webrtc-internals dump's peer connection id (`pid-lid`); `None` for other documents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_connection: Option<String>,
     /// As the document writes it (UTC for dumps of Chrome 78 and later).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
+    /// What the document says there: the event and its details.
     pub what: String,
 }
 
 /// At most this many document places per finding.
 pub const MAX_DOCUMENT_EVIDENCE: usize = 8;
 
+/// One thing wrong (or worth knowing) in a case, with where it shows and what to do.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
+    /// Stable id from `docs/findings.md` (`relay.unreachable`); never renamed. Compares with `&str`.
     pub id: Cow<'static, str>,
+    /// How bad it is (the catalogue's severity for the id).
     pub severity: Severity,
+    /// What was seen, in one or a few sentences, with counts and addresses.
     pub summary: String,
+    /// Frames it rests on, at most [`MAX_EVIDENCE`], grouped by capture in the order cited.
     pub evidence: Vec<Evidence>,
     /// Places in documents (dumps) the finding rests on; absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub documents: Vec<DocumentEvidence>,
+    /// What to change (configuration, firewall, credentials), in words for the engineer.
     pub remedy: String,
     /// Earliest evidence time on the reference clock (nanoseconds), for ordering.
     #[serde(skip)]
@@ -167,7 +182,9 @@ pub fn severity_of(id: &str) -> Severity {
 /// What diagnosis needs beyond the flows.
 #[derive(Debug, Clone, Default)]
 pub struct DiagnoseOptions {
+    /// Credentials to verify the integrity of signed messages with.
     pub credentials: Vec<Credential>,
+    /// The realm the credentials are for, when the traffic names none.
     pub realm: Option<String>,
     /// `--join-url`: the web bridge join URL (else inferred from the traffic, see `web.rs`).
     pub join_url: Option<String>,

@@ -37,7 +37,9 @@ pub use text::{markdown, table, terminal, visible_width, TermStyle, DEFAULT_WIDT
 /// Options of one analysis (the `analyze` command line).
 #[derive(Debug, Clone)]
 pub struct AnalyzeOptions {
+    /// `--credential USER:PASSWORD`: what the integrity of signed messages is checked with (any may match; none: integrity is not checked).
     pub credentials: Vec<Credential>,
+    /// `--realm`: the realm the credentials are for, when the traffic does not name one.
     pub realm: Option<String>,
     /// `--turn-port`: only a hint when the traffic does not show the TURN port.
     pub turn_port: Option<u16>,
@@ -63,6 +65,7 @@ impl Default for AnalyzeOptions {
 }
 
 impl AnalyzeOptions {
+    /// The options the flow layer reads the captures with (credentials and realm).
     pub fn flow_options(&self) -> FlowOptions {
         FlowOptions {
             credentials: self.credentials.clone(),
@@ -70,6 +73,7 @@ impl AnalyzeOptions {
         }
     }
 
+    /// What the command line says of the TURN server (port, relay range), with whether each was given or is the default.
     pub fn hints(&self) -> ServerHints {
         let d = ServerHints::default();
         ServerHints {
@@ -81,15 +85,22 @@ impl AnalyzeOptions {
     }
 }
 
+/// One capture of the case (`captures[]` in the JSON).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaptureInfo {
+    /// The capture as named on the command line (`bundle!member` inside a bundle; `*` for the rotation number of a capture joined from rotated pieces).
     pub path: String,
+    /// Whose side the capture was taken on: the client's, the TURN server's, or unknown.
     pub role: Role,
+    /// Frames read (every packet, STUN or not).
     pub frames: u64,
+    /// STUN, TURN and ChannelData messages decoded in it, those carried inside TURN included.
     pub stun_messages: u64,
     /// Why this role (inferred or given).
     pub role_reason: String,
+    /// Time of the first frame, seconds since the epoch on the capture's own clock; `None` for a capture without frames.
     pub first_ts: Option<f64>,
+    /// Time of the last frame, as `first_ts`.
     pub last_ts: Option<f64>,
     /// Reading problems (cut packets, TCP gaps...), counted.
     pub problems: u64,
@@ -149,15 +160,20 @@ impl CaptureInfo {
 /// One rotated piece of a capture.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PieceInfo {
+    /// The file, as read (`bundle!member` inside a bundle).
     pub path: String,
+    /// Frames in this piece.
     pub frames: u32,
+    /// Time of its first frame, seconds since the epoch; `None` when it has none.
     pub first_ts: Option<f64>,
+    /// Time of its last frame, as `first_ts`.
     pub last_ts: Option<f64>,
 }
 
 /// A bundle (or another input read as a stream) of the case.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BundleInfo {
+    /// The bundle (or gzip, or `-` for standard input) as given.
     pub path: String,
     /// Bytes inflated, all gzip layers together.
     pub inflated: u64,
@@ -167,43 +183,64 @@ pub struct BundleInfo {
     pub notes: Vec<String>,
 }
 
+/// One capture's view of a transaction (`transactions[].seen[]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxSeen {
+    /// The capture (or rotated piece) that saw it.
     pub capture: String,
+    /// Source of the request as this capture shows it (before or after a NAT).
     #[serde(serialize_with = "addr_json::one")]
     pub src: SocketAddr,
+    /// Destination of the request as this capture shows it.
     #[serde(serialize_with = "addr_json::one")]
     pub dst: SocketAddr,
+    /// Frames of the request and its retransmissions, 1-based as Wireshark numbers them.
     pub request_frames: Vec<u32>,
+    /// Frame of the answer; `None` when this capture saw none.
     pub response_frame: Option<u32>,
+    /// The answer seen here: `success`, `error NNN`; `None` when unanswered here.
     pub response: Option<String>,
 }
 
+/// One STUN/TURN transaction (request, retransmissions and answer) across the captures (`transactions[]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxInfo {
+    /// The 96-bit transaction id, hex.
     pub txid: String,
+    /// Lower-case method name (`allocate`, `binding`, `refresh`, `createpermission`, `channelbind`), or `0x%03x` when unknown.
     pub method: String,
+    /// `udp`, `tcp` or `tls`.
     pub transport: Cow<'static, str>,
+    /// For a message carried inside TURN: `send`, `data` or `channeldata`; absent for one on the wire itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carried_in: Option<Cow<'static, str>>,
+    /// The client's address as the client sees it; `None` when no capture shows it.
     #[serde(serialize_with = "addr_json::optional")]
     pub client: Option<SocketAddr>,
+    /// The server's address as the client addresses it; `None` when no capture shows it.
     #[serde(serialize_with = "addr_json::optional")]
     pub server: Option<SocketAddr>,
     /// "success", "error 401", "none" (unanswered).
     pub outcome: String,
+    /// The reason phrase of an error answer, as the server wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Retransmissions of the request (sends after the first).
     pub retransmissions: usize,
     /// Send times of the request and its retransmissions, ms after the first.
     pub schedule_ms: Vec<f64>,
+    /// Time from the first request to the answer, in milliseconds; `None` when unanswered.
     pub rtt_ms: Option<f64>,
+    /// Time of the first request, seconds since the epoch on the reference capture's clock.
     pub ts: f64,
+    /// True for an ICE connectivity check (a Binding with ICE attributes).
     pub ice_check: bool,
     /// Transactions beyond the memory budget counted into this one (absent when none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub alike: u64,
+    /// Each capture that saw the transaction.
     pub seen: Vec<TxSeen>,
+    /// How far it got between the captures (needs a client and a server capture); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<TxPath>,
     /// For an ICE connectivity check: where it left from and how far it got, hop by hop.
@@ -227,8 +264,11 @@ pub struct CheckInfo {
 /// One sighting of a check on its path.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HopInfo {
+    /// The capture (or rotated piece).
     pub capture: String,
+    /// The frame, 1-based.
     pub frame: u32,
+    /// The hop it was on there (the same words as [`CheckInfo::leg`]).
     pub leg: Cow<'static, str>,
 }
 
@@ -255,62 +295,100 @@ impl CheckInfo {
     }
 }
 
+/// Relayed data of an allocation, in packets and bytes per kind.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Relayed {
+    /// Send indications from the client (to be relayed to a peer).
     pub send_indications: Counter,
+    /// Data indications to the client (relayed from a peer).
     pub data_indications: Counter,
+    /// ChannelData from the client.
     pub channeldata_out: Counter,
+    /// ChannelData to the client.
     pub channeldata_in: Counter,
 }
 
+/// A channel bound on an allocation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChannelInfo {
+    /// The channel number (0x4000-0x4FFF).
     pub channel: u16,
+    /// The peer it is bound to.
     pub peer: SocketAddr,
 }
 
+/// One TURN allocation, from its challenge to its end (`allocations[]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AllocInfo {
+    /// The capture it was seen in.
     pub capture: String,
+    /// The client's address as that capture shows it.
     pub client: SocketAddr,
+    /// The TURN server's address.
     pub server: SocketAddr,
+    /// `udp`, `tcp` or `tls`: the transport between client and server.
     pub transport: Cow<'static, str>,
+    /// The USERNAME of the authenticated request; `None` when none was sent.
     pub username: Option<String>,
+    /// The REALM of the challenge; `None` without a challenge.
     pub realm: Option<String>,
+    /// `success`, `error NNN`, `challenge only` (the 401, no retry), `no response`, or `before
+    /// capture` (it succeeded before the capture started).
     pub outcome: String,
+    /// Frame of the 401 challenge, when there was one.
     pub challenge_frame: Option<u32>,
     /// When the challenge is in another rotated piece than `capture`: that piece.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub challenge_capture: Option<String>,
+    /// Frame of the final answer to the Allocate.
     pub outcome_frame: Option<u32>,
+    /// The relayed address the server gave (XOR-RELAYED-ADDRESS); `None` unless it succeeded.
     pub relayed: Option<SocketAddr>,
+    /// The client's address as the server saw it (XOR-MAPPED-ADDRESS).
     pub mapped: Option<SocketAddr>,
+    /// Lifetime granted, in seconds.
     pub lifetime: Option<u32>,
+    /// Refresh requests seen.
     pub refreshes: usize,
+    /// Peer addresses a permission was created for.
     pub permissions: Vec<SocketAddr>,
+    /// Channels bound.
     pub channels: Vec<ChannelInfo>,
+    /// What was relayed through the allocation.
     pub relayed_data: Relayed,
+    /// Ended by a Refresh with lifetime 0.
     pub released: bool,
+    /// Ended by its lifetime running out without a refresh.
     pub expired: bool,
 }
 
+/// A capture's clock against the reference capture's (`correlation.clock_offsets[]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OffsetInfo {
+    /// The capture.
     pub capture: String,
+    /// Its clock minus the reference clock, in milliseconds.
     pub offset_ms: f64,
+    /// How the offset was found: `round trip` (symmetric delays assumed) or `one way` (an upper bound from requests only).
     pub method: Cow<'static, str>,
+    /// The most the offset may be off by, in milliseconds.
     pub error_ms: f64,
+    /// Transactions seen in both captures that the offset rests on.
     pub transactions: usize,
 }
 
+/// How the captures of a case fit together (`correlation`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Correlation {
     /// The capture whose clock the paths use.
     pub reference: Option<String>,
+    /// Clock offsets of the other captures.
     pub clock_offsets: Vec<OffsetInfo>,
+    /// NAT mappings: what the server sees instead of what the client sent.
     pub nat: Vec<NatMapping>,
     /// TURN server addresses as the traffic shows them ("IP:PORT/transport").
     pub turn_servers: Vec<String>,
+    /// The relay port range used (first, last), from allocations, the configuration, `--relay-ports`, or the Expressway default 24000-29999.
     pub relay_ports: (u16, u16),
 }
 
@@ -333,11 +411,17 @@ pub struct Report {
     /// [`SCHEMA_VERSION`] when written (1 for reports written before the field existed).
     #[serde(default = "schema_version_before_the_field")]
     pub schema_version: u32,
+    /// The captures, in the order given (rotated pieces joined).
     pub captures: Vec<CaptureInfo>,
+    /// The transactions, in time order on the reference clock.
     pub transactions: Vec<TxInfo>,
+    /// The allocations.
     pub allocations: Vec<AllocInfo>,
+    /// What was found, most severe first, then by time (ids: `docs/findings.md`).
     pub findings: Vec<Finding>,
+    /// How the captures fit together: clock offsets, NAT mappings, TURN servers.
     pub correlation: Correlation,
+    /// Inputs, or parts of them, that could not be used, with why.
     pub errors: Vec<InputError>,
     /// The TURN server's profile: flags, then the Expressway's configuration and status.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -386,10 +470,12 @@ impl Report {
         self.findings.iter().map(|f| &*f.id).collect()
     }
 
+    /// True when a finding of this id was raised.
     pub fn has(&self, id: &str) -> bool {
         self.findings.iter().any(|f| f.id == id)
     }
 
+    /// The first finding of this id, if raised.
     pub fn finding(&self, id: &str) -> Option<&Finding> {
         self.findings.iter().find(|f| f.id == id)
     }
@@ -612,14 +698,18 @@ fn secs(ts: i64) -> f64 {
 /// Everything read for one case, before it is assembled.
 #[derive(Debug, Default)]
 pub struct CaseParts {
+    /// The captures, read into flows (one per capture, rotated pieces joined).
     pub flows: Vec<CaptureFlows>,
     /// Per capture: `--client` / `--server`.
     pub roles: Vec<Option<Role>>,
     /// Per capture: the Expressway interface it was taken on (`eth<n>`), labelled with what
     /// the configuration of its own bundle says of it (a cluster's peers differ).
     pub interfaces: Vec<Option<String>>,
+    /// The documents read (logs, configuration and status dumps, webrtc-internals dumps).
     pub documents: Vec<Document>,
+    /// Bundles and other inputs read as streams.
     pub bundles: Vec<BundleInfo>,
+    /// Inputs that could not be used, with why.
     pub errors: Vec<InputError>,
 }
 

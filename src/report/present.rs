@@ -79,7 +79,9 @@ fn range_text((a, b): (u32, u32)) -> String {
 /// The evidence frames of one capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvidenceGroup<'a> {
+    /// The capture (or rotated piece) as the report names it.
     pub capture: &'a str,
+    /// The finding's frames in it, 1-based, in the order cited.
     pub frames: Vec<u32>,
 }
 
@@ -195,12 +197,16 @@ pub struct Verdict<'a> {
     /// The most severe finding (findings are ordered by severity, then time), one that names
     /// a cause before one that only says the call failed.
     pub lead: Option<&'a Finding>,
+    /// Findings of severity error.
     pub errors: usize,
+    /// Findings of severity warning.
     pub warnings: usize,
+    /// Findings of severity info.
     pub infos: usize,
 }
 
 impl<'a> Verdict<'a> {
+    /// The verdict of a report.
     pub fn of(r: &'a Report) -> Verdict<'a> {
         let count = |s: Severity| r.findings.iter().filter(|f| f.severity == s).count();
         let top = r.findings.first().map(|f| f.severity);

@@ -18,6 +18,7 @@ pub struct ProfileItem {
     /// `turn_port`, `realm`, `relay_ports`, `protocol_mode`, `turn_mode`, `lan_address`,
     /// `static_nat`, `static_nat_mode`, `dual_nic`, `version`, `option_key`, `relay_usage`.
     pub item: Cow<'static, str>,
+    /// The value as the flag or the dump gives it (`3478`, `24000-29999`, `On`).
     pub value: String,
     /// `--turn-port` (a flag), or `DOCUMENT line N (KEY PATH)`.
     pub source: String,

@@ -14,7 +14,9 @@ use super::{present, Report};
 /// coloured (ANSI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TermStyle {
+    /// Columns each line fits in (at least [`MIN_WIDTH`]).
     pub width: usize,
+    /// Severities in ANSI colour.
     pub color: bool,
 }
 

@@ -51,7 +51,9 @@ impl Subject<'_, '_> {
 /// What the case's dumps give: findings, and each joined dump's clock against the captures'.
 #[derive(Debug, Default)]
 pub struct BrowserOutcome {
+    /// The `browser.*` findings of every dump.
     pub findings: Vec<Finding>,
+    /// Each dump's clock against the captures' (only for dumps joined with a capture).
     pub clocks: Vec<LogClock>,
 }
 
