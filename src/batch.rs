@@ -9,11 +9,12 @@
 //! recognised by content, not by name; a file that cannot be read stays in its case, which then
 //! says why.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capture::bundle::{sniff, Kind, HEAD_BYTES};
 use crate::diagnose::Severity;
@@ -23,7 +24,9 @@ use crate::sources;
 /// One support case: a name (its path relative to the folder given) and its inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Case {
+    /// The case's name: its path relative to the folder given, which names its reports too.
     pub name: String,
+    /// Its inputs, captures, bundles and documents, in name order.
     pub inputs: Vec<PathBuf>,
 }
 
@@ -117,13 +120,16 @@ fn walk(root: &Path, dir: &Path, depth: usize, cases: &mut Vec<Case>) -> std::io
 }
 
 /// What the summary says of one case.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseSummary {
+    /// The case's name (see [`Case::name`]).
     pub case: String,
+    /// How many inputs it had.
     pub inputs: usize,
     /// `error`, `warning`, `info` or `unusable` (no input could be read).
-    pub verdict: &'static str,
-    pub findings: Vec<&'static str>,
+    pub verdict: Cow<'static, str>,
+    /// The ids of its findings, in report order (an id once per finding).
+    pub findings: Vec<Cow<'static, str>>,
     /// The report files written for the case, relative to the output folder.
     pub reports: Vec<String>,
     /// Inputs (or parts of bundles) that could not be used, with the reason.
@@ -131,11 +137,16 @@ pub struct CaseSummary {
 }
 
 /// The summary of a batch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
+    /// The version of this JSON document's layout, [`crate::report::SCHEMA_VERSION`] when
+    /// written (1 for summaries written before the field existed).
+    #[serde(default = "crate::report::schema_version_before_the_field")]
+    pub schema_version: u32,
+    /// Every case, in the order found.
     pub cases: Vec<CaseSummary>,
     /// How many cases raised each finding id.
-    pub by_finding: BTreeMap<&'static str, usize>,
+    pub by_finding: BTreeMap<Cow<'static, str>, usize>,
 }
 
 fn verdict(r: &Report) -> &'static str {
@@ -208,7 +219,11 @@ pub fn run(
             *by_finding.entry(id).or_default() += 1;
         }
     }
-    let summary = Summary { cases, by_finding };
+    let summary = Summary {
+        schema_version: report::SCHEMA_VERSION,
+        cases,
+        by_finding,
+    };
     let json = crate::escape::to_json_pretty(&summary).map_err(std::io::Error::other)?;
     std::fs::write(out.join("summary.json"), json)?;
     std::fs::write(out.join("summary.md"), summary_markdown(&summary))?;
@@ -232,8 +247,8 @@ fn analyze_case(case: &Case, opts: &AnalyzeOptions, out: &Path) -> std::io::Resu
     Ok(CaseSummary {
         case: case.name.clone(),
         inputs: case.inputs.len(),
-        verdict: verdict(&r),
-        findings: r.ids(),
+        verdict: Cow::Borrowed(verdict(&r)),
+        findings: r.findings.iter().map(|f| f.id.clone()).collect(),
         reports,
         errors: r.errors.clone(),
     })
@@ -249,8 +264,8 @@ pub fn summary_markdown(s: &Summary) -> String {
     };
     let mut rows: Vec<&CaseSummary> = s.cases.iter().collect();
     rows.sort_by(|a, b| {
-        rank(a.verdict)
-            .cmp(&rank(b.verdict))
+        rank(&a.verdict)
+            .cmp(&rank(&b.verdict))
             .then_with(|| a.case.cmp(&b.case))
     });
     let mut md = String::from(

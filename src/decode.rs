@@ -17,10 +17,12 @@ pub enum Carrier {
     Send,
     /// The DATA attribute of a Data indication (server -> client).
     Data,
+    /// A ChannelData message's payload.
     ChannelData,
 }
 
 impl Carrier {
+    /// `send`, `data` or `channeldata`, as `carried_in` in jsonl.
     pub fn as_str(self) -> &'static str {
         match self {
             Carrier::Send => "send",
@@ -33,7 +35,9 @@ impl Carrier {
 /// A message found in a payload.
 #[derive(Debug, Clone)]
 pub enum Body<'a> {
+    /// A STUN message (RFC 5389 / 8489, or RFC 3489 without the magic cookie).
     Stun(Message<'a>),
+    /// A TURN ChannelData message (RFC 8656 section 12).
     ChannelData(ChannelData<'a>),
     /// STUN-looking bytes that do not parse, with the reason.
     Malformed(Malformed),
@@ -42,6 +46,7 @@ pub enum Body<'a> {
 /// A STUN header whose message does not parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Malformed {
+    /// Why it does not parse.
     pub error: WireError,
     /// The 16-bit type field of the broken header.
     pub message_type: u16,
@@ -50,20 +55,28 @@ pub struct Malformed {
 /// One message record, as `decode --format jsonl` prints it.
 #[derive(Debug, Clone)]
 pub struct Record<'a> {
+    /// The frame, 1-based (for a message reassembled from TCP, the frame that completes it).
     pub frame: u32,
+    /// Capture time of the frame.
     pub ts: Timestamp,
+    /// UDP, TCP or TLS.
     pub transport: Transport,
+    /// Source as the capture shows it.
     pub src: SocketAddr,
+    /// Destination as the capture shows it.
     pub dst: SocketAddr,
     /// `Some` for messages relayed inside TURN; `None` for messages on the wire itself.
     pub carried_in: Option<Carrier>,
+    /// The message.
     pub body: Body<'a>,
 }
 
 /// What else a payload was, for counting (RFC 7983 classes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OtherPayload {
+    /// Its RFC 7983 class (DTLS, RTP/RTCP, ZRTP, other).
     pub class: PayloadClass,
+    /// Its length in bytes.
     pub len: usize,
 }
 
@@ -183,6 +196,7 @@ pub fn unprotected_attribute_names(m: &wire::Message<'_>) -> Vec<String> {
         .collect()
 }
 
+/// The `decode --format jsonl` object of one record (`docs/cli.md`), `capture` named as given.
 pub fn record_json(capture: &str, r: &Record<'_>) -> serde_json::Value {
     use serde_json::{json, Map, Value};
     let mut o = Map::new();
@@ -256,6 +270,7 @@ pub fn record_json(capture: &str, r: &Record<'_>) -> serde_json::Value {
 /// Message counts of one capture, as `decode --stats` prints them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
+    /// Frames read.
     pub frames: u64,
     /// STUN messages on the wire by 16-bit message type (what tshark counts).
     pub stun_by_type: std::collections::BTreeMap<u16, u64>,
@@ -263,13 +278,17 @@ pub struct Stats {
     pub carried_by_type: std::collections::BTreeMap<u16, u64>,
     /// Of the messages on the wire, the RFC 3489 ones (no magic cookie), by type.
     pub rfc3489_by_type: std::collections::BTreeMap<u16, u64>,
+    /// ChannelData messages.
     pub channeldata: u64,
+    /// STUN-looking payloads that do not parse.
     pub malformed: u64,
     /// Malformed messages by the type field of their header.
     pub malformed_by_type: std::collections::BTreeMap<u16, u64>,
     /// Payloads that were not STUN or ChannelData, by RFC 7983 class.
     pub other: std::collections::BTreeMap<&'static str, u64>,
+    /// ICMP errors quoting a STUN or ChannelData message (port or host unreachable).
     pub unreachable: u64,
+    /// Capture-level problems (cut packets, TCP gaps...).
     pub problems: u64,
 }
 

@@ -131,7 +131,8 @@ fn json_fragment<W: ?Sized + io::Write>(w: &mut W, fragment: &str) -> io::Result
     w.write_all(fragment.as_bytes().get(start..).unwrap_or_default())
 }
 
-/// serde_json's compact layout with [`json_fragment`] strings (one JSON line).
+/// serde_json's compact layout (one JSON line), strings with DEL, C1, bidirectional controls
+/// and separators written as `\uXXXX`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct JsonCompact;
 
@@ -145,7 +146,7 @@ impl serde_json::ser::Formatter for JsonCompact {
     }
 }
 
-/// serde_json's pretty layout (two spaces a level) with [`json_fragment`] strings, for a value
+/// serde_json's pretty layout (two spaces a level), strings escaped as in [`JsonCompact`], for a value
 /// that sits `depth` levels deep in a larger document (0 for a whole document).
 #[derive(Debug, Clone, Copy)]
 pub struct JsonPretty {
@@ -154,6 +155,7 @@ pub struct JsonPretty {
 }
 
 impl JsonPretty {
+    /// A printer for a value written `depth` levels deep into a pretty-printed document, indented as `serde_json`'s pretty printer would there.
     pub fn at(depth: usize) -> JsonPretty {
         JsonPretty {
             depth,

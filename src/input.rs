@@ -11,7 +11,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capture::{self, bundle, CaptureFile};
 use crate::flow::Role;
@@ -22,6 +22,7 @@ use crate::sources::{self, DocKind};
 pub enum Source {
     /// A capture, a bundle, a document, or a folder of them.
     Path(PathBuf),
+    /// Bytes in memory: a capture, bundle or document already read.
     Bytes(Vec<u8>),
     /// Standard input, read as a stream.
     Stdin,
@@ -32,12 +33,14 @@ pub enum Source {
 pub struct Input {
     /// Label used in reports (the path as given, or a name for bytes).
     pub name: String,
+    /// Where its bytes are.
     pub source: Source,
     /// `--client` / `--server`; `None` to infer.
     pub role: Option<Role>,
 }
 
 impl Input {
+    /// A file or folder, labelled with its path as given.
     pub fn path(p: impl AsRef<Path>) -> Input {
         let p = p.as_ref();
         Input {
@@ -47,6 +50,7 @@ impl Input {
         }
     }
 
+    /// Bytes in memory, labelled `name` in the report.
     pub fn bytes(name: impl Into<String>, bytes: Vec<u8>) -> Input {
         Input {
             name: name.into(),
@@ -73,6 +77,7 @@ impl Input {
         }
     }
 
+    /// The input with its vantage point given, not inferred (`--client` / `--server`).
     pub fn with_role(mut self, role: Role) -> Input {
         self.role = Some(role);
         self
@@ -80,13 +85,16 @@ impl Input {
 }
 
 /// An input (or a part of one) that could not be used, and why.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InputError {
+    /// The input, or `bundle!member` for a part of a bundle.
     pub path: String,
+    /// Why it could not be used, in words.
     pub reason: String,
 }
 
 impl InputError {
+    /// An error for `path` with `reason`.
     pub fn new(path: impl Into<String>, reason: impl Into<String>) -> InputError {
         InputError {
             path: path.into(),
@@ -129,6 +137,7 @@ impl Origin {
 pub struct CaptureInput {
     /// `path`, `bundle!member`, or `folder/file`.
     pub name: String,
+    /// Its role when given (`--client` / `--server`); `None` to infer it.
     pub role: Option<Role>,
     /// Position among everything resolved (reports keep the inputs' order).
     pub order: usize,
@@ -151,8 +160,11 @@ impl CaptureInput {
 /// A bundle (or a gzip, or standard input) to walk as a stream.
 #[derive(Debug)]
 pub struct BundleInput {
+    /// The bundle as given.
     pub name: String,
+    /// The role given to everything in it; `None` to infer each capture's.
     pub role: Option<Role>,
+    /// Position among everything resolved (reports keep the inputs' order).
     pub order: usize,
     origin: Origin,
 }
@@ -182,6 +194,7 @@ pub enum DocumentKind {
 }
 
 impl DocumentKind {
+    /// What the document is, in words (`the Expressway log`).
     pub fn describe(self) -> &'static str {
         self.source().describe()
     }
@@ -213,8 +226,11 @@ impl DocumentKind {
 pub struct DocumentInput {
     /// `path`, or `folder/file`.
     pub name: String,
+    /// What kind of document it is, from its content (or its documented name).
     pub kind: DocumentKind,
+    /// The role given with it; `None` when none was given.
     pub role: Option<Role>,
+    /// Position among everything resolved (reports keep the inputs' order).
     pub order: usize,
     origin: Origin,
 }
@@ -229,9 +245,13 @@ impl DocumentInput {
 /// The captures, bundles and documents of some inputs, and what could not be used.
 #[derive(Debug, Default)]
 pub struct Resolved {
+    /// The captures found, in the inputs' order.
     pub captures: Vec<CaptureInput>,
+    /// The bundles found, in the inputs' order.
     pub bundles: Vec<BundleInput>,
+    /// The documents found, in the inputs' order.
     pub documents: Vec<DocumentInput>,
+    /// Inputs, or parts of them, that could not be used, with why.
     pub errors: Vec<InputError>,
     /// Inputs resolved so far (gives each its `order`).
     next: usize,

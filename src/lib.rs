@@ -26,25 +26,36 @@
 //! (scripted captures and fuzzing entry points). With `default-features = false` the analysis
 //! library stands alone.
 
+// Every public item says what it means to a user of the library. The modules allowed below
+// are not documented item by item yet (issue #12): wire, flow and sources (about 710 items);
+// cli is read by clap, whose help text comes from doc comments.
+#![deny(missing_docs)]
+
 pub mod batch;
+#[allow(missing_docs)] // documented after the capture/serve rework lands
 pub mod capture;
 #[cfg(feature = "cli")]
+#[allow(missing_docs)] // clap turns doc comments on its arguments into help text
 pub mod cli;
 pub mod decode;
 pub mod diagnose;
 pub mod escape;
+#[allow(missing_docs)] // not yet documented item by item (issue #12)
 pub mod flow;
 pub mod input;
 pub mod replay;
 pub mod report;
 #[cfg(feature = "serve")]
+#[allow(missing_docs)] // documented after the capture/serve rework lands
 pub mod serve;
+#[allow(missing_docs)] // not yet documented item by item (issue #12)
 pub mod sources;
 #[cfg(feature = "testsupport")]
 #[doc(hidden)]
 pub mod testsupport;
 pub mod timeline;
 pub mod turn;
+#[allow(missing_docs)] // not yet documented item by item (issue #12)
 pub mod wire;
 
 pub use diagnose::{Finding, Severity};

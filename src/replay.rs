@@ -31,8 +31,11 @@ pub struct CapturedMessage {
     pub frame: u32,
     /// Nanoseconds since the epoch.
     pub ts_nanos: i64,
+    /// UDP, TCP or TLS (the core answers each as it would there).
     pub transport: Transport,
+    /// Source address of the message as captured.
     pub src: SocketAddr,
+    /// Destination address of the message as captured.
     pub dst: SocketAddr,
     /// One STUN message (or anything else, which is skipped).
     pub bytes: Vec<u8>,
@@ -45,6 +48,7 @@ pub struct ReplayOptions {
     pub credentials: Vec<Credential>,
     /// The server realm; `None`: the REALM the captured server issued, else the profile's.
     pub realm: Option<String>,
+    /// Which server the core plays: `rfc` (401 on bad integrity) or `expressway` (431, realm TANDBERG).
     pub profile: Profile,
     /// A per-user allocation quota, if the captured server is known to have one (486).
     pub user_quota: Option<u32>,
@@ -53,21 +57,30 @@ pub struct ReplayOptions {
 /// The contract's `replay --format json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReplayReport {
+    /// Client requests replayed (one per transaction).
     pub requests: usize,
+    /// Requests whose predicted answer is the captured one.
     pub agree: usize,
+    /// Requests answered otherwise than captured.
     pub differ: usize,
+    /// Each disagreement, in capture order.
     pub differences: Vec<Difference>,
 }
 
+/// One request the core answers otherwise than the captured server did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Difference {
+    /// The capture of the request, as given.
     pub capture: String,
+    /// The request's frame, 1-based.
     pub frame: u32,
+    /// Lower-case method name (`allocate`, `refresh`...).
     pub method: String,
     /// `success`, `error NNN` or `none`.
     pub captured: String,
     /// `success`, `error NNN` or `none`.
     pub predicted: String,
+    /// Why the core answers as it does (the check that decided it).
     pub why: String,
 }
 

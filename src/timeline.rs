@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::flow::{Case, CaseTx};
 
@@ -26,7 +26,7 @@ pub const MAX_PACKET_RUNS: usize = 2_000;
 pub const MAX_ENTRIES: usize = 5_000;
 
 /// Where an entry comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     /// Transactions of the captures.
@@ -38,21 +38,22 @@ pub enum EntryKind {
 }
 
 /// One entry of the timeline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     /// Seconds since the epoch on the reference capture's clock.
     pub ts: f64,
     /// For a run of transactions: the time of its last one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<f64>,
+    /// Packets, a log line or a browser event.
     pub kind: EntryKind,
     /// The capture (the piece, for a rotated one) or the document.
     pub source: String,
     /// The frame of the first transaction (in `source`), for packets.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame: Option<u32>,
     /// The line, for a document event.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
     /// Transactions in the run (1 for a document event).
     pub count: usize,
@@ -65,19 +66,26 @@ pub struct Entry {
 /// An event of a document, as the caller placed it on the case's clock.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DocumentEvent {
+    /// A log line or a browser event.
     pub kind: EntryKind,
+    /// The document as given.
     pub document: String,
+    /// The line, 1-based (0 for a dump).
     pub line: u64,
     /// Reference clock, seconds since the epoch; `None` when it could not be placed.
     pub ts: Option<f64>,
+    /// The time comes from a local time moved by an estimated clock offset.
     pub estimated: bool,
+    /// The line's level (`error`, `warning`...), when it has one.
     pub level: Option<String>,
+    /// The message as written.
     pub text: String,
 }
 
 /// The timeline of a case.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Timeline {
+    /// The entries in time order, at most [`MAX_ENTRIES`].
     pub entries: Vec<Entry>,
     /// Entries beyond the limits, counted only.
     pub not_listed: usize,

@@ -342,6 +342,101 @@ fn every_command_reads_bundles_gzip_folders_and_stdin() {
         .any(|f| f["id"] == "auth.password_mismatch"));
 }
 
+/// Run `args` with `stdin` (empty when `None`): exit code, standard output, standard error.
+fn run_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> (Option<i32>, String, String) {
+    let mut child = bin()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(pipe);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn decode_replay_and_analyze_read_every_kind_of_input() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let pcapng = root.join("fixtures/pcapng/ok-udp-client.pcapng");
+    let bundle = root.join("fixtures/bundles/alt-ok-udp.tar.gz");
+    let dir = tmpdir("kinds");
+    let gz = dir.join("client.pcap.gz");
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(&std::fs::read(lab("bad-password", "client.pcap")).unwrap())
+        .unwrap();
+    std::fs::write(&gz, e.finish().unwrap()).unwrap();
+    let commands: [&[&str]; 3] = [
+        &["decode", "--stats"],
+        &[
+            "replay",
+            "--credential",
+            "turnuser:cisco",
+            "--format",
+            "json",
+        ],
+        &["analyze", "--format", "json"],
+    ];
+    for command in commands {
+        for input in [&pcapng, &gz, &bundle] {
+            for from_stdin in [false, true] {
+                let bytes = std::fs::read(input).unwrap();
+                let path = input.to_str().unwrap();
+                let mut args = command.to_vec();
+                args.push(if from_stdin { "-" } else { path });
+                let (code, out, err) = run_with_stdin(&args, from_stdin.then_some(&bytes[..]));
+                let what = format!("{args:?} ({path})");
+                assert_eq!(code, Some(0), "{what}: {err}");
+                let read = match command[0] {
+                    "decode" => out.contains(" frames, ") && !out.contains(": 0 frames"),
+                    "replay" => serde_json::from_str::<serde_json::Value>(&out).unwrap()
+                        ["requests"]
+                        .as_u64()
+                        .is_some_and(|n| n > 0),
+                    _ => serde_json::from_str::<serde_json::Value>(&out).unwrap()["captures"]
+                        .as_array()
+                        .is_some_and(|c| c.iter().any(|c| c["stun_messages"].as_u64() > Some(0))),
+                };
+                assert!(read, "{what}: nothing read: {out}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_folder_without_captures_says_so() {
+    let empty = tmpdir("empty-folder");
+    let notes = tmpdir("notes-folder");
+    std::fs::write(
+        notes.join("notes.txt"),
+        "the customer says it fails from home\n",
+    )
+    .unwrap();
+    for command in [
+        vec!["decode"],
+        vec!["replay", "--credential", "turnuser:cisco"],
+        vec!["analyze"],
+    ] {
+        for (folder, says) in [
+            (&empty, "folder holds no file to read"),
+            (&notes, "notes.txt: not a pcap or pcapng file"),
+        ] {
+            let mut args = command.clone();
+            args.push(folder.to_str().unwrap());
+            let (code, _, err) = run_with_stdin(&args, None);
+            assert_eq!(code, Some(1), "{args:?}: {err}");
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
+    }
+}
+
 #[test]
 fn fail_on_and_the_format_from_out() {
     let case = |s: &str| [lab(s, "client.pcap"), lab(s, "server.pcap")];
@@ -403,6 +498,19 @@ fn version_completions_and_manual() {
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains(".TH turnscope 1"), "{s}");
     assert!(s.contains("analyze"), "{s}");
-    let out = bin().args(["analyze", "--help"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Examples:"));
+    for command in [
+        None,
+        Some("decode"),
+        Some("analyze"),
+        Some("replay"),
+        Some("batch"),
+    ] {
+        let out = bin().args(command).arg("--help").output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        let example = format!("  turnscope {}", command.unwrap_or(""));
+        assert!(
+            help.contains("Examples:") && help.contains(example.trim_end()),
+            "{command:?}: {help}"
+        );
+    }
 }

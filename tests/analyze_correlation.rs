@@ -83,7 +83,7 @@ fn describe(name: &str, r: &Report, out: &mut String) {
     let mut last_seen = std::collections::BTreeMap::new();
     for t in &r.transactions {
         if let Some(p) = &t.path {
-            *last_seen.entry(p.last_seen).or_insert(0) += 1;
+            *last_seen.entry(p.last_seen.clone()).or_insert(0) += 1;
             let _ = writeln!(
                 paths,
                 "{} {:?} {:?} {:?} {:?} {}",

@@ -77,7 +77,7 @@ fn captures(dir: &Path) -> Vec<Input> {
 
 /// What is wrong with one scenario's report, if anything.
 fn problems(e: &Expect, r: &Report) -> Vec<String> {
-    let ids: Vec<&str> = r.findings.iter().map(|f| f.id).collect();
+    let ids: Vec<&str> = r.findings.iter().map(|f| &*f.id).collect();
     let mut out = Vec::new();
     for want in &e.raised {
         if !ids.contains(&want.as_str()) {
@@ -90,7 +90,7 @@ fn problems(e: &Expect, r: &Report) -> Vec<String> {
         }
     }
     for f in r.findings.iter().filter(|f| f.severity == Severity::Error) {
-        if e.no_error || !e.raised.iter().any(|w| w == f.id) {
+        if e.no_error || !e.raised.iter().any(|w| *w == f.id) {
             out.push(format!("unexpected error {}: {}", f.id, f.summary));
         }
     }

@@ -99,7 +99,7 @@ fn check_setting(setting: &str) {
                 .iter()
                 .filter(|x| x.severity == Severity::Error)
             {
-                if !run.expect.iter().any(|e| e == x.id) {
+                if !run.expect.iter().any(|e| *e == x.id) {
                     failures.push(format!(
                         "{setting}/{scen} [{}]: unexpected error {}: {}",
                         run.args, x.id, x.summary

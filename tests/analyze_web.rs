@@ -75,7 +75,7 @@ fn check(scen: &str, rep: &Report, e: &Expect, failures: &mut Vec<String>) {
         .iter()
         .filter(|f| f.severity == Severity::Error)
     {
-        if e.no_error || !e.want.iter().any(|w| w == f.id) {
+        if e.no_error || !e.want.iter().any(|w| *w == f.id) {
             failures.push(format!("{scen}: unexpected error {}: {}", f.id, f.summary));
         }
     }

@@ -87,8 +87,26 @@ fn batch_finds_folders_and_bundles_and_writes_reports() {
         for r in c["reports"].as_array().expect("reports") {
             let p = out.join(r.as_str().expect("name"));
             assert!(p.is_file(), "{} written", p.display());
+            if p.extension().is_some_and(|e| e == "json") {
+                let text = std::fs::read_to_string(&p).expect("report");
+                let report = turnscope::Report::from_json(&text).expect("a report");
+                assert_eq!(report.json(), text, "{} reads back", p.display());
+            }
         }
     }
+    // The summary names its schema version and reads back into the library's type.
+    assert_eq!(
+        summary["schema_version"],
+        serde_json::json!(turnscope::report::SCHEMA_VERSION)
+    );
+    let text = std::fs::read_to_string(out.join("summary.json")).expect("summary");
+    let read: turnscope::batch::Summary = serde_json::from_str(&text).expect("a summary");
+    assert_eq!(read.by_finding.get("auth.rejected"), Some(&1));
+    assert_eq!(
+        turnscope::escape::to_json_pretty(&read).expect("JSON"),
+        text,
+        "summary.json reads back"
+    );
     let md = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
     // Case names are escaped for Markdown (the underscore renders as itself).
     assert!(

@@ -95,7 +95,7 @@ fn self_contained_with_verdict_and_footer() {
         let boxed = &page[verdict..findings];
         if let Some(lead) = turnscope::report::Verdict::of(&r).lead {
             assert!(boxed.contains("Remedy:"), "{name}");
-            assert!(boxed.contains(lead.id), "{name}: {boxed}");
+            assert!(boxed.contains(&*lead.id), "{name}: {boxed}");
             assert!(
                 boxed.contains(&format!("verdict {}", lead.severity.as_str())),
                 "{name}"

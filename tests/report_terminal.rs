@@ -91,7 +91,7 @@ fn fits_80_and_120_columns() {
             }
             // Each finding is a block with its remedy.
             for f in &r.findings {
-                assert!(text.contains(f.id), "{name}: {} missing", f.id);
+                assert!(text.contains(&*f.id), "{name}: {} missing", f.id);
             }
             assert_eq!(
                 text.matches("remedy: ").count(),

@@ -96,7 +96,7 @@ fn summary_lines(cases: &[batch::CaseSummary], style: crate::report::TermStyle) 
     let mut out = String::new();
     for (c, name) in cases.iter().zip(&names) {
         let pad = " ".repeat(verdict_w - c.verdict.len());
-        let verdict = match (style.color, c.verdict) {
+        let verdict = match (style.color, &*c.verdict) {
             (true, "error") => format!("\x1b[1;31merror\x1b[0m{pad}"),
             (true, "warning") => format!("\x1b[1;33mwarning\x1b[0m{pad}"),
             (true, "info") => format!("\x1b[32minfo\x1b[0m{pad}"),

@@ -16,7 +16,8 @@
 //! it follows by a whole number of quarter hours (a zone offset) plus a short delay (the CMS
 //! logs the failure after its attempts); the zone and the delay are the clock estimate.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use crate::flow::{AllocOutcome, Allocation, Case};
 use crate::sources::cmslog::{CmsWhat, IceCause};
@@ -39,6 +40,7 @@ const MAX_EARLY: i64 = 5 * SECOND;
 pub struct PacketRef {
     /// Index into the case's captures.
     pub cap: usize,
+    /// The frame, 1-based.
     pub frame: u32,
     /// Time on the capture's own clock (nanoseconds since the epoch).
     #[serde(skip)]
@@ -50,8 +52,11 @@ pub struct PacketRef {
 pub struct LogLink {
     /// What links them (see the module's list).
     pub name: &'static str,
+    /// The line.
     pub line: LineRef,
+    /// One sentence on the link.
     pub summary: String,
+    /// The packets the line follows from.
     pub packets: Vec<PacketRef>,
     /// The line's time minus the time of the packet it follows (nanoseconds; for a line
     /// without zone, the zone offset included).
@@ -63,8 +68,9 @@ pub struct LogLink {
 }
 
 /// Where a log's clock stands against the captures'.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogClock {
+    /// The document as given.
     pub document: String,
     /// The log's time minus the captures' (reference clock) for the same moment, in ms,
     /// including the delay with which lines follow their packets.
@@ -73,8 +79,10 @@ pub struct LogClock {
     pub zone: String,
     /// How long after their packets the linked lines were written: least and most, in ms.
     pub delay_ms: (f64, f64),
+    /// Lines tied to packets that the offset rests on.
     pub links: usize,
-    pub method: &'static str,
+    /// How the offset was found (UTC times against the linked packets, or the nearest quarter hour for local times).
+    pub method: Cow<'static, str>,
 }
 
 /// Every link between the documents' lines and the case's packets.
@@ -332,9 +340,9 @@ pub fn clocks(links: &[LogLink]) -> Vec<LogClock> {
                 ),
                 links: mine.len(),
                 method: if zoned {
-                    "log time in UTC against the linked packets"
+                    "log time in UTC against the linked packets".into()
                 } else {
-                    "local time without zone: nearest quarter hour to the linked packets, the rest is the delay"
+                    "local time without zone: nearest quarter hour to the linked packets, the rest is the delay".into()
                 },
             })
         })

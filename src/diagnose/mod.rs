@@ -22,22 +22,27 @@ mod transport;
 mod version;
 mod web;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::flow::{Case, Credential, Sighting};
 
 /// How bad a finding is: `error` blocks the call, `warning` degrades it or may, `info` is context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Blocks the call: media cannot flow as captured.
     Error,
+    /// Degrades the call or may: worth fixing, not the cause of a failure alone.
     Warning,
+    /// Context: what was seen, nothing to fix.
     Info,
 }
 
 impl Severity {
+    /// `error`, `warning` or `info`, as the JSON writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Error => "error",
@@ -48,38 +53,49 @@ impl Severity {
 }
 
 /// A capture file and a 1-based frame number, as Wireshark shows it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Evidence {
+    /// The capture (or rotated piece) as the report names it.
     pub capture: String,
+    /// The frame, 1-based as Wireshark numbers it.
     pub frame: u32,
 }
 
 /// A place in a document other than a capture that a finding rests on: for a
 /// chrome://webrtc-internals dump, the peer connection, what in it (a candidate error with its
 /// URL, code and text; a state change; a candidate) and when the dump says it happened.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct DocumentEvidence {
+    /// The document as given (`bundle!member` inside a bundle).
     pub document: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// A webrtc-internals dump's peer connection id (`pid-lid`); `None` for other documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_connection: Option<String>,
     /// As the document writes it (UTC for dumps of Chrome 78 and later).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
+    /// What the document says there: the event and its details.
     pub what: String,
 }
 
 /// At most this many document places per finding.
 pub const MAX_DOCUMENT_EVIDENCE: usize = 8;
 
-#[derive(Debug, Clone, Serialize)]
+/// One thing wrong (or worth knowing) in a case, with where it shows and what to do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
-    pub id: &'static str,
+    /// Stable id from `docs/findings.md` (`relay.unreachable`); never renamed. Compares with `&str`.
+    pub id: Cow<'static, str>,
+    /// How bad it is (the catalogue's severity for the id).
     pub severity: Severity,
+    /// What was seen, in one or a few sentences, with counts and addresses.
     pub summary: String,
+    /// Frames it rests on, at most [`MAX_EVIDENCE`], grouped by capture in the order cited.
     pub evidence: Vec<Evidence>,
     /// Places in documents (dumps) the finding rests on; absent when none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub documents: Vec<DocumentEvidence>,
+    /// What to change (configuration, firewall, credentials), in words for the engineer.
     pub remedy: String,
     /// Earliest evidence time on the reference clock (nanoseconds), for ordering.
     #[serde(skip)]
@@ -166,7 +182,9 @@ pub fn severity_of(id: &str) -> Severity {
 /// What diagnosis needs beyond the flows.
 #[derive(Debug, Clone, Default)]
 pub struct DiagnoseOptions {
+    /// Credentials to verify the integrity of signed messages with.
     pub credentials: Vec<Credential>,
+    /// The realm the credentials are for, when the traffic names none.
     pub realm: Option<String>,
     /// `--join-url`: the web bridge join URL (else inferred from the traffic, see `web.rs`).
     pub join_url: Option<String>,
@@ -297,7 +315,7 @@ impl<'c> Sink<'c> {
                     })
                     .collect();
                 let finding = Finding {
-                    id: d.id,
+                    id: Cow::Borrowed(d.id),
                     severity: severity_of(d.id),
                     summary: d.summary,
                     evidence,
@@ -309,11 +327,11 @@ impl<'c> Sink<'c> {
             })
             .collect();
         out.sort_by(|(a, _), (b, _)| {
-            (a.severity, a.ts, a.id, &a.summary).cmp(&(b.severity, b.ts, b.id, &b.summary))
+            (a.severity, a.ts, &a.id, &a.summary).cmp(&(b.severity, b.ts, &b.id, &b.summary))
         });
         let mut out = at_most_per_id(out);
         out.sort_by(|a, b| {
-            (a.severity, a.ts, a.id, &a.summary).cmp(&(b.severity, b.ts, b.id, &b.summary))
+            (a.severity, a.ts, &a.id, &a.summary).cmp(&(b.severity, b.ts, &b.id, &b.summary))
         });
         out
     }
@@ -326,17 +344,17 @@ pub const MAX_FINDINGS_PER_ID: usize = 200;
 /// The first [`MAX_FINDINGS_PER_ID`] findings of each id (in report order), and one finding
 /// for the rest of each id that has more, counting them.
 fn at_most_per_id(findings: Vec<(Finding, usize)>) -> Vec<Finding> {
-    let mut listed: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let mut rest: BTreeMap<&'static str, (Finding, usize, usize)> = BTreeMap::new();
+    let mut listed: BTreeMap<Cow<'static, str>, usize> = BTreeMap::new();
+    let mut rest: BTreeMap<Cow<'static, str>, (Finding, usize, usize)> = BTreeMap::new();
     let mut out = Vec::new();
     for (f, count) in findings {
-        let n = listed.entry(f.id).or_default();
+        let n = listed.entry(f.id.clone()).or_default();
         if *n < MAX_FINDINGS_PER_ID {
             *n += 1;
             out.push(f);
             continue;
         }
-        let (merged, findings, occurrences) = rest.entry(f.id).or_insert_with(|| {
+        let (merged, findings, occurrences) = rest.entry(f.id.clone()).or_insert_with(|| {
             let empty = Finding {
                 evidence: Vec::new(),
                 ts: i64::MAX,

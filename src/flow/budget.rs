@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capture::Timestamp;
 use crate::decode::Carrier;
@@ -225,7 +225,7 @@ impl Pending {
 }
 
 /// What a capture summarised beyond its budget (all zero when it kept everything).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summarised {
     /// Transactions counted into a kept transaction of their kind (its `alike`).
     pub transactions: u64,

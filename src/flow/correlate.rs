@@ -1,10 +1,11 @@
 //! Cross-capture correlation: the same transaction id on both sides of a NAT gives the NAT
 //! mapping, the clock offset between the captures and, per transaction, how far it got.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::case::{Case, Sighting};
 use super::vantage::Role;
@@ -21,9 +22,9 @@ pub struct ClockOffset {
 }
 
 /// What the server sees instead of what the client sent.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NatMapping {
-    pub transport: &'static str,
+    pub transport: Cow<'static, str>,
     /// Client side: source and destination as the client capture shows them.
     pub client_src: SocketAddr,
     pub client_dst: SocketAddr,
@@ -38,7 +39,7 @@ pub struct NatMapping {
 }
 
 /// How far a transaction got, on the reference clock (seconds since the epoch).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxPath {
     pub left_client: Option<f64>,
     pub reached_server: Option<f64>,
@@ -46,7 +47,7 @@ pub struct TxPath {
     pub answer_reached_client: Option<f64>,
     /// "client" (never reached the server), "server" (reached it, never answered),
     /// "answered" (answer never reached the client), "complete".
-    pub last_seen: &'static str,
+    pub last_seen: Cow<'static, str>,
 }
 
 fn secs(n: i64) -> f64 {
@@ -87,7 +88,7 @@ pub fn correlate(case: &mut Case) {
                 let e = nat
                     .entry((cq.src, cq.dst, sq.src, sq.dst, cq.transport.as_str()))
                     .or_insert_with(|| NatMapping {
-                        transport: cq.transport.as_str(),
+                        transport: cq.transport.as_str().into(),
                         client_src: cq.src,
                         client_dst: cq.dst,
                         server_src: sq.src,
@@ -126,7 +127,7 @@ pub fn correlate(case: &mut Case) {
                 reached_server,
                 answered,
                 answer_reached_client,
-                last_seen,
+                last_seen: last_seen.into(),
             },
         );
     }

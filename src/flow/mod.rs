@@ -26,7 +26,7 @@ use std::collections::HashMap as StdHashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capture::{TcpControl, Timestamp, Transport, UnreachableKind};
 use crate::decode::Carrier;
@@ -92,7 +92,7 @@ pub struct FlowOptions {
 }
 
 /// Packets and bytes in one direction, with where they start and end.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counter {
     pub packets: u64,
     pub bytes: u64,

@@ -106,7 +106,7 @@ fn verdict_box(out: &mut String, r: &Report, folder: &str) {
         badge = severity_badge(lead.severity),
         summary = esc(&shorten(&lead.summary, folder)),
         remedy = esc(&lead.remedy),
-        id = esc(lead.id),
+        id = esc(&lead.id),
         counts = esc(&v.counts()),
     );
 }
@@ -139,7 +139,7 @@ fn finding_card(out: &mut String, f: &Finding, folder: &str) {
         out,
         "<div class=\"finding\">{}<span class=\"id\">{}</span><div class=\"summary\">{}</div>",
         severity_badge(f.severity),
-        esc(f.id),
+        esc(&f.id),
         esc(&shorten(&f.summary, folder))
     );
     let groups = present::evidence_groups(f);
@@ -158,22 +158,14 @@ fn finding_card(out: &mut String, f: &Finding, folder: &str) {
         }
         out.push_str("</ul>");
     }
-    if !f.documents.is_empty() {
+    let places = present::document_places(f, folder);
+    if !places.shown.is_empty() {
         out.push_str("<div>Evidence in documents:</div><ul class=\"evidence\">");
-        for d in &f.documents {
-            let whence = [d.peer_connection.as_deref(), d.at.as_deref()]
-                .into_iter()
-                .flatten()
-                .map(esc)
-                .collect::<Vec<_>>()
-                .join(", ");
-            let _ = write!(
-                out,
-                "<li><code>{}</code> ({}): {}</li>",
-                esc(present::short(&d.document, folder)),
-                whence,
-                esc(&d.what)
-            );
+        for place in &places.shown {
+            let _ = write!(out, "<li>{}</li>", place.line(esc, ("<code>", "</code>")));
+        }
+        if let Some(note) = places.not_shown_note() {
+            let _ = write!(out, "<li>{}</li>", esc(&note));
         }
         out.push_str("</ul>");
     }
@@ -537,7 +529,7 @@ fn captures_section(out: &mut String, r: &Report, folder: &str) {
             "<p class=\"sub\">Clock: <code>{}</code> is {:+.3} ms from the reference ({}, &plusmn;{:.3} ms, {} shared transactions)</p>",
             esc(present::short(&o.capture, folder)),
             o.offset_ms,
-            esc(o.method),
+            esc(&o.method),
             o.error_ms,
             o.transactions
         );

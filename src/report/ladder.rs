@@ -179,8 +179,8 @@ fn check_route(t: &TxInfo, roles: &HashMap<&str, Role>) -> Option<Route> {
         .last
         .as_ref()
         .is_some_and(|h| roles.get(h.capture.as_str()) == Some(&Role::Server));
-    let last_leg = c.last.as_ref().map_or("", |h| h.leg);
-    let (from, to) = match c.leg {
+    let last_leg = c.last.as_ref().map_or("", |h| &*h.leg);
+    let (from, to) = match &*c.leg {
         "client to server (relayed data)" | "direct" => (GUEST, PEER),
         "server to client (relayed data)" => (RELAY, GUEST),
         "peer to relay" => (PEER, GUEST),
@@ -188,7 +188,7 @@ fn check_route(t: &TxInfo, roles: &HashMap<&str, Role>) -> Option<Route> {
         _ => (RELAY, NAT),
     };
     let back = arrow(to, from, false);
-    let (request, answer, note) = match (c.verdict, last_leg) {
+    let (request, answer, note) = match (&*c.verdict, last_leg) {
         ("answered", _) => (arrow(from, to, false), Some(back), None),
         ("unanswered", "client to server (relayed data)") if !at_server => (
             arrow(from, 1.5, true),
@@ -248,7 +248,7 @@ fn check_route(t: &TxInfo, roles: &HashMap<&str, Role>) -> Option<Route> {
             Some("answer lost"),
         ),
     };
-    let what = format!("ICE check {} {}", leg_words(c.leg), c.verdict);
+    let what = format!("ICE check {} {}", leg_words(&c.leg), c.verdict);
     Some(Route {
         what,
         request,
@@ -277,7 +277,7 @@ fn server_route(t: &TxInfo) -> Route {
         answer: Some(arrow(SERVER, GUEST, false)),
         note,
     };
-    match t.path.as_ref().map(|p| p.last_seen) {
+    match t.path.as_ref().map(|p| &*p.last_seen) {
         Some("client") => Route {
             what: what.clone(),
             request: arrow(GUEST, 1.5, true),

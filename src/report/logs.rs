@@ -2,7 +2,8 @@
 //! timeline (UTC where the log says its zone, else the local time moved by the clock offset
 //! its links estimate), the links to packets, and the clocks.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use crate::diagnose::logs::{on_capture_clock, LogClock, LogLink};
 use crate::diagnose::Evidence;
@@ -19,10 +20,13 @@ use crate::timeline::{DocumentEvent, EntryKind};
 const MAX_LISTED: usize = 5000;
 
 /// What a document gave.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DocumentInfo {
+    /// The document as given (`bundle!member` inside a bundle).
     pub path: String,
+    /// What kind of document it is.
     pub kind: DocKind,
+    /// Lines read.
     pub lines: u64,
     /// Events or settings kept.
     pub kept: usize,
@@ -31,48 +35,68 @@ pub struct DocumentInfo {
 }
 
 /// A typed event, as the source says it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventWhat {
+    /// A line of a CMS event log.
     Cms(CmsWhat),
+    /// A line of the Expressway log.
     Expressway(LogWhat),
+    /// An event of a chrome://webrtc-internals dump.
     Browser(BrowserEvent),
 }
 
 /// What a chrome://webrtc-internals dump logged, for the timeline (`kind` names it).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BrowserEvent {
     /// `iceconnectionstatechange`.
     BrowserIceState {
+        /// The dump's peer connection id (`pid-lid`).
         peer_connection: String,
+        /// The state it changed to.
         state: IceConnectionState,
     },
     /// `connectionstatechange`.
     BrowserConnectionState {
+        /// The dump's peer connection id (`pid-lid`).
         peer_connection: String,
+        /// The state it changed to.
         state: ConnectionState,
     },
     /// `icecandidateerror`: a STUN/TURN URL that gave no candidate (701, 401, 431...).
     BrowserCandidateError {
+        /// The dump's peer connection id (`pid-lid`).
         peer_connection: String,
+        /// The STUN or TURN URL that failed (`turn:198.51.100.10:3478?transport=udp`), credentials never included.
         url: String,
+        /// The error code (701: no answer; otherwise the STUN error code).
         code: u16,
+        /// The error text the browser gives.
         text: String,
+        /// The local port the browser sent from, when the dump names it.
         port: Option<u16>,
     },
     /// A local candidate gathered (`icecandidate`).
     BrowserCandidate {
+        /// The dump's peer connection id (`pid-lid`).
         peer_connection: String,
+        /// Host, server-reflexive, peer-reflexive or relay.
         candidate_type: CandidateType,
+        /// The candidate's address, `IP:PORT`.
         address: String,
+        /// For a relay candidate: the transport of its allocation.
         relay_protocol: Option<RelayProtocol>,
+        /// For a candidate from a server: the STUN or TURN URL it came from.
         url: Option<String>,
     },
     /// The pair ICE selected (at its last stats sample).
     BrowserSelectedPair {
+        /// The dump's peer connection id (`pid-lid`).
         peer_connection: String,
+        /// The local candidate, `IP:PORT` with its type.
         local: String,
+        /// The remote candidate, `IP:PORT` with its type.
         remote: String,
     },
 }
@@ -81,9 +105,11 @@ pub enum BrowserEvent {
 const MAX_DUMP_EVENTS: usize = 500;
 
 /// One event on the timeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogEventInfo {
+    /// The document as given.
     pub document: String,
+    /// The line, 1-based (0 for a dump, which has no lines).
     pub line: u64,
     /// As written: UTC when the log says its zone, else local.
     pub time: String,
@@ -91,32 +117,46 @@ pub struct LogEventInfo {
     pub ts: Option<f64>,
     /// `ts` comes from the log's local time moved by an estimated clock offset.
     pub estimated: bool,
+    /// The level the log gives the line (`error`, `warning`...), when it gives one.
     pub level: Option<String>,
+    /// What the line says, typed (its `kind` names the variant).
     pub what: EventWhat,
+    /// The line's message as written, cut at a few hundred characters.
     pub text: String,
 }
 
 /// A link between a line and packets.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LinkInfo {
-    pub name: &'static str,
+    /// What links them: `ice_failure_unauthorized`, `ice_failure_relay_timeout`, `media_route_allocation`.
+    pub name: Cow<'static, str>,
+    /// The document of the line.
     pub document: String,
+    /// The line, 1-based.
     pub line: u64,
+    /// One sentence on the link.
     pub summary: String,
+    /// The packets the line follows from.
     pub packets: Vec<Evidence>,
 }
 
 /// The `logs` field of the report.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LogsInfo {
+    /// The documents read, in the order given.
     pub documents: Vec<DocumentInfo>,
+    /// Their events in time order, at most 5,000.
     pub events: Vec<LogEventInfo>,
+    /// Events beyond those listed, counted only.
     pub events_not_listed: usize,
+    /// Lines tied to the packets they follow from.
     pub links: Vec<LinkInfo>,
+    /// Each linked document's clock against the captures'.
     pub clocks: Vec<LogClock>,
 }
 
 impl LogsInfo {
+    /// True when the case had no document.
     pub fn is_empty(&self) -> bool {
         self.documents.is_empty()
     }
@@ -144,7 +184,7 @@ pub fn logs_info(
     let links = links
         .iter()
         .map(|l| LinkInfo {
-            name: l.name,
+            name: l.name.into(),
             document: l.line.document.clone(),
             line: l.line.line,
             summary: l.summary.clone(),

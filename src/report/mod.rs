@@ -11,10 +11,11 @@ mod profile;
 mod streamed;
 mod text;
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::diagnose::{self, DiagnoseOptions, Finding, Severity};
 use crate::escape::{self, JsonPretty};
@@ -36,7 +37,9 @@ pub use text::{markdown, table, terminal, visible_width, TermStyle, DEFAULT_WIDT
 /// Options of one analysis (the `analyze` command line).
 #[derive(Debug, Clone)]
 pub struct AnalyzeOptions {
+    /// `--credential USER:PASSWORD`: what the integrity of signed messages is checked with (any may match; none: integrity is not checked).
     pub credentials: Vec<Credential>,
+    /// `--realm`: the realm the credentials are for, when the traffic does not name one.
     pub realm: Option<String>,
     /// `--turn-port`: only a hint when the traffic does not show the TURN port.
     pub turn_port: Option<u16>,
@@ -62,6 +65,7 @@ impl Default for AnalyzeOptions {
 }
 
 impl AnalyzeOptions {
+    /// The options the flow layer reads the captures with (credentials and realm).
     pub fn flow_options(&self) -> FlowOptions {
         FlowOptions {
             credentials: self.credentials.clone(),
@@ -69,6 +73,7 @@ impl AnalyzeOptions {
         }
     }
 
+    /// What the command line says of the TURN server (port, relay range), with whether each was given or is the default.
     pub fn hints(&self) -> ServerHints {
         let d = ServerHints::default();
         ServerHints {
@@ -80,28 +85,35 @@ impl AnalyzeOptions {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One capture of the case (`captures[]` in the JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaptureInfo {
+    /// The capture as named on the command line (`bundle!member` inside a bundle; `*` for the rotation number of a capture joined from rotated pieces).
     pub path: String,
+    /// Whose side the capture was taken on: the client's, the TURN server's, or unknown.
     pub role: Role,
+    /// Frames read (every packet, STUN or not).
     pub frames: u64,
+    /// STUN, TURN and ChannelData messages decoded in it, those carried inside TURN included.
     pub stun_messages: u64,
     /// Why this role (inferred or given).
     pub role_reason: String,
+    /// Time of the first frame, seconds since the epoch on the capture's own clock; `None` for a capture without frames.
     pub first_ts: Option<f64>,
+    /// Time of the last frame, as `first_ts`.
     pub last_ts: Option<f64>,
     /// Reading problems (cut packets, TCP gaps...), counted.
     pub problems: u64,
     /// What the capture counted without keeping it in full, beyond the memory budget
     /// (`docs/architecture.md`, "Memory"); absent when it kept everything.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summarised: Option<Summarised>,
     /// The Expressway interface the capture was taken on, from the bundle's file names
     /// (`Expressway eth1 = LAN2 (external: static NAT …)`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
     /// The files it was read from, in time order, when it is several rotated pieces.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pieces: Vec<PieceInfo>,
 }
 
@@ -146,17 +158,22 @@ impl CaptureInfo {
 }
 
 /// One rotated piece of a capture.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PieceInfo {
+    /// The file, as read (`bundle!member` inside a bundle).
     pub path: String,
+    /// Frames in this piece.
     pub frames: u32,
+    /// Time of its first frame, seconds since the epoch; `None` when it has none.
     pub first_ts: Option<f64>,
+    /// Time of its last frame, as `first_ts`.
     pub last_ts: Option<f64>,
 }
 
 /// A bundle (or another input read as a stream) of the case.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BundleInfo {
+    /// The bundle (or gzip, or `-` for standard input) as given.
     pub path: String,
     /// Bytes inflated, all gzip layers together.
     pub inflated: u64,
@@ -166,69 +183,93 @@ pub struct BundleInfo {
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One capture's view of a transaction (`transactions[].seen[]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxSeen {
+    /// The capture (or rotated piece) that saw it.
     pub capture: String,
+    /// Source of the request as this capture shows it (before or after a NAT).
     #[serde(serialize_with = "addr_json::one")]
     pub src: SocketAddr,
+    /// Destination of the request as this capture shows it.
     #[serde(serialize_with = "addr_json::one")]
     pub dst: SocketAddr,
+    /// Frames of the request and its retransmissions, 1-based as Wireshark numbers them.
     pub request_frames: Vec<u32>,
+    /// Frame of the answer; `None` when this capture saw none.
     pub response_frame: Option<u32>,
+    /// The answer seen here: `success`, `error NNN`; `None` when unanswered here.
     pub response: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One STUN/TURN transaction (request, retransmissions and answer) across the captures (`transactions[]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxInfo {
+    /// The 96-bit transaction id, hex.
     pub txid: String,
+    /// Lower-case method name (`allocate`, `binding`, `refresh`, `createpermission`, `channelbind`), or `0x%03x` when unknown.
     pub method: String,
-    pub transport: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub carried_in: Option<&'static str>,
+    /// `udp`, `tcp` or `tls`.
+    pub transport: Cow<'static, str>,
+    /// For a message carried inside TURN: `send`, `data` or `channeldata`; absent for one on the wire itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_in: Option<Cow<'static, str>>,
+    /// The client's address as the client sees it; `None` when no capture shows it.
     #[serde(serialize_with = "addr_json::optional")]
     pub client: Option<SocketAddr>,
+    /// The server's address as the client addresses it; `None` when no capture shows it.
     #[serde(serialize_with = "addr_json::optional")]
     pub server: Option<SocketAddr>,
     /// "success", "error 401", "none" (unanswered).
     pub outcome: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The reason phrase of an error answer, as the server wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Retransmissions of the request (sends after the first).
     pub retransmissions: usize,
     /// Send times of the request and its retransmissions, ms after the first.
     pub schedule_ms: Vec<f64>,
+    /// Time from the first request to the answer, in milliseconds; `None` when unanswered.
     pub rtt_ms: Option<f64>,
+    /// Time of the first request, seconds since the epoch on the reference capture's clock.
     pub ts: f64,
+    /// True for an ICE connectivity check (a Binding with ICE attributes).
     pub ice_check: bool,
     /// Transactions beyond the memory budget counted into this one (absent when none).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub alike: u64,
+    /// Each capture that saw the transaction.
     pub seen: Vec<TxSeen>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// How far it got between the captures (needs a client and a server capture); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<TxPath>,
     /// For an ICE connectivity check: where it left from and how far it got, hop by hop.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<CheckInfo>,
 }
 
 /// How far a connectivity check got (from [`crate::flow::CheckVerdict`]).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckInfo {
     /// The hop it left on: `client to server (relayed data)`, `server to client (relayed
     /// data)`, `relay to peer`, `peer to relay`, `relay to relay`, `direct`.
-    pub leg: &'static str,
+    pub leg: Cow<'static, str>,
     /// `answered` (back where it left), `answer lost`, `unanswered`.
-    pub verdict: &'static str,
+    pub verdict: Cow<'static, str>,
     /// Where the request (unanswered) or its answer (answer lost) was last seen.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last: Option<HopInfo>,
 }
 
 /// One sighting of a check on its path.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HopInfo {
+    /// The capture (or rotated piece).
     pub capture: String,
+    /// The frame, 1-based.
     pub frame: u32,
-    pub leg: &'static str,
+    /// The hop it was on there (the same words as [`CheckInfo::leg`]).
+    pub leg: Cow<'static, str>,
 }
 
 impl CheckInfo {
@@ -238,7 +279,7 @@ impl CheckInfo {
             HopInfo {
                 capture: at.capture.to_string(),
                 frame: at.frame,
-                leg: h.leg.as_str(),
+                leg: h.leg.as_str().into(),
             }
         };
         let (verdict, last) = match &p.verdict {
@@ -247,100 +288,176 @@ impl CheckInfo {
             CheckVerdict::Unanswered { last } => ("unanswered", Some(hop(last))),
         };
         CheckInfo {
-            leg: p.origin.leg.as_str(),
-            verdict,
+            leg: p.origin.leg.as_str().into(),
+            verdict: verdict.into(),
             last,
         }
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Relayed data of an allocation, in packets and bytes per kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Relayed {
+    /// Send indications from the client (to be relayed to a peer).
     pub send_indications: Counter,
+    /// Data indications to the client (relayed from a peer).
     pub data_indications: Counter,
+    /// ChannelData from the client.
     pub channeldata_out: Counter,
+    /// ChannelData to the client.
     pub channeldata_in: Counter,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A channel bound on an allocation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChannelInfo {
+    /// The channel number (0x4000-0x4FFF).
     pub channel: u16,
+    /// The peer it is bound to.
     pub peer: SocketAddr,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One TURN allocation, from its challenge to its end (`allocations[]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AllocInfo {
+    /// The capture it was seen in.
     pub capture: String,
+    /// The client's address as that capture shows it.
     pub client: SocketAddr,
+    /// The TURN server's address.
     pub server: SocketAddr,
-    pub transport: &'static str,
+    /// `udp`, `tcp` or `tls`: the transport between client and server.
+    pub transport: Cow<'static, str>,
+    /// The USERNAME of the authenticated request; `None` when none was sent.
     pub username: Option<String>,
+    /// The REALM of the challenge; `None` without a challenge.
     pub realm: Option<String>,
+    /// `success`, `error NNN`, `challenge only` (the 401, no retry), `no response`, or `before
+    /// capture` (it succeeded before the capture started).
     pub outcome: String,
+    /// Frame of the 401 challenge, when there was one.
     pub challenge_frame: Option<u32>,
     /// When the challenge is in another rotated piece than `capture`: that piece.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub challenge_capture: Option<String>,
+    /// Frame of the final answer to the Allocate.
     pub outcome_frame: Option<u32>,
+    /// The relayed address the server gave (XOR-RELAYED-ADDRESS); `None` unless it succeeded.
     pub relayed: Option<SocketAddr>,
+    /// The client's address as the server saw it (XOR-MAPPED-ADDRESS).
     pub mapped: Option<SocketAddr>,
+    /// Lifetime granted, in seconds.
     pub lifetime: Option<u32>,
+    /// Refresh requests seen.
     pub refreshes: usize,
+    /// Peer addresses a permission was created for.
     pub permissions: Vec<SocketAddr>,
+    /// Channels bound.
     pub channels: Vec<ChannelInfo>,
+    /// What was relayed through the allocation.
     pub relayed_data: Relayed,
+    /// Ended by a Refresh with lifetime 0.
     pub released: bool,
+    /// Ended by its lifetime running out without a refresh.
     pub expired: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A capture's clock against the reference capture's (`correlation.clock_offsets[]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OffsetInfo {
+    /// The capture.
     pub capture: String,
+    /// Its clock minus the reference clock, in milliseconds.
     pub offset_ms: f64,
-    pub method: &'static str,
+    /// How the offset was found: `round trip` (symmetric delays assumed) or `one way` (an upper bound from requests only).
+    pub method: Cow<'static, str>,
+    /// The most the offset may be off by, in milliseconds.
     pub error_ms: f64,
+    /// Transactions seen in both captures that the offset rests on.
     pub transactions: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// How the captures of a case fit together (`correlation`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Correlation {
     /// The capture whose clock the paths use.
     pub reference: Option<String>,
+    /// Clock offsets of the other captures.
     pub clock_offsets: Vec<OffsetInfo>,
+    /// NAT mappings: what the server sees instead of what the client sent.
     pub nat: Vec<NatMapping>,
     /// TURN server addresses as the traffic shows them ("IP:PORT/transport").
     pub turn_servers: Vec<String>,
+    /// The relay port range used (first, last), from allocations, the configuration, `--relay-ports`, or the Expressway default 24000-29999.
     pub relay_ports: (u16, u16),
 }
 
+/// The version of the layout of the JSON reports turnscope writes: `analyze --format json`
+/// ([`Report`]) and the batch `summary.json` ([`crate::batch::Summary`]), each in its
+/// top-level `schema_version`. It goes up
+/// by one when a field is removed or renamed, or changes its type or meaning; new fields (and
+/// new finding ids, kinds, values of an open list) leave it as it is, so a reader ignores the
+/// fields it does not know and refuses a version above its own (`docs/cli.md`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The version of a document written before `schema_version` existed: its layout is version 1.
+pub(crate) fn schema_version_before_the_field() -> u32 {
+    1
+}
+
 /// Everything `analyze` says about one case.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
+    /// [`SCHEMA_VERSION`] when written (1 for reports written before the field existed).
+    #[serde(default = "schema_version_before_the_field")]
+    pub schema_version: u32,
+    /// The captures, in the order given (rotated pieces joined).
     pub captures: Vec<CaptureInfo>,
+    /// The transactions, in time order on the reference clock.
     pub transactions: Vec<TxInfo>,
+    /// The allocations.
     pub allocations: Vec<AllocInfo>,
+    /// What was found, most severe first, then by time (ids: `docs/findings.md`).
     pub findings: Vec<Finding>,
+    /// How the captures fit together: clock offsets, NAT mappings, TURN servers.
     pub correlation: Correlation,
+    /// Inputs, or parts of them, that could not be used, with why.
     pub errors: Vec<InputError>,
     /// The TURN server's profile: flags, then the Expressway's configuration and status.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_profile: Vec<ProfileItem>,
     /// The documents (logs, dumps), their events, links to packets and clocks.
-    #[serde(skip_serializing_if = "LogsInfo::is_empty")]
+    #[serde(default, skip_serializing_if = "LogsInfo::is_empty")]
     pub logs: LogsInfo,
     /// Bundles and other inputs read as streams.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bundles: Vec<BundleInfo>,
     /// Packets (runs of transactions), log lines and browser events in one time order, on
     /// the reference capture's clock ([`crate::timeline`]).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<crate::timeline::Entry>,
     /// Timeline entries beyond its limits, counted only.
-    #[serde(skip_serializing_if = "is_zero_count")]
+    #[serde(default, skip_serializing_if = "is_zero_count")]
     pub timeline_not_listed: usize,
     /// Document events whose time could not be placed on the captures' clock.
-    #[serde(skip_serializing_if = "is_zero_count")]
+    #[serde(default, skip_serializing_if = "is_zero_count")]
     pub timeline_not_placed: usize,
+}
+
+/// Why [`Report::from_json`] could not read a report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportJsonError {
+    /// The text is no JSON report: not JSON, a field missing or of another type.
+    #[error("not a turnscope report: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Written by a later turnscope whose layout this version does not know.
+    #[error("report schema version {found} is newer than this turnscope reads ({supported})")]
+    NewerSchema {
+        /// The report's `schema_version`.
+        found: u32,
+        /// [`SCHEMA_VERSION`] of this build.
+        supported: u32,
+    },
 }
 
 fn is_zero_count(n: &usize) -> bool {
@@ -349,14 +466,16 @@ fn is_zero_count(n: &usize) -> bool {
 
 impl Report {
     /// Finding ids in report order.
-    pub fn ids(&self) -> Vec<&'static str> {
-        self.findings.iter().map(|f| f.id).collect()
+    pub fn ids(&self) -> Vec<&str> {
+        self.findings.iter().map(|f| &*f.id).collect()
     }
 
+    /// True when a finding of this id was raised.
     pub fn has(&self, id: &str) -> bool {
         self.findings.iter().any(|f| f.id == id)
     }
 
+    /// The first finding of this id, if raised.
     pub fn finding(&self, id: &str) -> Option<&Finding> {
         self.findings.iter().find(|f| f.id == id)
     }
@@ -367,6 +486,26 @@ impl Report {
         self.findings
             .iter()
             .filter(|f| f.severity == Severity::Error)
+    }
+
+    /// Read a report back from its JSON ([`Report::json`], `analyze --format json`), written
+    /// by this version of turnscope or an earlier one. Fields this version does not know are
+    /// ignored; a `schema_version` above [`SCHEMA_VERSION`] is refused before anything else is
+    /// read, since its fields may have changed meaning.
+    pub fn from_json(text: &str) -> Result<Report, ReportJsonError> {
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            #[serde(default = "schema_version_before_the_field")]
+            schema_version: u32,
+        }
+        let version: VersionOnly = serde_json::from_str(text)?;
+        if version.schema_version > SCHEMA_VERSION {
+            return Err(ReportJsonError::NewerSchema {
+                found: version.schema_version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(serde_json::from_str(text)?)
     }
 
     /// The report as pretty-printed JSON, byte for byte what `serde_json::to_string_pretty`
@@ -389,6 +528,7 @@ impl Report {
         // The report without its transactions (same fields, same order).
         #[derive(Serialize)]
         struct Outline<'a> {
+            schema_version: u32,
             captures: &'a [CaptureInfo],
             transactions: &'a [TxInfo],
             allocations: &'a [AllocInfo],
@@ -409,6 +549,7 @@ impl Report {
             timeline_not_placed: usize,
         }
         let text = escape::to_json_pretty(&Outline {
+            schema_version: self.schema_version,
             captures: &self.captures,
             transactions: &[],
             allocations: &self.allocations,
@@ -557,14 +698,18 @@ fn secs(ts: i64) -> f64 {
 /// Everything read for one case, before it is assembled.
 #[derive(Debug, Default)]
 pub struct CaseParts {
+    /// The captures, read into flows (one per capture, rotated pieces joined).
     pub flows: Vec<CaptureFlows>,
     /// Per capture: `--client` / `--server`.
     pub roles: Vec<Option<Role>>,
     /// Per capture: the Expressway interface it was taken on (`eth<n>`), labelled with what
     /// the configuration of its own bundle says of it (a cluster's peers differ).
     pub interfaces: Vec<Option<String>>,
+    /// The documents read (logs, configuration and status dumps, webrtc-internals dumps).
     pub documents: Vec<Document>,
+    /// Bundles and other inputs read as streams.
     pub bundles: Vec<BundleInfo>,
+    /// Inputs that could not be used, with why.
     pub errors: Vec<InputError>,
 }
 
@@ -614,7 +759,7 @@ pub fn report_from_parts(parts: CaseParts, opts: &AnalyzeOptions) -> Report {
     let browser = diagnose::browser::diagnose(&case, &documents);
     findings.extend(browser.findings);
     findings.sort_by(|a, b| {
-        (a.severity, a.ts, a.id, &a.summary).cmp(&(b.severity, b.ts, b.id, &b.summary))
+        (a.severity, a.ts, &a.id, &a.summary).cmp(&(b.severity, b.ts, &b.id, &b.summary))
     });
     report.findings = findings;
     let mut clocks = diagnose::logs::clocks(&links);
@@ -731,7 +876,7 @@ fn build(case: &Case, errors: Vec<InputError>) -> Report {
                 capture,
                 client: a.client,
                 server: a.server,
-                transport: a.transport.as_str(),
+                transport: a.transport.as_str().into(),
                 username: a.username.clone(),
                 realm: a.realm.clone(),
                 outcome: a.outcome.label(),
@@ -767,7 +912,7 @@ fn build(case: &Case, errors: Vec<InputError>) -> Report {
             o.as_ref().map(|o: &ClockOffset| OffsetInfo {
                 capture: case.name(i).to_string(),
                 offset_ms: o.nanos as f64 / 1e6,
-                method: o.method,
+                method: o.method.into(),
                 error_ms: o.error_ms,
                 transactions: o.transactions,
             })
@@ -790,6 +935,7 @@ fn build(case: &Case, errors: Vec<InputError>) -> Report {
         relay_ports: case.relay_range(),
     };
     Report {
+        schema_version: SCHEMA_VERSION,
         captures,
         transactions,
         allocations,
@@ -906,8 +1052,8 @@ fn tx_info(case: &Case, ti: usize, t: &CaseTx) -> Option<TxInfo> {
     Some(TxInfo {
         txid: t.txid.to_hex(),
         method: t.method.to_string(),
-        transport: m0.transport.as_str(),
-        carried_in: m0.carried.map(|c| carrier_name(Some(c))),
+        transport: m0.transport.as_str().into(),
+        carried_in: m0.carried.map(|c| carrier_name(Some(c)).into()),
         client,
         server,
         outcome: resp.map_or_else(|| "none".to_string(), |(_, m)| m.outcome()),

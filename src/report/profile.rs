@@ -3,7 +3,8 @@
 //! TURN port and the relay port range configure the case ([`Profile::hints`]); the LAN
 //! addresses and static NAT name the Expressway's interfaces in the captures' labels.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use crate::flow::case::ServerHints;
 use crate::sources::expressway::{Found, ServerConfig};
@@ -12,11 +13,12 @@ use crate::sources::{DocKind, Document, Model};
 use super::AnalyzeOptions;
 
 /// One item of the profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileItem {
     /// `turn_port`, `realm`, `relay_ports`, `protocol_mode`, `turn_mode`, `lan_address`,
     /// `static_nat`, `static_nat_mode`, `dual_nic`, `version`, `option_key`, `relay_usage`.
-    pub item: &'static str,
+    pub item: Cow<'static, str>,
+    /// The value as the flag or the dump gives it (`3478`, `24000-29999`, `On`).
     pub value: String,
     /// `--turn-port` (a flag), or `DOCUMENT line N (KEY PATH)`.
     pub source: String,
@@ -81,7 +83,7 @@ impl Profile {
 
     fn push(&mut self, item: &'static str, value: String, source: String, used: bool) {
         self.items.push(ProfileItem {
-            item,
+            item: item.into(),
             value,
             source,
             used,

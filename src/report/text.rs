@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use crate::diagnose::{DocumentEvidence, Severity};
+use crate::diagnose::Severity;
 use crate::escape;
 
 use super::{present, Report};
@@ -14,7 +14,9 @@ use super::{present, Report};
 /// coloured (ANSI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TermStyle {
+    /// Columns each line fits in (at least [`MIN_WIDTH`]).
     pub width: usize,
+    /// Severities in ANSI colour.
     pub color: bool,
 }
 
@@ -335,14 +337,18 @@ fn findings_block(out: &mut String, r: &Report, style: TermStyle, width: usize, 
             );
         }
         // Places in documents (a dump's error, state change, pair) after the frames.
-        for (i, d) in f.documents.iter().take(DOCUMENTS_SHOWN).enumerate() {
+        let places = present::document_places(f, folder);
+        let lines = places
+            .shown
+            .iter()
+            .map(|p| p.line(escape::terminal, ("", "")));
+        for (i, line) in lines.chain(places.not_shown_note()).enumerate() {
             let first = if i == 0 && groups.is_empty() {
                 &label
             } else {
                 &rest
             };
-            let line = document_text(d, escape::terminal);
-            wrap_into(out, first, &rest, &text(&line, folder), width);
+            wrap_into(out, first, &rest, &line, width);
         }
         let label = format!("{FINDING_INDENT}remedy: ");
         wrap_into(
@@ -455,8 +461,16 @@ pub fn markdown(r: &Report) -> String {
         if !ev.is_empty() {
             let _ = writeln!(out, "  - Evidence (frames): {ev}");
         }
-        for d in f.documents.iter().take(DOCUMENTS_SHOWN) {
-            let _ = writeln!(out, "  - Evidence: {}", document_text(d, escape::markdown));
+        let places = present::document_places(f, "");
+        for place in &places.shown {
+            let _ = writeln!(
+                out,
+                "  - Evidence: {}",
+                place.line(escape::markdown, ("", ""))
+            );
+        }
+        if let Some(note) = places.not_shown_note() {
+            let _ = writeln!(out, "  - Evidence: {note}");
         }
         let _ = writeln!(out, "  - Remedy: {}", md(&f.remedy));
     }
@@ -478,26 +492,6 @@ pub fn markdown(r: &Report) -> String {
     }
     out.push_str(&case_context(r, escape::markdown, TIMELINE_SHOWN));
     out
-}
-
-/// Places in documents a finding lists in the text formats (JSON has them all).
-const DOCUMENTS_SHOWN: usize = 6;
-
-/// `dump.gz (peer connection 8-1, 2026-…Z): icecandidateerror 701 …`, every part escaped.
-fn document_text<'a>(d: &'a DocumentEvidence, esc: fn(&'a str) -> Cow<'a, str>) -> String {
-    let mut whence = Vec::new();
-    if let Some(pc) = &d.peer_connection {
-        whence.push(format!("peer connection {}", esc(pc)));
-    }
-    if let Some(at) = &d.at {
-        whence.push(esc(at).into_owned());
-    }
-    let whence = if whence.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", whence.join(", "))
-    };
-    format!("{}{whence}: {}", esc(&d.document), esc(&d.what))
 }
 
 /// Timeline entries the text formats show (JSON has them all).

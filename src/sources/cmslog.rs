@@ -17,7 +17,7 @@
 
 use std::io::Read;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::clock::{parse_date_time, parse_syslog_time, LogTime};
 use super::lines::Lines;
@@ -27,7 +27,7 @@ pub const MAX_EVENTS: usize = 10_000;
 /// Most characters of a message kept in [`CmsEvent::text`].
 const MAX_TEXT: usize = 400;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Error,
@@ -53,7 +53,7 @@ impl Level {
 }
 
 /// Why the CMS says ICE failed for a call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cause", rename_all = "snake_case")]
 pub enum IceCause {
     /// `ICE failure 4 (unauthorized - check credentials)`: the TURN server rejected the
@@ -70,7 +70,7 @@ pub enum IceCause {
 }
 
 /// What a CMS log line says, typed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CmsWhat {
     IceFailure {

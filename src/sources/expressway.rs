@@ -15,7 +15,7 @@
 use std::io::{self, BufReader, Read};
 use std::net::SocketAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::clock::{parse_date_time, parse_syslog_time, LogTime};
 use super::lines::Lines;
@@ -139,7 +139,7 @@ fn tcpdump_piece(lower: &str) -> Option<TcpdumpPiece> {
 // The log
 
 /// What a log line says, typed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LogWhat {
     /// `Module="network.mediarouting"`, `Detail="Route: Creating: Packets Rxd on ADDR …

@@ -20,7 +20,7 @@ pub use clock::LogTime;
 
 /// What kind of document a file is, from its first bytes (and, for the names the
 /// Expressway diagnostic bundle documents, its name when the content says nothing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocKind {
     /// `loggingsnapshot_<host>_<ts>.txt`: the Expressway log of the logging period.
@@ -37,6 +37,7 @@ pub enum DocKind {
 }
 
 impl DocKind {
+    /// What kind of document it is, in words (`the Expressway log`).
     pub fn describe(self) -> &'static str {
         match self {
             DocKind::ExpresswayLog => "an Expressway log (loggingsnapshot)",
@@ -90,7 +91,9 @@ pub fn sniff(head: &[u8], name: &str) -> Option<DocKind> {
 /// A place in a document: its label and a 1-based line number.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct LineRef {
+    /// The document as given (`bundle!member` inside a bundle).
     pub document: String,
+    /// The line, 1-based.
     pub line: u64,
 }
 
@@ -98,9 +101,11 @@ pub struct LineRef {
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(untagged)]
 pub enum Model {
+    /// The Expressway log of the logging period, typed.
     ExpresswayLog(expressway::ExpresswayLog),
     /// A configuration or status dump.
     Dump(expressway::Dump),
+    /// A CMS event log, typed.
     CmsLog(cmslog::CmsLog),
     /// `None` when the dump could not be read (the reason in [`Document::error`]).
     WebrtcDump(Option<Box<webrtc::WebrtcDump>>),
@@ -109,8 +114,11 @@ pub enum Model {
 /// A document read: its label, kind and model.
 #[derive(Debug, Clone)]
 pub struct Document {
+    /// The document as given (`bundle!member` inside a bundle).
     pub name: String,
+    /// What kind of document it is.
     pub kind: DocKind,
+    /// What was read from it.
     pub model: Model,
     /// A read error that ended the document early (what came before is kept).
     pub error: Option<String>,
@@ -119,6 +127,7 @@ pub struct Document {
 /// What a document gave, counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counts {
+    /// Lines read.
     pub lines: u64,
     /// Events or settings kept.
     pub kept: usize,
@@ -127,6 +136,7 @@ pub struct Counts {
 }
 
 impl Document {
+    /// Lines read, events or settings kept and lines not understood.
     pub fn counts(&self) -> Counts {
         match &self.model {
             Model::ExpresswayLog(l) => Counts {

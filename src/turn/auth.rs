@@ -25,9 +25,11 @@ use crate::wire::{Credential, Key};
 /// What a [`NonceSource`] says about a NONCE a request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NonceCheck {
+    /// Issued by this source to this 5-tuple, within its lifetime.
     Valid,
     /// Issued by this source, but longer ago than the nonce lifetime.
     Stale {
+        /// How long ago it was issued.
         age: Duration,
     },
     /// Not a nonce this source issued to this 5-tuple (forged, from another server, or issued
@@ -168,6 +170,7 @@ struct Issued {
 }
 
 impl SequenceNonces {
+    /// Nonces valid for `lifetime` after they are issued.
     pub fn new(lifetime: Duration) -> Self {
         SequenceNonces {
             next: 1,
@@ -212,6 +215,7 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// The long-term keys (MD5 of `user:realm:password`) of `users` for `realm`.
     pub fn new(realm: &str, users: &[Credential]) -> Self {
         Credentials {
             users: users
@@ -221,14 +225,17 @@ impl Credentials {
         }
     }
 
+    /// The key of `user`, if configured.
     pub fn key(&self, user: &str) -> Option<&Key> {
         self.users.get(user)
     }
 
+    /// How many users are configured.
     pub fn len(&self) -> usize {
         self.users.len()
     }
 
+    /// True when no user is configured (every request gets 401).
     pub fn is_empty(&self) -> bool {
         self.users.is_empty()
     }

@@ -21,6 +21,7 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// `rfc` or `expressway`, as `--profile` names it.
     pub fn as_str(self) -> &'static str {
         match self {
             Profile::Rfc => "rfc",
@@ -81,11 +82,14 @@ impl FromStr for Profile {
 /// An IP prefix such as `10.0.0.0/8` or `fc00::/7`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cidr {
+    /// The network's first address.
     pub addr: IpAddr,
+    /// The prefix length in bits (0-32 for IPv4, 0-128 for IPv6).
     pub prefix: u8,
 }
 
 impl Cidr {
+    /// The IPv4 prefix `a.b.c.d/prefix`.
     pub const fn v4(a: u8, b: u8, c: u8, d: u8, prefix: u8) -> Cidr {
         Cidr {
             addr: IpAddr::V4(Ipv4Addr::new(a, b, c, d)),
@@ -293,13 +297,19 @@ const GLOBAL_UNICAST_V6: Cidr = Cidr::v6([0x2000, 0, 0, 0, 0, 0, 0, 0], 3);
 /// Why the peer policy refuses a peer address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerDenial {
+    /// 127.0.0.0/8 or ::1 (unless [`PeerPolicy::allow_loopback`]).
     Loopback,
+    /// A private-network address (unless [`PeerPolicy::allow_private`]).
     Private,
+    /// A multicast address (unless [`PeerPolicy::allow_multicast`]).
     Multicast,
+    /// 0.0.0.0 or ::.
     Unspecified,
+    /// 255.255.255.255.
     Broadcast,
     /// A special-purpose block that is never a peer (named with its purpose).
     Reserved(&'static str),
+    /// A prefix the policy denies by configuration.
     Listed(Cidr),
 }
 
@@ -323,10 +333,12 @@ impl fmt::Display for PeerDenial {
 /// 64:ff9b::/96, 6to4, Teredo: [`embedded_ipv4`]) are judged as that IPv4 address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerPolicy {
+    /// Loopback peers (127.0.0.0/8, ::1): off by default, a relay to the server itself.
     pub allow_loopback: bool,
     /// RFC 1918, RFC 6598 (CGNAT), link-local, benchmarking 198.18.0.0/15, IPv6 ULA,
     /// link-local, site-local and local-use NAT64 64:ff9b:1::/48.
     pub allow_private: bool,
+    /// Multicast peers.
     pub allow_multicast: bool,
     /// Explicitly allowed prefixes: win over every rule below them.
     pub allow: Vec<Cidr>,
@@ -416,7 +428,9 @@ impl PeerPolicy {
 /// Everything the core needs to know; no sockets, no clock.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Which server to behave as: `rfc`, or `expressway` (431 for integrity failures, realm TANDBERG by default).
     pub profile: Profile,
+    /// The REALM of challenges and of the long-term keys.
     pub realm: String,
     /// The users and their passwords (long-term credentials).
     pub credentials: Vec<Credential>,
@@ -426,6 +440,7 @@ pub struct Config {
     pub relay_v4: Option<IpAddr>,
     /// Where IPv6 relays are bound (`None`: IPv6 allocations get 440).
     pub relay_v6: Option<IpAddr>,
+    /// Ports relays are bound on (Expressway: 24000-29999).
     pub relay_ports: RangeInclusive<u16>,
     /// Concurrent allocations per username (486 beyond it).
     pub user_quota: Option<u32>,
@@ -435,12 +450,17 @@ pub struct Config {
     pub max_permissions: u32,
     /// Channels per allocation: bounds memory per client (the number space allows 16384).
     pub max_channels: u32,
+    /// Which peer addresses permissions may name.
     pub peer_policy: PeerPolicy,
     /// How long an issued NONCE stays valid (438 after).
     pub nonce_lifetime: Duration,
+    /// Lifetime of an allocation when the request asks for none (RFC 8656: 10 minutes).
     pub default_lifetime: Duration,
+    /// Most lifetime granted, whatever the request asks (RFC 8656: 1 hour).
     pub max_lifetime: Duration,
+    /// How long a permission lasts unless refreshed (RFC 8656: 5 minutes).
     pub permission_lifetime: Duration,
+    /// How long a channel binding lasts unless refreshed (RFC 8656: 10 minutes).
     pub channel_lifetime: Duration,
     /// After a channel binding expires, its number and peer stay reserved for this long.
     pub channel_quarantine: Duration,
@@ -492,6 +512,7 @@ impl Config {
         (capacity / 2).max(1)
     }
 
+    /// The configuration with one more user, `user` with `password`.
     pub fn credential(mut self, user: &str, password: &str) -> Config {
         self.credentials.push(Credential::new(user, password));
         self

@@ -55,18 +55,22 @@ pub use server::{AllocationInfo, Server};
 pub struct Time(i64);
 
 impl Time {
+    /// `nanos` nanoseconds after the origin.
     pub const fn from_nanos(nanos: i64) -> Time {
         Time(nanos)
     }
 
+    /// `secs` seconds after the origin (saturating).
     pub const fn from_secs(secs: i64) -> Time {
         Time(secs.saturating_mul(1_000_000_000))
     }
 
+    /// `ms` milliseconds after the origin (saturating).
     pub fn from_millis(ms: i64) -> Time {
         Time(ms.saturating_mul(1_000_000))
     }
 
+    /// Nanoseconds after the origin.
     pub fn as_nanos(self) -> i64 {
         self.0
     }
@@ -103,12 +107,14 @@ impl Sub<Duration> for Time {
 /// The transport between client and server. (Relays are always UDP.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Transport {
+    /// UDP datagrams, one message each.
     Udp,
     /// A TCP connection: STUN messages and padded ChannelData, framed by the caller.
     Tcp,
 }
 
 impl Transport {
+    /// `udp` or `tcp`.
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Udp => "udp",
@@ -127,8 +133,11 @@ impl fmt::Display for Transport {
 /// client sent to (RFC 8656's 5-tuple).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FiveTuple {
+    /// UDP or TCP.
     pub transport: Transport,
+    /// The client's address as the server sees it (after any NAT).
     pub client: SocketAddr,
+    /// The server address the client sent to (one of the listening addresses).
     pub server: SocketAddr,
 }
 
@@ -153,17 +162,31 @@ pub enum BindFailure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     /// Send a STUN message or ChannelData (already padded on TCP) to a client.
-    ToClient { to: FiveTuple, bytes: Vec<u8> },
+    ToClient {
+        /// The client's 5-tuple (its connection, on TCP).
+        to: FiveTuple,
+        /// The message, ready to send.
+        bytes: Vec<u8>,
+    },
     /// Send a datagram from the relay socket `relay` to `peer`.
     ToPeer {
+        /// The relayed address to send from.
         relay: SocketAddr,
+        /// The peer to send to.
         peer: SocketAddr,
+        /// The application data, unwrapped from its Send indication or ChannelData.
         bytes: Vec<u8>,
     },
     /// Bind a UDP socket on `relay`, then report with [`Server::relay_bound`].
-    BindRelay { relay: SocketAddr },
+    BindRelay {
+        /// The address (IP and port) to bind.
+        relay: SocketAddr,
+    },
     /// Close the relay socket on `relay`.
-    ReleaseRelay { relay: SocketAddr },
+    ReleaseRelay {
+        /// The address of the socket to close.
+        relay: SocketAddr,
+    },
     /// Something to log (one line per allocation event).
     Event(Event),
 }

@@ -36,9 +36,11 @@ impl Handled {
 /// A response the core queued: which method, success or which error, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
+    /// The method of the request answered.
     pub method: Method,
     /// `None` for a success response, else the error code.
     pub code: Option<u16>,
+    /// Why the core answered so.
     pub reason: Reason,
 }
 
@@ -87,15 +89,20 @@ pub enum Reason {
     Malformed(String),
     /// A request method the server does not know (400).
     UnknownMethod(Method),
+    /// USERNAME is not among the configured credentials (401).
     UnknownUser(String),
     /// MESSAGE-INTEGRITY does not verify and the request's REALM is not the server's.
     RealmMismatch {
+        /// The request's USERNAME.
         user: String,
+        /// The request's REALM.
         realm: String,
+        /// The server's realm.
         expected: String,
     },
     /// MESSAGE-INTEGRITY does not verify with the user's password.
     IntegrityFailed {
+        /// The request's USERNAME.
         user: String,
     },
     /// The request verifies but its NONCE is not (or no longer) valid (438).
@@ -104,6 +111,7 @@ pub enum Reason {
     UnknownAttributes(Vec<u16>),
     /// The request verified and was carried out.
     Authenticated {
+        /// The USERNAME it verified with.
         user: String,
     },
     /// A retransmitted Allocate answered from the cache.
@@ -114,9 +122,12 @@ pub enum Reason {
     NoAllocation,
     /// The allocation belongs to another username (441).
     WrongCredentials {
+        /// The request's USERNAME.
         user: String,
+        /// The USERNAME that made the allocation.
         owner: String,
     },
+    /// REQUESTED-TRANSPORT other than UDP (17), with the protocol number asked for (442).
     UnsupportedTransport(u8),
     /// REQUESTED-ADDRESS-FAMILY the server has no relay address for (440).
     AddressFamily(String),
@@ -124,44 +135,62 @@ pub enum Reason {
     PeerFamilyMismatch(SocketAddr),
     /// RESERVATION-TOKEN: this server keeps no reservations (508).
     NoReservation,
+    /// The user already holds its quota of allocations (486).
     UserQuota {
+        /// The USERNAME.
         user: String,
+        /// Allocations the user holds now.
         held: u32,
+        /// The per-user quota.
         quota: u32,
     },
     /// The concurrent-allocation cap (licence) is reached (508).
     Capacity {
+        /// The cap.
         cap: u32,
     },
     /// No free port in the relay range (508).
     PortsExhausted {
+        /// First port of the range.
         min: u16,
+        /// Last port of the range.
         max: u16,
     },
     /// The I/O layer could not bind relay sockets (508).
     BindFailed,
     /// The I/O layer has no file descriptor left for a relay socket (508).
     NoDescriptors,
+    /// The allocation holds its maximum of permissions (508).
     TooManyPermissions {
+        /// The maximum.
         max: u32,
     },
+    /// The peer policy refuses the peer address (403).
     PeerDenied {
+        /// The peer's IP address.
         peer: IpAddr,
+        /// The rule that refused it.
         rule: PeerDenial,
     },
     /// CHANNEL-NUMBER outside 0x4000-0x7FFF (400).
     BadChannelNumber(u16),
     /// The channel is bound (or still reserved) for another peer (400).
     ChannelInUse {
+        /// The channel asked for.
         channel: u16,
+        /// The peer it is bound to now.
         peer: SocketAddr,
     },
     /// The peer is bound to another channel (400).
     PeerHasChannel {
+        /// The peer asked for.
         peer: SocketAddr,
+        /// The channel it is bound to now.
         channel: u16,
     },
+    /// The allocation holds its maximum of channels (508).
     TooManyChannels {
+        /// The maximum.
         max: u32,
     },
     /// Both EVEN-PORT or REQUESTED-ADDRESS-FAMILY and RESERVATION-TOKEN, or similar (400).
@@ -287,11 +316,15 @@ pub enum DropReason {
     Ignored,
     /// An Allocate retransmitted while its relay is being bound.
     InProgress,
+    /// No allocation on the 5-tuple.
     NoAllocation,
     /// A Send indication without XOR-PEER-ADDRESS or DATA.
     BadIndication,
+    /// No permission for this peer IP address on the allocation.
     NoPermission(IpAddr),
+    /// No channel of this number bound on the allocation.
     NoChannel(u16),
+    /// The peer is of another address family than the relay.
     PeerFamilyMismatch,
     /// Too large to carry in a Data indication.
     TooLarge,
@@ -342,42 +375,68 @@ impl fmt::Display for DeleteReason {
 /// An allocation event, one log line each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// An allocation made.
     Allocated {
+        /// The client's 5-tuple.
         client: FiveTuple,
+        /// The USERNAME that made it.
         user: String,
+        /// The relayed address.
         relay: SocketAddr,
+        /// Lifetime granted, in seconds.
         lifetime: u32,
     },
+    /// An allocation refreshed.
     Refreshed {
+        /// The client's 5-tuple.
         client: FiveTuple,
+        /// The USERNAME.
         user: String,
+        /// The relayed address.
         relay: SocketAddr,
+        /// Lifetime granted, in seconds.
         lifetime: u32,
     },
+    /// An allocation ended.
     Deleted {
+        /// The client's 5-tuple.
         client: FiveTuple,
+        /// The USERNAME that made it.
         user: String,
+        /// The relayed address.
         relay: SocketAddr,
+        /// Why it ended (released, expired...).
         reason: DeleteReason,
     },
     /// A permission installed (not a refresh of one).
     Permission {
+        /// The client's 5-tuple.
         client: FiveTuple,
+        /// The relayed address.
         relay: SocketAddr,
+        /// The peer's IP address.
         peer: IpAddr,
     },
     /// A channel bound (not a refresh of one).
     Channel {
+        /// The client's 5-tuple.
         client: FiveTuple,
+        /// The relayed address.
         relay: SocketAddr,
+        /// The channel number.
         channel: u16,
+        /// The peer bound to it.
         peer: SocketAddr,
     },
     /// A request refused after authentication was attempted (not the first 401 challenge).
     Refused {
+        /// The client's 5-tuple.
         client: FiveTuple,
+        /// The method of the request.
         method: Method,
+        /// The error code answered.
         code: u16,
+        /// Why, as a sentence.
         reason: String,
     },
 }

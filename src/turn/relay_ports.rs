@@ -47,6 +47,7 @@ impl Bitmap {
 }
 
 impl RelayPorts {
+    /// Ports of `range`, handed out in an order shuffled by `seed` (so that relay ports are not guessable).
     pub fn new(range: RangeInclusive<u16>, seed: u64) -> Self {
         let (min, max) = (*range.start(), *range.end());
         RelayPorts {
@@ -78,6 +79,7 @@ impl RelayPorts {
         }
     }
 
+    /// Ports in use for address family `family` (0 for IPv4, 1 for IPv6).
     pub fn in_use(&self, family: usize) -> u32 {
         self.in_use.get(family).copied().unwrap_or(0)
     }

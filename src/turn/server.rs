@@ -53,12 +53,17 @@ const KNOWN: &[u16] = &[
 /// A snapshot of one allocation, for tests, tools and logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllocationInfo {
+    /// The client's 5-tuple.
     pub client: FiveTuple,
+    /// The USERNAME that made it.
     pub user: String,
+    /// The relayed address.
     pub relay: SocketAddr,
     /// False while the relay socket is being bound.
     pub active: bool,
+    /// When it expires unless refreshed.
     pub expires: Time,
+    /// The peers' IP addresses with permissions, and when each expires.
     pub permissions: Vec<(IpAddr, Time)>,
     /// (channel, peer, binding expiry)
     pub channels: Vec<(u16, SocketAddr, Time)>,
@@ -171,6 +176,7 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
+    /// A server with `config`, issuing and checking nonces with `nonces`.
     pub fn new(config: Config, nonces: Box<dyn NonceSource>) -> Server {
         let creds = Credentials::new(&config.realm, &config.credentials);
         let ports = RelayPorts::new(config.relay_ports.clone(), config.port_seed);
@@ -192,6 +198,7 @@ impl Server {
         }
     }
 
+    /// The configuration it runs with.
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -232,6 +239,7 @@ impl Server {
         self.reservations.len()
     }
 
+    /// Allocations held now (those still binding included).
     pub fn allocation_count(&self) -> usize {
         self.allocations.len()
     }
@@ -262,11 +270,13 @@ impl Server {
         self.allocations.values().map(Self::info).collect()
     }
 
+    /// The allocation on relayed address `relay`, if any.
     pub fn allocation_by_relay(&self, relay: SocketAddr) -> Option<AllocationInfo> {
         let id = self.by_relay.get(&relay)?;
         self.allocations.get(id).map(Self::info)
     }
 
+    /// The allocation of the client 5-tuple `client`, if any.
     pub fn allocation_by_client(&self, client: &FiveTuple) -> Option<AllocationInfo> {
         let id = self.by_five.get(client)?;
         self.allocations.get(id).map(Self::info)

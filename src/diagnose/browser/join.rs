@@ -52,6 +52,7 @@ pub enum MatchedBy {
 }
 
 impl MatchedBy {
+    /// How the allocation was matched, as a phrase for summaries (`by its relay address 198.51.100.10:24012`).
     pub fn describe(self) -> String {
         match self {
             MatchedBy::RelayAddress(a) => format!("by its relay address {a}"),
@@ -68,8 +69,11 @@ impl MatchedBy {
 /// An allocation of the case that is this guest's.
 #[derive(Debug, Clone, Copy)]
 pub struct GuestAllocation<'c> {
+    /// Index of the capture (in the case) that shows the allocation.
     pub cap: usize,
+    /// The allocation.
     pub alloc: &'c Allocation,
+    /// What tied it to this guest.
     pub matched_by: MatchedBy,
     /// Its outcome's time (else its first request's), on the case's reference clock.
     pub at_ns: i64,
@@ -84,6 +88,7 @@ pub struct DumpClock {
     pub offset_ns: i64,
     /// Dump events tied to packets to estimate it (0: not estimated).
     pub ties: usize,
+    /// How far apart dump and capture times may be and still be the same moment, in nanoseconds.
     pub tolerance_ns: i64,
 }
 
@@ -93,6 +98,7 @@ impl DumpClock {
         t.micros.saturating_mul(1000) - self.offset_ns
     }
 
+    /// How the clocks were related, as a sentence for summaries.
     pub fn describe(self) -> String {
         if self.ties == 0 {
             format!(
@@ -119,21 +125,31 @@ pub enum TurnVerdict<'c> {
     NeverArrived,
     /// The guest's allocation was refused with this code: the capture's answer is the dump's.
     Refused {
+        /// The error code the server answered with (401, 431, 486...).
         code: u16,
+        /// The allocation that was refused.
         alloc: GuestAllocation<'c>,
     },
     /// The guest's requests arrived and the server never answered.
-    Unanswered { alloc: GuestAllocation<'c> },
+    Unanswered {
+        /// The allocation whose requests went unanswered.
+        alloc: GuestAllocation<'c>,
+    },
     /// The server answered, yet the browser reports no answer (701): the answers were lost.
     /// `retried_after_answer`: the capture itself shows the guest retrying after the answers
     /// (what `reach.response_lost` reads from a server-side capture alone).
     AnswerLost {
+        /// The allocation whose answers were lost.
         alloc: GuestAllocation<'c>,
+        /// The capture shows the guest retrying after the answers left.
         retried_after_answer: bool,
     },
     /// Other outside clients' requests arrived; without the guest's public address the dump
     /// cannot say whether one was this guest's.
-    Unattributed { outside_clients: usize },
+    Unattributed {
+        /// How many other outside clients sent TURN requests meanwhile.
+        outside_clients: usize,
+    },
     /// No server-side capture covers the time of the dump.
     NotCovered,
 }
@@ -141,8 +157,11 @@ pub enum TurnVerdict<'c> {
 /// One TURN URL with the errors the dump reports for it.
 #[derive(Debug, Clone)]
 pub struct TurnAttempt<'c> {
+    /// The TURN URL as the dump names it (credentials never included).
     pub url: String,
+    /// The dump's candidate errors for this URL.
     pub errors: Vec<&'c CandidateError>,
+    /// What the captures say of it.
     pub verdict: TurnVerdict<'c>,
 }
 
@@ -166,10 +185,13 @@ pub enum RelayLegVerdict {
 /// A candidate pair of the dump toward a relay address with requests and no response.
 #[derive(Debug, Clone)]
 pub struct RelayLeg<'c> {
+    /// The dump's candidate pair.
     pub pair: &'c CandidatePair,
+    /// The relay address the pair's checks went to.
     pub relay: SocketAddr,
     /// The allocation that granted the relay, when a capture shows it.
     pub owner: Option<(usize, &'c Allocation)>,
+    /// What the captures show of those checks.
     pub verdict: RelayLegVerdict,
     /// Sightings behind the verdict (a few).
     pub hops: Vec<Hop>,
@@ -178,26 +200,36 @@ pub struct RelayLeg<'c> {
 /// The selected pair's relay found in a capture.
 #[derive(Debug, Clone, Copy)]
 pub struct SelectedRelay<'c> {
+    /// The relay address of the selected pair.
     pub relay: SocketAddr,
     /// The relay is the guest's own (local candidate), not the far end's.
     pub local: bool,
+    /// Index of the capture that shows the allocation granting it.
     pub cap: usize,
+    /// That allocation.
     pub alloc: &'c Allocation,
 }
 
 /// A dump's peer connection joined with the case.
 #[derive(Debug, Clone)]
 pub struct DumpJoin<'c> {
+    /// The dump's peer connection.
     pub pc: &'c PeerConnection,
     /// The guest's public addresses the dump shows.
     pub guest_sockets: BTreeSet<SocketAddr>,
+    /// The guest's public IP addresses the dump shows (its server-reflexive candidates, its relay candidates' bases).
     pub guest_ips: BTreeSet<IpAddr>,
+    /// The case's allocations that are this guest's.
     pub allocations: Vec<GuestAllocation<'c>>,
+    /// The dump's clock against the captures'.
     pub clock: DumpClock,
     /// The dump's time window on the capture clock, tolerance included.
     pub window: Option<(i64, i64)>,
+    /// Each TURN URL the dump reports errors for, with what the captures say.
     pub turn: Vec<TurnAttempt<'c>>,
+    /// Pairs toward a relay address with requests and no response, with what the captures say.
     pub relay_legs: Vec<RelayLeg<'c>>,
+    /// The selected pair's relay, when a capture shows it.
     pub selected_relay: Option<SelectedRelay<'c>>,
 }
 

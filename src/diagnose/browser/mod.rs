@@ -51,7 +51,9 @@ impl Subject<'_, '_> {
 /// What the case's dumps give: findings, and each joined dump's clock against the captures'.
 #[derive(Debug, Default)]
 pub struct BrowserOutcome {
+    /// The `browser.*` findings of every dump.
     pub findings: Vec<Finding>,
+    /// Each dump's clock against the captures' (only for dumps joined with a capture).
     pub clocks: Vec<LogClock>,
 }
 
@@ -125,7 +127,7 @@ fn dump_clock(document: &str, j: &DumpJoin<'_>) -> Option<LogClock> {
         zone: "UTC".into(),
         delay_ms: (0.0, 0.0),
         links: j.clock.ties,
-        method: "dump UTC against the Expressway-E allocations matched by relay address or the guest's public address",
+        method: "dump UTC against the Expressway-E allocations matched by relay address or the guest's public address".into(),
     })
 }
 

@@ -4,7 +4,7 @@
 //! so that other layers (the join with an Expressway-E capture by relay address, TURN username
 //! and time) can read it directly. No credential is ever part of it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::ConfigSyntax;
 use super::time::{EventTime, UtcTime};
@@ -221,7 +221,7 @@ impl TransportProtocol {
 }
 
 /// How a relay candidate's allocation was made: TURN over UDP, TCP or TLS.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RelayProtocol {
     Udp,
@@ -241,7 +241,7 @@ impl RelayProtocol {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CandidateType {
     Host,
@@ -395,7 +395,7 @@ pub struct StateChange<S> {
     pub state: S,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IceConnectionState {
     New,
@@ -408,7 +408,7 @@ pub enum IceConnectionState {
     Other(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionState {
     New,
