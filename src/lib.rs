@@ -16,10 +16,11 @@
 //! ```
 //!
 //! Layers (data flows one way): [`wire`] <- [`capture`] <- [`decode`] <- [`flow`] <- [`diagnose`]
-//! <- [`report`]; [`turn`] (sans-IO TURN server core) uses [`wire`] only, and [`replay`] and
-//! `serve` sit on it. [`sources`] reads evidence other than captures (Expressway logs and
-//! configuration, CMS event logs, chrome://webrtc-internals dumps) into typed models; [`input`]
-//! tells them from captures.
+//! <- [`case`] <- [`report`]; [`turn`] (sans-IO TURN server core) uses [`wire`] only, and
+//! [`replay`] and `serve` sit on it. [`sources`] reads evidence other than captures (Expressway
+//! logs and configuration, CMS event logs, chrome://webrtc-internals dumps) into typed models;
+//! [`case`] tells the inputs apart ([`input`]), reads them into one case and lays every source
+//! on one clock ([`timeline`]); [`report`] renders it.
 //!
 //! Cargo features: `cli` (default: the `turnscope` binary and `turnscope::cli`, with clap and
 //! indicatif), `serve` (implied by `cli`: the live TURN server, with mio), `testsupport`
@@ -28,13 +29,13 @@
 
 pub mod batch;
 pub mod capture;
+pub mod case;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod decode;
 pub mod diagnose;
 pub mod escape;
 pub mod flow;
-pub mod input;
 pub mod replay;
 pub mod report;
 #[cfg(feature = "serve")]
@@ -43,10 +44,13 @@ pub mod sources;
 #[cfg(feature = "testsupport")]
 #[doc(hidden)]
 pub mod testsupport;
-pub mod timeline;
 pub mod turn;
 pub mod wire;
 
+/// Inputs of every kind, told apart ([`case::input`], the layer that reads them).
+pub use case::input;
+/// One case, one time order ([`case::timeline`]).
+pub use case::timeline;
 pub use diagnose::{Finding, Severity};
 pub use report::{analyze, AnalyzeOptions, Input, Report};
 pub use wire::Credential;

@@ -13,7 +13,8 @@ use crate::sources::webrtc::{
     CandidateType, ConnectionState, EventTime, IceConnectionState, RelayProtocol, WebrtcDump,
 };
 use crate::sources::{DocKind, Document, LogTime, Model};
-use crate::timeline::{DocumentEvent, EntryKind};
+
+use super::timeline::{DocumentEvent, EntryKind};
 
 /// Most events listed (the rest are counted in [`LogsInfo::events_not_listed`]).
 const MAX_LISTED: usize = 5000;

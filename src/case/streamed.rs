@@ -21,9 +21,10 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use crate::capture::bundle::{self, Kind, Limits, Member, Take, Visitor};
 use crate::capture::{first_record_time, FirstRecord, StreamWalk, Timestamp};
 use crate::flow::{pieces, CaptureFlows, FlowOptions, Ingest, Piece, Role};
-use crate::input::{BundleInput, InputError};
 use crate::sources::expressway::{BundleFile, TcpdumpPiece};
 use crate::sources::{self, Document};
+
+use super::input::{BundleInput, InputError};
 
 /// Bytes per chunk handed from the inflating thread to the walking one.
 const CHUNK: usize = 256 * 1024;
@@ -90,7 +91,7 @@ pub fn read(input: &BundleInput, opts: &FlowOptions, limits: Limits) -> Streamed
                 bundle::walk(&input.name, &mut r, limits, &mut feeder).map_err(|e| {
                     InputError::new(
                         &input.name,
-                        crate::input::strip_name(&input.name, &e.to_string()),
+                        super::input::strip_name(&input.name, &e.to_string()),
                     )
                 })
             });
@@ -466,7 +467,7 @@ impl<'o> Assembler<'o> {
 }
 
 fn capture_error(name: &str, reason: &str) -> InputError {
-    InputError::new(name, crate::input::strip_name(name, reason))
+    InputError::new(name, super::input::strip_name(name, reason))
 }
 
 /// Finish each run and join them into one capture.

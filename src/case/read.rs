@@ -1,17 +1,16 @@
-//! `analyze`: inputs (capture files, bundles, folders, bytes, documents; see
-//! [`crate::input`]) -> flows (in parallel, one input per core: a capture on disk walked in
-//! stretches on all cores, a bundle streamed through two threads) and documents -> case ->
-//! findings -> report.
+//! Reading a case: inputs (capture files, bundles, folders, bytes, documents; see
+//! [`super::input`]) -> flows (in parallel, one input per core: a capture on disk walked in
+//! stretches on all cores, a bundle streamed through two threads) and documents.
 
 use crate::capture::bundle::Limits;
 use crate::capture::Scanned;
 use crate::flow::{CaptureFlows, Case, FlowOptions, Ingest, OrderFree, Role};
-use crate::input::{self, BundleInput, CaptureInput, DocumentInput};
 use crate::sources::{self, Document};
 
+use super::input::{self, BundleInput, CaptureInput, DocumentInput};
 use super::profile::Profile;
 use super::streamed::{self, StreamedInput};
-use super::{report_from_parts, AnalyzeOptions, BundleInfo, CaseParts, InputError, Report};
+use super::{AnalyzeOptions, BundleInfo, CaseParts, InputError};
 
 /// Read one capture into flows, batch by batch.
 fn read(input: CaptureInput, opts: &FlowOptions) -> Result<CaptureFlows, InputError> {
@@ -73,12 +72,6 @@ fn read_document(d: &DocumentInput) -> Result<Document, InputError> {
         .reader()
         .map_err(|e| InputError::new(&d.name, format!("cannot read: {e}")))?;
     Ok(sources::read(&d.name, d.kind.source(), r))
-}
-
-/// Analyse one support case. Unusable inputs are listed in `Report::errors`; the others are
-/// analysed all the same.
-pub fn analyze(inputs: &[input::Input], opts: &AnalyzeOptions) -> Report {
-    report_from_parts(read_inputs(inputs, opts), opts)
 }
 
 /// The case of some inputs, assembled (configured by flags and the Expressway's dumps) but not
