@@ -41,6 +41,13 @@ enum Work {
 }
 
 impl Work {
+    fn name(&self) -> &str {
+        match self {
+            Work::Capture(c) => &c.name,
+            Work::Bundle(b) => &b.name,
+        }
+    }
+
     fn order(&self) -> usize {
         match self {
             Work::Capture(c) => c.order,
@@ -105,6 +112,7 @@ pub fn read_inputs(inputs: &[input::Input], opts: &AnalyzeOptions) -> CaseParts 
     // inputs and one big one both use every core.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut results: Vec<Read> = Vec::new();
+    let mut failed: Vec<InputError> = Vec::new();
     let mut pending = work.into_iter();
     loop {
         let chunk: Vec<Work> = pending.by_ref().take(cores).collect();
@@ -115,11 +123,19 @@ pub fn read_inputs(inputs: &[input::Input], opts: &AnalyzeOptions) -> CaseParts 
         std::thread::scope(|scope| {
             let handles: Vec<_> = chunk
                 .into_iter()
-                .map(|w| scope.spawn(move || read_work(w, fo, limits)))
+                .map(|w| {
+                    let name = w.name().to_string();
+                    (name, scope.spawn(move || read_work(w, fo, limits)))
+                })
                 .collect();
-            for h in handles {
-                if let Ok(x) = h.join() {
-                    results.push(x);
+            for (name, h) in handles {
+                match h.join() {
+                    Ok(x) => results.push(x),
+                    // A bug while reading one input loses that input, not the case.
+                    Err(_) => failed.push(InputError::new(
+                        &name,
+                        "reading it stopped on an internal error",
+                    )),
                 }
             }
         });
@@ -128,6 +144,7 @@ pub fn read_inputs(inputs: &[input::Input], opts: &AnalyzeOptions) -> CaseParts 
         errors,
         ..CaseParts::default()
     };
+    parts.errors.extend(failed);
     for d in &documents {
         match read_document(d) {
             Ok(doc) => parts.documents.push(doc),
