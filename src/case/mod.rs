@@ -22,6 +22,7 @@ pub mod timeline;
 
 use serde::Serialize;
 
+use crate::diagnose::input::BundleWithoutCapture;
 use crate::diagnose::{self, DiagnoseOptions, Finding};
 use crate::flow::case::ServerHints;
 use crate::flow::{CaptureFlows, Case, Credential, FlowOptions, Role};
@@ -103,6 +104,8 @@ pub struct CaseParts {
     pub interfaces: Vec<Option<String>>,
     pub documents: Vec<Document>,
     pub bundles: Vec<BundleInfo>,
+    /// Bundles that held documents and no capture.
+    pub without_capture: Vec<BundleWithoutCapture>,
     pub errors: Vec<InputError>,
 }
 
@@ -116,6 +119,8 @@ pub struct Assembled {
     /// Per capture of `case`: the Expressway interface it was taken on, labelled.
     pub interfaces: Vec<Option<String>>,
     pub bundles: Vec<BundleInfo>,
+    /// Bundles that held documents and no capture (`input.no_capture`).
+    pub without_capture: Vec<BundleWithoutCapture>,
     /// Inputs that could not be read, and documents of which nothing was understood.
     pub errors: Vec<InputError>,
 }
@@ -141,6 +146,7 @@ impl Assembled {
             interfaces,
             documents,
             bundles,
+            without_capture,
             mut errors,
         } = parts;
         let profile = Profile::build(opts, &documents);
@@ -152,6 +158,7 @@ impl Assembled {
             profile,
             interfaces,
             bundles,
+            without_capture,
             errors,
         }
     }
@@ -171,6 +178,7 @@ impl Assembled {
         findings.extend(diagnose::logs::findings(case, documents, &links));
         let browser = diagnose::browser::diagnose(case, documents);
         findings.extend(browser.findings);
+        findings.extend(diagnose::input::no_capture(&self.without_capture));
         findings.sort_by(|a, b| {
             (a.severity, a.ts, a.id, &a.summary).cmp(&(b.severity, b.ts, b.id, &b.summary))
         });

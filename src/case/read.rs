@@ -10,7 +10,7 @@ use crate::sources::{self, Document};
 use super::input::{self, BundleInput, CaptureInput, DocumentInput};
 use super::profile::Profile;
 use super::streamed::{self, StreamedInput};
-use super::{AnalyzeOptions, BundleInfo, CaseParts, InputError};
+use super::{AnalyzeOptions, BundleInfo, BundleWithoutCapture, CaseParts, InputError};
 
 /// Read one capture into flows, batch by batch.
 fn read(input: CaptureInput, opts: &FlowOptions) -> Result<CaptureFlows, InputError> {
@@ -180,6 +180,12 @@ fn add_read(parts: &mut CaseParts, r: Read) {
             // The bundle's own configuration names its interfaces (each cluster peer has
             // its addresses); flags do not change what an interface is.
             let own = Profile::build(&AnalyzeOptions::default(), &documents);
+            if captures.is_empty() && !documents.is_empty() {
+                parts.without_capture.push(BundleWithoutCapture {
+                    bundle: name.clone(),
+                    documents: documents.iter().map(|d| d.kind.describe()).collect(),
+                });
+            }
             for c in captures {
                 parts.flows.push(c.flows);
                 parts.roles.push(c.role);
