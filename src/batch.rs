@@ -122,7 +122,8 @@ fn walk(root: &Path, dir: &Path, depth: usize, cases: &mut Vec<Case>) -> std::io
 pub struct CaseSummary {
     pub case: String,
     pub inputs: usize,
-    /// `error`, `warning`, `info`, `unusable` (no input could be read) or `failed` (the
+    /// `error`, `warning`, `info`, `unusable` (no input could be read, or no capture and an
+    /// input failed) or `failed` (the
     /// analysis stopped, or its report could not be written: see `failure`).
     pub verdict: &'static str,
     pub findings: Vec<&'static str>,
@@ -169,9 +170,10 @@ pub struct Summary {
 }
 
 fn verdict(r: &Report) -> &'static str {
-    // A case of documents alone (a dump, a log-only bundle) was read: it is not unusable.
+    // A case of documents alone (a dump, a log-only bundle) read whole is a case; documents
+    // left of a broken bundle whose capture could not be read are not.
     let documents_read = r.logs.documents.iter().any(|d| d.kept > 0);
-    if r.captures.is_empty() && !documents_read {
+    if r.captures.is_empty() && (!documents_read || !r.errors.is_empty()) {
         "unusable"
     } else if r.findings.iter().any(|f| f.severity == Severity::Error) {
         "error"

@@ -180,7 +180,8 @@ fn add_read(parts: &mut CaseParts, r: Read) {
             // The bundle's own configuration names its interfaces (each cluster peer has
             // its addresses); flags do not change what an interface is.
             let own = Profile::build(&AnalyzeOptions::default(), &documents);
-            if captures.is_empty() && !documents.is_empty() {
+            // A bundle whose capture failed is said by its error, not as one without capture.
+            if captures.is_empty() && errors.is_empty() && !documents.is_empty() {
                 parts.without_capture.push(BundleWithoutCapture {
                     bundle: name.clone(),
                     documents: documents.iter().map(|d| d.kind.describe()).collect(),
