@@ -189,3 +189,126 @@ fn terminal_and_markdown_interleave_packets_and_browser_events() {
         );
     }
 }
+
+/// The lab dump with every event time rewritten as the browser's local wall clock `hours`
+/// ahead of UTC, without a zone (`time: "2026-11-29T19:13:41.258"`, no `timestamp`), as some
+/// Chrome versions write it; the stats' end times likewise.
+fn dump_in_local_time(name: &str, hours: i64) -> Vec<u8> {
+    use std::io::Read;
+    let gz = std::fs::read(scenario(name).join("webrtc_internals_dump.gz")).unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    let mut dump: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let local = |ms: f64| {
+        let shifted = ms as i64 + hours * 3_600_000;
+        let utc = turnscope::sources::webrtc::UtcTime::from_millis(shifted as f64).unwrap();
+        utc.to_string().trim_end_matches('Z').to_string()
+    };
+    for pc in dump["PeerConnections"]
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+    {
+        for entry in pc["updateLog"].as_array_mut().unwrap() {
+            let entry = entry.as_object_mut().unwrap();
+            let ms = entry.remove("timestamp").unwrap().as_f64().unwrap();
+            entry.insert("time".into(), local(ms).into());
+        }
+        for series in pc["stats"].as_object_mut().unwrap().values_mut() {
+            for key in ["startTime", "endTime"] {
+                let Some(iso) = series.get(key).and_then(|v| v.as_str()) else {
+                    continue;
+                };
+                let t = turnscope::sources::webrtc::UtcTime::parse_iso(iso).unwrap();
+                series[key] = local(t.millis()).into();
+            }
+        }
+    }
+    serde_json::to_vec(&dump).unwrap()
+}
+
+#[test]
+fn a_dump_in_local_time_without_zone_is_placed_by_the_estimated_offset() {
+    let name = "guest-bad-password";
+    let utc = dump_and_capture(name);
+    let capture = Input::path(scenario(name).join("expe-any.pcap"));
+    for hours in [2, -5] {
+        let local = analyze(
+            &[
+                Input::bytes("local_dump.txt", dump_in_local_time(name, hours)),
+                capture.clone(),
+            ],
+            &AnalyzeOptions::default(),
+        );
+        // The offset is estimated, holds the zone, and is shown.
+        let clock = local
+            .logs
+            .clocks
+            .iter()
+            .find(|c| c.document == "local_dump.txt")
+            .expect("a clock estimated for the dump");
+        let utc_clock = utc.logs.clocks.iter().find(|c| c.document.ends_with(".gz"));
+        let utc_offset_ms = utc_clock.map_or(0.0, |c| c.offset_ms);
+        let expected_ms = hours as f64 * 3_600_000.0 + utc_offset_ms;
+        assert!(
+            (clock.offset_ms - expected_ms).abs() < 5.0,
+            "{hours} h: offset {} ms, expected {expected_ms}",
+            clock.offset_ms
+        );
+        assert_eq!(clock.zone, format!("{:+03}:00", hours), "{hours} h");
+        // Every event with a time is placed where the same event of the UTC dump is, marked
+        // estimated and written as local time (the selected pair's time is a stats end time,
+        // read as UTC only: it stays unplaced).
+        let events: Vec<_> = local
+            .logs
+            .events
+            .iter()
+            .filter(|e| e.document == "local_dump.txt" && !e.time.is_empty())
+            .collect();
+        assert!(events.len() >= 3, "{hours} h: {events:?}");
+        for e in &events {
+            assert!(e.estimated, "{hours} h: {e:?}");
+            assert!(e.time.contains("browser local time"), "{}", e.time);
+            let ts = e.ts.expect("placed");
+            let same = utc
+                .logs
+                .events
+                .iter()
+                .filter(|u| u.text == e.text)
+                .filter_map(|u| u.ts)
+                .any(|u| (u - ts).abs() < 0.005);
+            assert!(
+                same,
+                "{hours} h: {} at {ts} is not where the UTC dump has it",
+                e.text
+            );
+        }
+        let page = html_at(&local, ANALYSED_AT);
+        assert!(
+            page.contains(">browser</text>"),
+            "{hours} h: the browser lane"
+        );
+        assert!(
+            page.contains("<td class=\"t\">~"),
+            "{hours} h: times marked estimated"
+        );
+    }
+}
+
+#[test]
+fn a_dump_in_local_time_alone_is_not_taken_for_utc() {
+    let dump = dump_in_local_time("guest-bad-password", 2);
+    let r = analyze(
+        &[Input::bytes("local_dump.txt", dump)],
+        &AnalyzeOptions::default(),
+    );
+    let events: Vec<_> = r.logs.events.iter().collect();
+    assert!(!events.is_empty());
+    assert!(
+        events.iter().all(|e| e.ts.is_none()),
+        "no capture to estimate the zone against: nothing placed"
+    );
+    assert!(r.timeline_not_placed > 0);
+}
