@@ -37,7 +37,9 @@ pub use streamed::{StreamedCapture, StreamedInput};
 /// Options of one analysis (the `analyze` command line).
 #[derive(Debug, Clone)]
 pub struct AnalyzeOptions {
+    /// `--credential USER:PASSWORD`: to verify MESSAGE-INTEGRITY offline.
     pub credentials: Vec<Credential>,
+    /// `--realm`: an extra realm to try in integrity checks.
     pub realm: Option<String>,
     /// `--turn-port`: only a hint when the traffic does not show the TURN port.
     pub turn_port: Option<u16>,
@@ -63,6 +65,7 @@ impl Default for AnalyzeOptions {
 }
 
 impl AnalyzeOptions {
+    /// What reading captures into flows needs of these options.
     pub fn flow_options(&self) -> FlowOptions {
         FlowOptions {
             credentials: self.credentials.clone(),
@@ -70,6 +73,7 @@ impl AnalyzeOptions {
         }
     }
 
+    /// The server description from the flags alone (the xconf adds to it: [`Profile::hints`]).
     pub fn hints(&self) -> ServerHints {
         let d = ServerHints::default();
         ServerHints {
@@ -84,6 +88,7 @@ impl AnalyzeOptions {
 /// A bundle (or another input read as a stream) of the case.
 #[derive(Debug, Clone, Serialize)]
 pub struct BundleInfo {
+    /// The bundle as given (a path, or the name of bytes).
     pub path: String,
     /// Bytes inflated, all gzip layers together.
     pub inflated: u64,
@@ -96,16 +101,20 @@ pub struct BundleInfo {
 /// Everything read for one case, before it is assembled.
 #[derive(Debug, Default)]
 pub struct CaseParts {
+    /// Per capture: its flows.
     pub flows: Vec<CaptureFlows>,
     /// Per capture: `--client` / `--server`.
     pub roles: Vec<Option<Role>>,
     /// Per capture: the Expressway interface it was taken on (`eth<n>`), labelled with what
     /// the configuration of its own bundle says of it (a cluster's peers differ).
     pub interfaces: Vec<Option<String>>,
+    /// Every document read (given as files or found in bundles).
     pub documents: Vec<Document>,
+    /// The bundles and other inputs read as streams.
     pub bundles: Vec<BundleInfo>,
     /// Bundles that held documents and no capture.
     pub without_capture: Vec<BundleWithoutCapture>,
+    /// Inputs (or parts of bundles) that could not be read, with the reason.
     pub errors: Vec<InputError>,
 }
 
@@ -113,11 +122,15 @@ pub struct CaseParts {
 /// server profile, with the documents and what could not be used.
 #[derive(Debug)]
 pub struct Assembled {
+    /// The captures' flows as one case (vantage points, NAT, clock offsets).
     pub case: Case,
+    /// Every document read.
     pub documents: Vec<Document>,
+    /// Flags, then the Expressway's xconf and xstat.
     pub profile: Profile,
     /// Per capture of `case`: the Expressway interface it was taken on, labelled.
     pub interfaces: Vec<Option<String>>,
+    /// The bundles and other inputs read as streams.
     pub bundles: Vec<BundleInfo>,
     /// Bundles that held documents and no capture (`input.no_capture`).
     pub without_capture: Vec<BundleWithoutCapture>,
