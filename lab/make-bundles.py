@@ -321,8 +321,10 @@ def stamp_of(t):
 
 
 def bundle_members(scenario_dir, node, host, peer="", xml=False, tls=False, drop_piece=None,
-                   odd_status=False, piece_bytes=PIECE_BYTES):
-    """The members of one peer's bundle, in the order the Expressway lists them."""
+                   odd_status=False, piece_bytes=PIECE_BYTES, captures=True):
+    """The members of one peer's bundle, in the order the Expressway lists them; without the
+    tcpdump pieces when `captures` is false (a log started after a restart, or "Take tcpdump
+    while logging" not ticked)."""
     lan1 = os.path.join(scenario_dir, f"expe{peer}-lan1.pcap")
     lan2 = os.path.join(scenario_dir, f"expe{peer}-lan2.pcap")
     # Logging starts a second before the first packet (of any capture of the scenario: when
@@ -339,7 +341,7 @@ def bundle_members(scenario_dir, node, host, peer="", xml=False, tls=False, drop
         (f"xstat_dump_{host}_{stamp}.txt",
          (xstat_table() if odd_status else xstat_text(relays)).encode()),
     ]
-    for n, pcap in ((0, lan1), (1, lan2)):
+    for n, pcap in ((0, lan1), (1, lan2)) if captures else ():
         pieces = rotate(open(pcap, "rb").read(), piece_bytes)
         for i, piece in enumerate(pieces):
             if drop_piece == (n, i):
@@ -419,6 +421,9 @@ def main():
     make_bundle(out, "default", "guest-bad-password",
                 "default-guest-bad-password-incomplete.tar.gz", drop_piece=(1, 1),
                 odd_status=True, piece_bytes=4096)
+    # Log only: the same case's loggingsnapshot, xconf and xstat, no tcpdump at all.
+    make_bundle(out, "default", "cms-bad-password", "default-cms-bad-password-log-only.tar.gz",
+                captures=False)
     # Nested: the support engineer's upload, a .tar.gz holding the case folder with the bundle.
     inner, start = make_bundle(out, "default", "relay-blocked-in",
                                "default-relay-blocked-in.tar.gz")

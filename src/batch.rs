@@ -7,7 +7,8 @@
 //! lone diagnostic bundle (alone in its folder, or among
 //! other bundles right in a folder given to `batch`: a folder of customers' bundles). Files are
 //! recognised by content, not by name; a file that cannot be read stays in its case, which then
-//! says why.
+//! says why. A case whose analysis panics, or whose report cannot be written, is listed as
+//! failed with the reason; it never stops the others.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -126,7 +127,9 @@ pub struct CaseSummary {
     pub case: String,
     /// How many inputs it had.
     pub inputs: usize,
-    /// `error`, `warning`, `info` or `unusable` (no input could be read).
+    /// `error`, `warning`, `info`, `unusable` (no input could be read, or no capture and an
+    /// input failed) or `failed` (the analysis stopped, or its report could not be written:
+    /// see `failure`).
     pub verdict: Cow<'static, str>,
     /// The ids of its findings, in report order (an id once per finding).
     pub findings: Vec<Cow<'static, str>>,
@@ -134,6 +137,39 @@ pub struct CaseSummary {
     pub reports: Vec<String>,
     /// Inputs (or parts of bundles) that could not be used, with the reason.
     pub errors: Vec<InputError>,
+    /// Why the case failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// Why a case of a batch failed.
+#[derive(Debug)]
+pub enum CaseFailure {
+    /// The analysis panicked (a bug: the message says where).
+    Panicked {
+        /// The panic's message.
+        message: String,
+    },
+    /// One of its report files could not be written.
+    WriteReport {
+        /// The report file.
+        file: PathBuf,
+        /// Why the write failed.
+        error: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for CaseFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CaseFailure::Panicked { message } => {
+                write!(f, "the analysis stopped on an internal error: {message}")
+            }
+            CaseFailure::WriteReport { file, error } => {
+                write!(f, "cannot write {}: {error}", file.display())
+            }
+        }
+    }
 }
 
 /// The summary of a batch.
@@ -150,7 +186,10 @@ pub struct Summary {
 }
 
 fn verdict(r: &Report) -> &'static str {
-    if r.captures.is_empty() {
+    // A case of documents alone (a dump, a log-only bundle) read whole is a case; documents
+    // left of a broken bundle whose capture could not be read are not.
+    let documents_read = r.logs.documents.iter().any(|d| d.kept > 0);
+    if r.captures.is_empty() && (!documents_read || !r.errors.is_empty()) {
         "unusable"
     } else if r.findings.iter().any(|f| f.severity == Severity::Error) {
         "error"
@@ -197,7 +236,7 @@ pub fn run(
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(case) = cases.get(i) else { break };
-                let result = analyze_case(case, opts, out);
+                let result = run_case(case, opts, out);
                 progress(&case.name);
                 if tx.send((i, result)).is_err() {
                     break;
@@ -206,10 +245,9 @@ pub fn run(
         }
     });
     drop(tx);
-    let mut results: Vec<(usize, std::io::Result<CaseSummary>)> = rx.into_iter().collect();
+    let mut results: Vec<(usize, CaseSummary)> = rx.into_iter().collect();
     results.sort_by_key(|(i, _)| *i);
-    let results = results.into_iter().map(|(_, r)| r);
-    let cases: Vec<CaseSummary> = results.collect::<std::io::Result<_>>()?;
+    let cases: Vec<CaseSummary> = results.into_iter().map(|(_, r)| r).collect();
     let mut by_finding = BTreeMap::new();
     for c in &cases {
         let mut ids = c.findings.clone();
@@ -230,37 +268,84 @@ pub fn run(
     Ok(summary)
 }
 
-fn analyze_case(case: &Case, opts: &AnalyzeOptions, out: &Path) -> std::io::Result<CaseSummary> {
+/// One case, whatever happens: a panic inside its analysis or rendering, or a report that
+/// cannot be written, makes it a failed case with the reason, never the end of the batch.
+fn run_case(case: &Case, opts: &AnalyzeOptions, out: &Path) -> CaseSummary {
+    // Nothing the closure touches outlives a panic in a broken state: the case's own data
+    // is dropped with it, and the options and paths are only read.
+    let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        analyze_case(case, opts, out)
+    }));
+    match attempt {
+        Ok(summary) => summary,
+        Err(payload) => {
+            let failure = CaseFailure::Panicked {
+                message: panic_message(payload.as_ref()),
+            };
+            CaseSummary {
+                case: case.name.clone(),
+                inputs: case.inputs.len(),
+                verdict: Cow::Borrowed("failed"),
+                findings: Vec::new(),
+                reports: Vec::new(),
+                errors: Vec::new(),
+                failure: Some(failure.to_string()),
+            }
+        }
+    }
+}
+
+/// The text a panic carried (`panic!` with a literal or a formatted message).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "no message".to_string()
+    }
+}
+
+fn analyze_case(case: &Case, opts: &AnalyzeOptions, out: &Path) -> CaseSummary {
+    #[cfg(feature = "testsupport")]
+    crate::testsupport::batch_case_starts(&case.name);
     let inputs: Vec<Input> = case.inputs.iter().map(Input::path).collect();
     let r = report::analyze(&inputs, opts);
     let stem = file_stem(&case.name);
-    let mut reports = Vec::new();
+    let mut summary = CaseSummary {
+        case: case.name.clone(),
+        inputs: case.inputs.len(),
+        verdict: Cow::Borrowed(verdict(&r)),
+        findings: r.findings.iter().map(|f| f.id.clone()).collect(),
+        reports: Vec::new(),
+        errors: r.errors.clone(),
+        failure: None,
+    };
     for (ext, text) in [
         ("json", r.json()),
         ("md", report::markdown(&r)),
         ("html", report::html(&r)),
     ] {
         let name = format!("{stem}.{ext}");
-        std::fs::write(out.join(&name), text)?;
-        reports.push(name);
+        let file = out.join(&name);
+        if let Err(error) = std::fs::write(&file, text) {
+            summary.verdict = Cow::Borrowed("failed");
+            summary.failure = Some(CaseFailure::WriteReport { file, error }.to_string());
+            break;
+        }
+        summary.reports.push(name);
     }
-    Ok(CaseSummary {
-        case: case.name.clone(),
-        inputs: case.inputs.len(),
-        verdict: Cow::Borrowed(verdict(&r)),
-        findings: r.findings.iter().map(|f| f.id.clone()).collect(),
-        reports,
-        errors: r.errors.clone(),
-    })
+    summary
 }
 
 /// The summary as a Markdown table, worst cases first.
 pub fn summary_markdown(s: &Summary) -> String {
     let rank = |v: &str| match v {
-        "unusable" => 0,
-        "error" => 1,
-        "warning" => 2,
-        _ => 3,
+        "failed" => 0,
+        "unusable" => 1,
+        "error" => 2,
+        "warning" => 3,
+        _ => 4,
     };
     let mut rows: Vec<&CaseSummary> = s.cases.iter().collect();
     rows.sort_by(|a, b| {
@@ -284,6 +369,21 @@ pub fn summary_markdown(s: &Summary) -> String {
             c.verdict,
             c.findings.join(", ")
         ));
+    }
+    let failed: Vec<(&str, &str)> = s
+        .cases
+        .iter()
+        .filter_map(|c| Some((c.case.as_str(), c.failure.as_deref()?)))
+        .collect();
+    if !failed.is_empty() {
+        md.push_str("\n## Cases that failed\n\n| case | why |\n|---|---|\n");
+        for (case, why) in failed {
+            md.push_str(&format!(
+                "| {} | {} |\n",
+                crate::escape::markdown(case),
+                crate::escape::markdown(why)
+            ));
+        }
     }
     let unused: Vec<(&str, &InputError)> = s
         .cases

@@ -16,10 +16,11 @@
 //! ```
 //!
 //! Layers (data flows one way): [`wire`] <- [`capture`] <- [`decode`] <- [`flow`] <- [`diagnose`]
-//! <- [`report`]; [`turn`] (sans-IO TURN server core) uses [`wire`] only, and [`replay`] and
-//! `serve` sit on it. [`sources`] reads evidence other than captures (Expressway logs and
-//! configuration, CMS event logs, chrome://webrtc-internals dumps) into typed models; [`input`]
-//! tells them from captures.
+//! <- [`case`] <- [`report`]; [`turn`] (sans-IO TURN server core) uses [`wire`] only, and
+//! [`replay`] and `serve` sit on it. [`sources`] reads evidence other than captures (Expressway
+//! logs and configuration, CMS event logs, chrome://webrtc-internals dumps) into typed models;
+//! [`case`] tells the inputs apart ([`input`]), reads them into one case and lays every source
+//! on one clock ([`timeline`]); [`report`] renders it.
 //!
 //! Cargo features: `cli` (default: the `turnscope` binary and `turnscope::cli`, with clap and
 //! indicatif), `serve` (implied by `cli`: the live TURN server, with mio), `testsupport`
@@ -34,6 +35,7 @@
 pub mod batch;
 #[allow(missing_docs)] // documented after the capture/serve rework lands
 pub mod capture;
+pub mod case;
 #[cfg(feature = "cli")]
 #[allow(missing_docs)] // clap turns doc comments on its arguments into help text
 pub mod cli;
@@ -42,7 +44,6 @@ pub mod diagnose;
 pub mod escape;
 #[allow(missing_docs)] // not yet documented item by item (issue #12)
 pub mod flow;
-pub mod input;
 pub mod replay;
 pub mod report;
 #[cfg(feature = "serve")]
@@ -53,11 +54,14 @@ pub mod sources;
 #[cfg(feature = "testsupport")]
 #[doc(hidden)]
 pub mod testsupport;
-pub mod timeline;
 pub mod turn;
 #[allow(missing_docs)] // not yet documented item by item (issue #12)
 pub mod wire;
 
+/// Inputs of every kind, told apart ([`case::input`], the layer that reads them).
+pub use case::input;
+/// One case, one time order ([`case::timeline`]).
+pub use case::timeline;
 pub use diagnose::{Finding, Severity};
 pub use report::{analyze, AnalyzeOptions, Input, Report};
 pub use wire::Credential;

@@ -895,3 +895,25 @@ pub fn http_response(status: u16, location: Option<&str>) -> Vec<u8> {
     s.push_str("\r\n");
     s.into_bytes()
 }
+
+/// Case names whose batch analysis panics on purpose ([`panic_in_batch_case`]).
+static PANICKING_BATCH_CASES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Make the batch analysis of the case named `case` panic as it starts: how tests show that a
+/// failing case never stops the others (no input makes the analysis panic on purpose).
+pub fn panic_in_batch_case(case: &str) {
+    if let Ok(mut cases) = PANICKING_BATCH_CASES.lock() {
+        cases.push(case.to_string());
+    }
+}
+
+/// Called by `batch` as each case starts.
+pub fn batch_case_starts(case: &str) {
+    let chosen = PANICKING_BATCH_CASES
+        .lock()
+        .map(|cases| cases.iter().any(|c| c == case))
+        .unwrap_or(false);
+    if chosen {
+        panic!("testsupport: panic_in_batch_case({case})");
+    }
+}

@@ -623,3 +623,67 @@ fn the_parallel_json_writer_gives_serdes_layout_with_the_new_fields() {
         "Report::json must write every field serde writes"
     );
 }
+
+/// A log started after a restart holds only the log: the bundle of loggingsnapshot, xconf and
+/// xstat without tcpdump is read (profile, log events), says plainly that it holds no capture,
+/// and with the CMS event log of the same case gives the verdict class the logs imply.
+#[test]
+fn a_log_only_bundle_says_it_holds_no_capture_and_the_logs_still_speak() {
+    let log_only = bundle("default-cms-bad-password-log-only.tar.gz");
+    let alone = analyze(&[Input::path(&log_only)], &AnalyzeOptions::default());
+    assert!(alone.captures.is_empty());
+    assert!(alone.errors.is_empty(), "{:?}", alone.errors);
+    let no_capture = alone.finding("input.no_capture").expect("input.no_capture");
+    assert!(no_capture.summary.contains("holds no capture"));
+    assert!(
+        no_capture.summary.contains("xconf"),
+        "{}",
+        no_capture.summary
+    );
+    assert_eq!(
+        turnscope::report::Verdict::of(&alone).lead.map(|f| &*f.id),
+        Some("input.no_capture"),
+        "nothing else to say: the verdict names the missing packets"
+    );
+    let note = &alone.bundles[0].notes;
+    assert!(
+        note.iter().any(|n| n.contains("no capture in it")),
+        "{note:?}"
+    );
+    // The profile from its xconf, with the lab's values.
+    let s = lab("default");
+    let port = profile_item(&alone, "turn_port");
+    assert_eq!(port[0].value, s["TPORT"]);
+    assert!(!profile_item(&alone, "relay_ports").is_empty());
+    assert!(!alone.logs.events.is_empty(), "the log's lines are events");
+    let text = turnscope::report::table(&alone);
+    assert!(text.contains("input.no_capture"), "{text}");
+
+    // With the CMS event log of the same case: its ICE failure is the verdict's class.
+    let with_cms = analyze(
+        &[
+            Input::path(&log_only),
+            Input::path(bundle("default-cms-bad-password-cms-events.tsv")),
+        ],
+        &AnalyzeOptions::default(),
+    );
+    let lead = turnscope::report::Verdict::of(&with_cms)
+        .lead
+        .expect("a lead");
+    assert_eq!(lead.id, "log.ice_failure");
+    assert_eq!(lead.severity, turnscope::Severity::Error);
+    assert!(with_cms.has("input.no_capture"));
+
+    // The command line treats it as a case (exit 0), not as an unusable input.
+    let out = Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .arg("analyze")
+        .arg(&log_only)
+        .output()
+        .expect("run turnscope");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -185,3 +185,92 @@ fn a_case_folder_is_one_case_and_unreadable_cases_say_why() {
     assert!(md.contains("## Inputs not used"), "{md}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Two cases of the same capture, `ok` and `bad`, under `root/cases`.
+fn two_cases(root: &Path) -> std::path::PathBuf {
+    let cases = root.join("cases");
+    let _ = std::fs::remove_dir_all(root);
+    for d in ["ok", "bad"] {
+        std::fs::create_dir_all(cases.join(d)).expect("mkdir");
+        std::fs::write(cases.join(d).join("a.pcap"), fixture("ok-udp/server.pcap")).expect("write");
+    }
+    cases
+}
+
+#[test]
+fn a_report_that_cannot_be_written_fails_its_case_only() {
+    let root = std::env::temp_dir().join(format!("turnscope-batch-write-{}", std::process::id()));
+    let cases = two_cases(&root);
+    let out = root.join("out");
+    // A folder where the case's JSON report goes: the write fails.
+    std::fs::create_dir_all(out.join("cases_bad.json")).expect("mkdir");
+    let run = Command::new(env!("CARGO_BIN_EXE_turnscope"))
+        .arg("batch")
+        .arg(&cases)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run turnscope");
+    assert_eq!(run.status.code(), Some(0), "the other case was analysed");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("failed: cannot write"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary"))
+            .expect("json");
+    let list = summary["cases"].as_array().expect("cases");
+    let by_name = |n: &str| list.iter().find(|c| c["case"] == n).expect(n);
+    let bad = by_name("cases/bad");
+    assert_eq!(bad["verdict"], "failed");
+    let why = bad["failure"].as_str().expect("failure");
+    assert!(
+        why.contains("cannot write") && why.contains("cases_bad.json"),
+        "{why}"
+    );
+    let ok = by_name("cases/ok");
+    assert_eq!(ok["verdict"], "info");
+    assert!(ok.get("failure").is_none());
+    assert!(out.join("cases_ok.html").is_file());
+    let md = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
+    assert!(md.contains("## Cases that failed"), "{md}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_panic_in_one_case_is_listed_and_the_batch_goes_on() {
+    let root = std::env::temp_dir().join(format!("turnscope-batch-panic-{}", std::process::id()));
+    let cases = two_cases(&root);
+    let out = root.join("out");
+    let found = turnscope::batch::find_cases(&cases).expect("cases");
+    assert_eq!(found.len(), 2);
+    turnscope::testsupport::panic_in_batch_case("cases/bad");
+    let summary = turnscope::batch::run(
+        &found,
+        &turnscope::AnalyzeOptions::default(),
+        &out,
+        &|_: &str| {},
+    )
+    .expect("the batch runs to its end");
+    let by_name = |n: &str| summary.cases.iter().find(|c| c.case == n).expect(n);
+    let bad = by_name("cases/bad");
+    assert_eq!(bad.verdict, "failed");
+    let why = bad.failure.as_deref().expect("failure");
+    assert!(
+        why.contains("internal error") && why.contains("panic_in_batch_case(cases/bad)"),
+        "{why}"
+    );
+    assert_eq!(by_name("cases/ok").verdict, "info");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary"))
+            .expect("json");
+    let listed = json["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["case"] == "cases/bad")
+        .expect("bad listed");
+    assert_eq!(listed["verdict"], "failed");
+    assert!(listed["failure"]
+        .as_str()
+        .is_some_and(|w| w.contains("internal error")));
+    let _ = std::fs::remove_dir_all(&root);
+}

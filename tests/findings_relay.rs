@@ -570,6 +570,8 @@ fn every_catalogue_id_is_covered_by_a_test() {
         "browser.selected_pair",
         // tests/findings_input.rs
         "input.no_stun",
+        // tests/analyze_bundles.rs (a log-only bundle)
+        "input.no_capture",
         "input.empty_password",
         "input.credential_unverified",
         "input.role_contradicted",

@@ -140,13 +140,10 @@ pub fn run(args: Args) -> Result<u8, CliError> {
             crate::escape::terminal(&e.reason)
         );
     }
-    // A guest's webrtc-internals dump alone is a case: its browser findings.
-    let dump_read = rep
-        .logs
-        .documents
-        .iter()
-        .any(|d| d.kind == crate::sources::DocKind::WebrtcDump && d.kept > 0);
-    if rep.captures.is_empty() && !dump_read {
+    // Documents alone are a case: a guest's webrtc-internals dump (its browser findings), a
+    // bundle of logs without capture (input.no_capture and what the logs say).
+    let document_read = rep.logs.documents.iter().any(|d| d.kept > 0);
+    if rep.captures.is_empty() && !document_read {
         return Err(CliError("no input could be used".into()));
     }
     let format = Format::choose(args.format, args.out.as_deref());

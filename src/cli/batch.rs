@@ -76,11 +76,12 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         summary.cases.len(),
         args.out.display()
     );
-    Ok(if summary.cases.iter().all(|c| c.verdict == "unusable") {
-        1
-    } else {
-        0
-    })
+    // 1 when no case could be analysed at all; a case that failed is listed, not fatal.
+    let none_analysed = summary
+        .cases
+        .iter()
+        .all(|c| matches!(&*c.verdict, "unusable" | "failed"));
+    Ok(if none_analysed { 1 } else { 0 })
 }
 
 /// The summary on the terminal: verdict, case and finding ids in aligned columns, the inputs
@@ -101,12 +102,20 @@ fn summary_lines(cases: &[batch::CaseSummary], style: crate::report::TermStyle) 
             (true, "warning") => format!("\x1b[1;33mwarning\x1b[0m{pad}"),
             (true, "info") => format!("\x1b[32minfo\x1b[0m{pad}"),
             (true, "unusable") => format!("\x1b[1;35munusable\x1b[0m{pad}"),
+            (true, "failed") => format!("\x1b[1;35mfailed\x1b[0m{pad}"),
             _ => format!("{}{pad}", c.verdict),
         };
         let name_pad = " ".repeat(name_w.saturating_sub(visible_width(name)));
         let line = format!("{verdict}  {name}{name_pad}  {}", c.findings.join(" "));
         out.push_str(line.trim_end());
         out.push('\n');
+        if let Some(why) = &c.failure {
+            out.push_str(&format!(
+                "{}  failed: {}\n",
+                " ".repeat(verdict_w),
+                crate::escape::terminal(why)
+            ));
+        }
         for e in &c.errors {
             out.push_str(&format!(
                 "{}  not used: {}\n",

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use crate::flow::{Case, CredCheck, Credential, Role, Sighting};
 use crate::wire::Class;
 
-use super::{plural, Sink};
+use super::{plural, Finding, Severity, Sink};
 
 const REMEDY_NO_STUN: &str = "Take the capture again on the interface that carries the TURN traffic (the guest's network adapter; on the Expressway-E, tcpdump on the external interface or \"any\"), without a capture filter that drops UDP/TCP 3478 or the relay ports 24000-29999; then analyse it with the other side's capture.";
 
@@ -23,6 +23,44 @@ const REMEDY_UNVERIFIED: &str = "The credential given is not the one the clients
 const REMEDY_ROLE_DOUBT: &str = "Check which side each capture was taken on; if the option names the wrong file, swap --client and --server (or leave them out and let turnscope infer the roles).";
 
 const REMEDY_ROLE_UNKNOWN: &str = "Name the capture's side with --client FILE or --server FILE, or add the capture of the other side of the same call so that the two can be compared.";
+
+const REMEDY_NO_CAPTURE: &str = "Take the diagnostic log again on the Expressway-E (Maintenance > Diagnostics > Diagnostic logging) with \"Take tcpdump while logging\" ticked, reproduce the failing call, stop logging and download the bundle; add the guest's capture or its chrome://webrtc-internals dump. Until then the findings rest on the documents alone.";
+
+/// A diagnostic bundle that held documents and no capture at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleWithoutCapture {
+    /// The bundle's name.
+    pub bundle: String,
+    /// What it held instead, as [`crate::sources::DocKind::describe`] says it.
+    pub documents: Vec<&'static str>,
+}
+
+/// `input.no_capture`: bundles that hold logs and dumps but no packets, in one finding. The
+/// other findings then come from the documents alone, which the verdict must not hide.
+pub fn no_capture(bundles: &[BundleWithoutCapture]) -> Option<Finding> {
+    let (first, rest) = bundles.split_first()?;
+    let names: Vec<&str> = bundles.iter().map(|b| b.bundle.as_str()).collect();
+    let which = if rest.is_empty() {
+        format!(
+            "the bundle {} holds no capture, only {}",
+            first.bundle,
+            first.documents.join(", ")
+        )
+    } else {
+        format!("these bundles hold no capture: {}", names.join(", "))
+    };
+    Some(Finding {
+        id: "input.no_capture".into(),
+        severity: Severity::Warning,
+        summary: format!(
+            "{which}: the packets are missing (a log started after a restart, or 'Take tcpdump while logging' not ticked, holds only the log); what is found rests on the logs and the configuration"
+        ),
+        evidence: Vec::new(),
+        documents: Vec::new(),
+        remedy: REMEDY_NO_CAPTURE.to_string(),
+        ts: 0,
+    })
+}
 
 pub(super) fn rules(sink: &mut Sink<'_>, credentials: &[Credential]) {
     no_stun(sink);

@@ -10,7 +10,7 @@ mod dns;
 pub mod fuzzing;
 mod healthy;
 mod ice;
-mod input;
+pub mod input;
 pub mod logs;
 mod nat;
 mod perm;
@@ -165,6 +165,7 @@ pub const CATALOGUE: &[(&str, Severity)] = &[
     ("browser.relay_tcp_only", Severity::Warning),
     ("browser.selected_pair", Severity::Info),
     ("input.no_stun", Severity::Warning),
+    ("input.no_capture", Severity::Warning),
     ("input.empty_password", Severity::Warning),
     ("input.credential_unverified", Severity::Warning),
     ("input.role_contradicted", Severity::Warning),

@@ -1,7 +1,8 @@
 //! Self-contained HTML, the page pasted into a support ticket: the verdict box, the findings
 //! with their evidence grouped by capture, the ladder (lanes guest | NAT / firewall | TURN
-//! server | relay | peer | logs, time running down, alike exchanges aggregated, the hop where a
-//! message was lost marked), the allocations, the captures, and a footer naming the inputs, the
+//! server | relay | peer, then a lane per kind of document: browser | CMS log | Expressway log,
+//! time running down, packets and events interleaved, alike exchanges aggregated, the hop where
+//! a message was lost marked), the allocations, the captures, and a footer naming the inputs, the
 //! tool's version and the time of analysis. Inline CSS, no script, printable. Every string of
 //! the report goes through [`crate::escape::html`] (text, attribute values and SVG text alike).
 
@@ -273,10 +274,11 @@ impl<'a> Geometry<'a> {
         s
     }
 
-    fn event(&self) -> String {
+    /// A diamond on the lane of the event's source.
+    fn event(&self, lane: ladder::EventLane) -> String {
         let mut s = self.svg(ROW_H);
         self.lifelines(&mut s);
-        let x = self.x(ladder::LOGS, 0);
+        let x = self.x(self.ladder.event_position(lane), 0);
         let _ = write!(
             s,
             "<rect x=\"{}\" y=\"9\" width=\"12\" height=\"12\" transform=\"rotate(45 {x} 15)\" fill=\"#8250df\"/>",
@@ -308,7 +310,7 @@ impl<'a> Geometry<'a> {
     }
 }
 
-const LEGEND: &str = "<div class=\"legend\"><span>&#8594; delivered (upper arrow: request, lower: answer)</span> <span style=\"color:#cf222e\">&#10005; lost at that hop</span> <span style=\"color:#9a6700\">&#9675; never answered</span> <span>×N alike exchanges drawn once, with their time span</span> <span style=\"color:#6e40c9\">&#9670; log line or browser event</span> <span>times in seconds from the first row</span></div>";
+const LEGEND: &str = "<div class=\"legend\"><span>&#8594; delivered (upper arrow: request, lower: answer)</span> <span style=\"color:#cf222e\">&#10005; lost at that hop</span> <span style=\"color:#9a6700\">&#9675; never answered</span> <span>×N alike exchanges drawn once, with their time span</span> <span style=\"color:#6e40c9\">&#9670; a document's event on its source's lane (~ time estimated from its local clock)</span> <span>times in seconds from the first row</span></div>";
 
 fn ladder_section(out: &mut String, r: &Report, folder: &str) {
     let l = ladder::ladder(r);
@@ -370,10 +372,12 @@ fn ladder_row(out: &mut String, row: &Row, g: &Geometry<'_>, folder: &str) {
             );
         }
         Row::Event(e) => {
+            // `~`: the time is the document's own local time moved by an estimated offset.
             let _ = writeln!(
                 out,
-                "<tr class=\"event\"><td class=\"t\">{t}</td><td class=\"d\">{}</td><td class=\"l\"><code>{}</code>: {}</td></tr>",
-                g.event(),
+                "<tr class=\"event\"><td class=\"t\">{}{t}</td><td class=\"d\">{}</td><td class=\"l\"><code>{}</code>: {}</td></tr>",
+                if e.estimated { "~" } else { "" },
+                g.event(e.lane),
                 esc(present::short(&e.source, folder)),
                 esc(&e.text)
             );

@@ -1,11 +1,12 @@
 //! The ladder of a case: every transaction placed on the lanes it travelled (guest, NAT /
 //! firewall, TURN server, relay, peer), how far its request and answer got (from the
 //! correlated paths and the per-hop verdicts of the checks), repeated exchanges aggregated
-//! into one step, and the log events of the case on their own lane. The HTML draws it.
+//! into one step, and the documents' events on a lane per kind of source (browser, CMS log,
+//! Expressway log) at their time on the captures' clock. The HTML draws it.
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{Report, TxInfo};
+use super::{EventWhat, Report, TxInfo};
 use crate::flow::Role;
 
 /// Positions across the ladder. Halves are between two lanes (where a message was lost).
@@ -14,16 +15,48 @@ pub const NAT: f32 = 1.0;
 pub const SERVER: f32 = 2.0;
 pub const RELAY: f32 = 3.0;
 pub const PEER: f32 = 4.0;
+/// The first lane of documents' events; the others follow it ([`Ladder::event_lanes`]).
 pub const LOGS: f32 = 5.0;
-/// Lane titles. The first lane is the TURN client: the guest's browser, or the CMS on its leg.
-pub const LANES: [&str; 6] = [
+/// Lane titles of the packets. The first lane is the TURN client: the guest's browser, or the
+/// CMS on its leg.
+pub const LANES: [&str; 5] = [
     "guest / client",
     "NAT / firewall",
     "TURN server",
     "relay",
     "peer",
-    "logs",
 ];
+
+/// Where a document's events are drawn: one lane per kind of source, left to right in this
+/// order, present only when one of its events is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventLane {
+    /// A chrome://webrtc-internals dump: ICE and connection states, candidate errors.
+    Browser,
+    /// A CMS event log or syslog.
+    CmsLog,
+    /// The Expressway's loggingsnapshot (tvcs): media routes, alarms, markers.
+    ExpresswayLog,
+}
+
+impl EventLane {
+    /// The lane's title (short enough for a lane's width).
+    pub fn title(self) -> &'static str {
+        match self {
+            EventLane::Browser => "browser",
+            EventLane::CmsLog => "CMS log",
+            EventLane::ExpresswayLog => "Expressway log",
+        }
+    }
+
+    fn of(what: &EventWhat) -> EventLane {
+        match what {
+            EventWhat::Browser(_) => EventLane::Browser,
+            EventWhat::Cms(_) => EventLane::CmsLog,
+            EventWhat::Expressway(_) => EventLane::ExpresswayLog,
+        }
+    }
+}
 
 /// One arrow: from a lane to a position; `lost` when it stops there because it was lost.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,12 +95,15 @@ pub struct Step {
     pub server: usize,
 }
 
-/// One log line or browser event on the logs lane.
+/// One log line or browser event on its source's lane.
 #[derive(Debug, Clone)]
 pub struct EventRow {
     pub ts: f64,
     pub source: String,
     pub text: String,
+    pub lane: EventLane,
+    /// The time comes from a local time moved by an estimated clock offset.
+    pub estimated: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +134,8 @@ pub struct Ladder {
     /// The TURN server's lanes: one per interface a server-side capture was taken on
     /// (`captures[].interface`), or one for the server as a whole.
     pub servers: Vec<String>,
+    /// The lanes of the documents' events drawn, left to right.
+    pub event_lanes: Vec<EventLane>,
 }
 
 impl Ladder {
@@ -106,7 +144,14 @@ impl Ladder {
         let mut out: Vec<String> = LANES.iter().take(2).map(|l| l.to_string()).collect();
         out.extend(self.servers.iter().cloned());
         out.extend(LANES.iter().skip(3).map(|l| l.to_string()));
+        out.extend(self.event_lanes.iter().map(|l| l.title().to_string()));
         out
+    }
+
+    /// The position (as [`Ladder::drawn`] takes it) of an event lane: [`LOGS`] for the first.
+    pub fn event_position(&self, lane: EventLane) -> f32 {
+        let index = self.event_lanes.iter().position(|l| *l == lane);
+        LOGS + index.unwrap_or(0) as f32
     }
 
     /// Where a route's position (GUEST ... LOGS) is drawn for a step on server lane `lane`:
@@ -395,6 +440,8 @@ pub fn ladder(r: &Report) -> Ladder {
                 ts: e.ts?,
                 source: e.document.clone(),
                 text: e.text.clone(),
+                lane: EventLane::of(&e.what),
+                estimated: e.estimated,
             })
         })
         .collect();
@@ -410,6 +457,12 @@ fn assemble(mut steps: Vec<Step>, mut events: Vec<EventRow>, total: u64) -> Ladd
     events.sort_by(|a, b| a.ts.total_cmp(&b.ts));
     let events_not_drawn = events.len().saturating_sub(MAX_EVENTS);
     events.truncate(MAX_EVENTS);
+    let event_lanes: Vec<EventLane> = events
+        .iter()
+        .map(|e| e.lane)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let room = MAX_ROWS.saturating_sub(events.len());
     let steps_not_drawn = steps.len().saturating_sub(room);
     let transactions_not_drawn = steps.iter().skip(room).map(|s| s.count).sum();
@@ -433,6 +486,7 @@ fn assemble(mut steps: Vec<Step>, mut events: Vec<EventRow>, total: u64) -> Ladd
         events_not_drawn,
         transactions: total,
         servers: vec![LANES[2].to_string()],
+        event_lanes,
     }
 }
 
@@ -500,6 +554,8 @@ mod tests {
                 ts: i as f64 + 0.5,
                 source: "cms.log".into(),
                 text: "line".into(),
+                lane: EventLane::CmsLog,
+                estimated: false,
             })
             .collect();
         let total = 3 * (MAX_ROWS as u64 + 7);
@@ -530,6 +586,9 @@ mod tests {
             "TURN server eth1 = LAN2".into(),
         ];
         assert_eq!(l.lanes().len(), LANES.len() + 1);
+        l.event_lanes = vec![EventLane::Browser, EventLane::CmsLog];
+        assert_eq!(l.lanes().len(), LANES.len() + 3);
+        assert_eq!(l.drawn(l.event_position(EventLane::CmsLog), 0), LOGS + 2.0);
         assert_eq!(l.drawn(GUEST, 1), GUEST);
         assert_eq!(l.drawn(SERVER, 0), SERVER);
         assert_eq!(l.drawn(SERVER, 1), SERVER + 1.0);

@@ -2,13 +2,9 @@
 //! of `docs/cli.md`), Markdown for case notes, or self-contained HTML with an SVG
 //! ladder diagram.
 
-mod analyze;
 mod html;
 mod ladder;
-mod logs;
 mod present;
-mod profile;
-mod streamed;
 mod text;
 
 use std::borrow::Cow;
@@ -17,73 +13,22 @@ use std::net::SocketAddr;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::diagnose::{self, DiagnoseOptions, Finding, Severity};
+use crate::case::{Assembled, Diagnosed};
+use crate::diagnose::{Finding, Severity};
 use crate::escape::{self, JsonPretty};
-use crate::flow::case::ServerHints;
 use crate::flow::{
     carrier_name, AllocOutcome, CaptureFlows, Case, CaseTx, CheckPath, CheckVerdict, ClockOffset,
-    Counter, Credential, FlowOptions, Hop, NatMapping, Role, Summarised, TxPath,
+    Counter, Hop, NatMapping, Role, Summarised, TxPath,
 };
-use crate::sources::Document;
 
-pub use crate::input::{Input, InputError, Source};
-pub use analyze::{analyze, assemble, read_inputs};
+pub use crate::case::input::{Input, InputError, Source};
+pub use crate::case::{
+    assemble, read_inputs, AnalyzeOptions, BrowserEvent, BundleInfo, CaseParts, DocumentInfo,
+    EventWhat, LinkInfo, LogEventInfo, LogsInfo, ProfileItem,
+};
 pub use html::{html, html_at};
-pub use logs::{BrowserEvent, DocumentInfo, EventWhat, LinkInfo, LogEventInfo, LogsInfo};
 pub use present::{common_folder, evidence_groups, frame_ranges, EvidenceGroup, Verdict};
-pub use profile::ProfileItem;
 pub use text::{markdown, table, terminal, visible_width, TermStyle, DEFAULT_WIDTH, MIN_WIDTH};
-
-/// Options of one analysis (the `analyze` command line).
-#[derive(Debug, Clone)]
-pub struct AnalyzeOptions {
-    /// `--credential USER:PASSWORD`: what the integrity of signed messages is checked with (any may match; none: integrity is not checked).
-    pub credentials: Vec<Credential>,
-    /// `--realm`: the realm the credentials are for, when the traffic does not name one.
-    pub realm: Option<String>,
-    /// `--turn-port`: only a hint when the traffic does not show the TURN port.
-    pub turn_port: Option<u16>,
-    /// `--relay-ports A-B`: only a hint when no allocation shows the relay range.
-    pub relay_ports: Option<(u16, u16)>,
-    /// Most bytes a bundle may decompress to (all members together).
-    pub bundle_limit: u64,
-    /// `--join-url`: the web bridge join URL the guests browse to.
-    pub join_url: Option<String>,
-}
-
-impl Default for AnalyzeOptions {
-    fn default() -> Self {
-        AnalyzeOptions {
-            credentials: Vec::new(),
-            realm: None,
-            turn_port: None,
-            relay_ports: None,
-            bundle_limit: crate::capture::bundle::DEFAULT_LIMIT,
-            join_url: None,
-        }
-    }
-}
-
-impl AnalyzeOptions {
-    /// The options the flow layer reads the captures with (credentials and realm).
-    pub fn flow_options(&self) -> FlowOptions {
-        FlowOptions {
-            credentials: self.credentials.clone(),
-            realm: self.realm.clone(),
-        }
-    }
-
-    /// What the command line says of the TURN server (port, relay range), with whether each was given or is the default.
-    pub fn hints(&self) -> ServerHints {
-        let d = ServerHints::default();
-        ServerHints {
-            turn_port: self.turn_port.unwrap_or(d.turn_port),
-            turn_port_given: self.turn_port.is_some(),
-            relay_ports: self.relay_ports.unwrap_or(d.relay_ports),
-            relay_ports_given: self.relay_ports.is_some(),
-        }
-    }
-}
 
 /// One capture of the case (`captures[]` in the JSON).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -168,19 +113,6 @@ pub struct PieceInfo {
     pub first_ts: Option<f64>,
     /// Time of its last frame, as `first_ts`.
     pub last_ts: Option<f64>,
-}
-
-/// A bundle (or another input read as a stream) of the case.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BundleInfo {
-    /// The bundle (or gzip, or `-` for standard input) as given.
-    pub path: String,
-    /// Bytes inflated, all gzip layers together.
-    pub inflated: u64,
-    /// Tar entries.
-    pub entries: u64,
-    /// What the engineer should know: incomplete rotations, no capture at all.
-    pub notes: Vec<String>,
 }
 
 /// One capture's view of a transaction (`transactions[].seen[]`).
@@ -695,22 +627,10 @@ fn secs(ts: i64) -> f64 {
     ts as f64 / 1e9
 }
 
-/// Everything read for one case, before it is assembled.
-#[derive(Debug, Default)]
-pub struct CaseParts {
-    /// The captures, read into flows (one per capture, rotated pieces joined).
-    pub flows: Vec<CaptureFlows>,
-    /// Per capture: `--client` / `--server`.
-    pub roles: Vec<Option<Role>>,
-    /// Per capture: the Expressway interface it was taken on (`eth<n>`), labelled with what
-    /// the configuration of its own bundle says of it (a cluster's peers differ).
-    pub interfaces: Vec<Option<String>>,
-    /// The documents read (logs, configuration and status dumps, webrtc-internals dumps).
-    pub documents: Vec<Document>,
-    /// Bundles and other inputs read as streams.
-    pub bundles: Vec<BundleInfo>,
-    /// Inputs that could not be used, with why.
-    pub errors: Vec<InputError>,
+/// Analyse one support case. Unusable inputs are listed in `Report::errors`; the others are
+/// analysed all the same.
+pub fn analyze(inputs: &[Input], opts: &AnalyzeOptions) -> Report {
+    report_from_parts(read_inputs(inputs, opts), opts)
 }
 
 /// Diagnose captures already read into flows, and build the report.
@@ -733,43 +653,41 @@ pub fn report_from_flows(
 /// Assemble the case (the server profile from flags and dumps configures it), diagnose it,
 /// link the logs to its packets, and build the report.
 pub fn report_from_parts(parts: CaseParts, opts: &AnalyzeOptions) -> Report {
-    let CaseParts {
-        flows,
-        roles,
-        interfaces,
-        documents,
-        bundles,
-        mut errors,
-    } = parts;
-    let profile = profile::Profile::build(opts, &documents);
-    errors.extend(not_understood(&documents));
-    let case = Case::build(flows, &roles, profile.hints());
-    let diagnose_options = DiagnoseOptions {
-        credentials: opts.credentials.clone(),
-        realm: opts.realm.clone().or_else(|| profile.realm.clone()),
-        join_url: opts.join_url.clone(),
-        browsers: diagnose::browser::guest_public_ips(&documents),
-    };
-    let (mut findings, mut report) = rayon::join(
-        || diagnose::diagnose(&case, &diagnose_options),
-        || build(&case, errors),
+    let assembled = Assembled::build(parts, opts);
+    let (diagnosed, mut report) = rayon::join(
+        || assembled.diagnose(opts),
+        || build(&assembled.case, Vec::new()),
     );
-    let links = diagnose::logs::link(&case, &documents);
-    findings.extend(diagnose::logs::findings(&case, &documents, &links));
-    let browser = diagnose::browser::diagnose(&case, &documents);
-    findings.extend(browser.findings);
-    findings.sort_by(|a, b| {
-        (a.severity, a.ts, &a.id, &a.summary).cmp(&(b.severity, b.ts, &b.id, &b.summary))
-    });
+    let Assembled {
+        case,
+        profile,
+        interfaces,
+        bundles,
+        errors,
+        ..
+    } = assembled;
+    let Diagnosed {
+        findings,
+        logs,
+        timeline,
+    } = diagnosed;
     report.findings = findings;
-    let mut clocks = diagnose::logs::clocks(&links);
-    clocks.extend(browser.clocks);
-    report.logs = logs::logs_info(&case, &documents, &links, clocks);
-    let line = crate::timeline::build(&case, logs::timeline_events(&report.logs));
-    report.timeline = line.entries;
-    report.timeline_not_listed = line.not_listed;
-    report.timeline_not_placed = line.not_placed;
-    for (info, interface) in report.captures.iter_mut().zip(&interfaces) {
+    report.errors = errors;
+    report.logs = logs;
+    report.timeline = timeline.entries;
+    report.timeline_not_listed = timeline.not_listed;
+    report.timeline_not_placed = timeline.not_placed;
+    label_interfaces(&mut report.captures, &interfaces);
+    report.server_profile = profile.items;
+    report.bundles = bundles;
+    // Freeing a big case takes a few milliseconds the caller need not wait for.
+    rayon::spawn(move || drop(case));
+    report
+}
+
+/// Each capture taken on an Expressway interface says which, in its role's reason.
+fn label_interfaces(captures: &mut [CaptureInfo], interfaces: &[Option<String>]) {
+    for (info, interface) in captures.iter_mut().zip(interfaces) {
         if let Some(label) = interface {
             let label = label.clone();
             info.role_reason = if info.role == Role::Server {
@@ -783,30 +701,6 @@ pub fn report_from_parts(parts: CaseParts, opts: &AnalyzeOptions) -> Report {
             info.interface = Some(label);
         }
     }
-    report.server_profile = profile.items;
-    report.bundles = bundles;
-    // Freeing a big case takes a few milliseconds the caller need not wait for.
-    rayon::spawn(move || drop(case));
-    report
-}
-
-/// Documents of which nothing was understood: listed as not read.
-fn not_understood(documents: &[Document]) -> Vec<InputError> {
-    documents
-        .iter()
-        .filter(|d| !d.understood() || d.error.is_some())
-        .map(|d| {
-            let lines = d.counts().lines;
-            let reason = match &d.error {
-                Some(e) => format!("{}: read up to line {lines} only: {e}", d.kind.describe()),
-                None => format!(
-                    "{}: not read: none of its {lines} lines was understood",
-                    d.kind.describe()
-                ),
-            };
-            InputError::new(&d.name, reason)
-        })
-        .collect()
 }
 
 /// The report's tables (everything but the findings).

@@ -22,7 +22,8 @@ use std::net::{IpAddr, SocketAddr};
 use crate::flow::hops::{CheckPath, Hop, Leg};
 use crate::flow::{is_private, AllocOutcome, Allocation, Case, Role};
 use crate::sources::webrtc::{
-    CandidateError, CandidatePair, CandidateType, PairState, PeerConnection, RelayProtocol, UtcTime,
+    CandidateError, CandidatePair, CandidateType, EventTime, PairState, PeerConnection,
+    RelayProtocol, UtcTime,
 };
 
 const SECOND: i64 = 1_000_000_000;
@@ -90,6 +91,9 @@ pub struct DumpClock {
     pub ties: usize,
     /// How far apart dump and capture times may be and still be the same moment, in nanoseconds.
     pub tolerance_ns: i64,
+    /// The dump wrote its times in the browser's local time without a zone: the offset holds
+    /// the zone, estimated here, never assumed.
+    pub local: bool,
 }
 
 impl DumpClock {
@@ -104,6 +108,14 @@ impl DumpClock {
             format!(
                 "no allocation ties the clocks: the dump's UTC taken as the capture clock, +/- {} s",
                 self.tolerance_ns / SECOND
+            )
+        } else if self.local {
+            format!(
+                "the dump's times are the browser's local time without a zone, {:+.3} s from the capture's clock (zone {}; {} matched {})",
+                self.offset_ns as f64 / 1e9,
+                zone_of(self.offset_ns),
+                self.ties,
+                if self.ties == 1 { "event" } else { "events" }
             )
         } else {
             format!(
@@ -391,19 +403,40 @@ fn exact_matches<'c>(
 /// The dump's clock against the captures', from the allocations tied to a dump event: a relay
 /// candidate's arrival follows its allocation's success; a candidate error with a STUN code
 /// follows the allocation's error answer.
+/// The zone a local clock's offset suggests: the nearest quarter hour (`+02:00`, `-05:30`).
+pub fn zone_of(offset_ns: i64) -> String {
+    const QUARTER_NS: i64 = 15 * 60 * SECOND;
+    let quarters = (offset_ns as f64 / QUARTER_NS as f64).round() as i64;
+    let minutes = quarters * 15;
+    let sign = if minutes < 0 { '-' } else { '+' };
+    format!("{sign}{:02}:{:02}", minutes.abs() / 60, minutes.abs() % 60)
+}
+
+/// The time of a dump event as the join compares it: UTC, else (`local`) a zoneless local
+/// reading, which only an offset estimated from matched events can place.
+fn event_instant(at: Option<&EventTime>, local: &mut bool) -> Option<UtcTime> {
+    let at = at?;
+    at.utc().or_else(|| {
+        let reading = at.wall_clock();
+        *local |= reading.is_some();
+        reading
+    })
+}
+
 fn estimate_clock(pc: &PeerConnection, matched: &[GuestAllocation<'_>]) -> DumpClock {
     let mut deltas: Vec<i64> = Vec::new();
+    let mut local = false;
     for g in matched {
         let dump_time = match (g.matched_by, &g.alloc.outcome) {
             (MatchedBy::RelayAddress(r), _) => pc
                 .relay_candidates()
                 .find(|c| socket(&c.address, c.port) == Some(r))
-                .and_then(|c| c.seen_at.as_ref()?.utc()),
+                .and_then(|c| event_instant(c.seen_at.as_ref(), &mut local)),
             (_, AllocOutcome::Error { code, .. }) => pc
                 .candidate_errors
                 .iter()
                 .find(|e| e.code == *code && e.is_turn())
-                .and_then(|e| e.at.as_ref()?.utc()),
+                .and_then(|e| event_instant(e.at.as_ref(), &mut local)),
             _ => None,
         };
         if let Some(t) = dump_time {
@@ -416,11 +449,13 @@ fn estimate_clock(pc: &PeerConnection, matched: &[GuestAllocation<'_>]) -> DumpC
             offset_ns: median,
             ties: deltas.len(),
             tolerance_ns: MATCHED_TOLERANCE_NS,
+            local,
         },
         None => DumpClock {
             offset_ns: 0,
             ties: 0,
             tolerance_ns: UNMATCHED_TOLERANCE_NS,
+            local: false,
         },
     }
 }

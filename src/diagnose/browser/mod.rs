@@ -124,10 +124,19 @@ fn dump_clock(document: &str, j: &DumpJoin<'_>) -> Option<LogClock> {
     (j.clock.ties > 0).then(|| LogClock {
         document: document.to_string(),
         offset_ms: j.clock.offset_ns as f64 / 1e6,
-        zone: "UTC".into(),
+        zone: if j.clock.local {
+            join::zone_of(j.clock.offset_ns)
+        } else {
+            "UTC".into()
+        },
         delay_ms: (0.0, 0.0),
         links: j.clock.ties,
-        method: "dump UTC against the Expressway-E allocations matched by relay address or the guest's public address".into(),
+        method: if j.clock.local {
+            "dump local time (no zone written) against the Expressway-E allocations matched by relay address or the guest's public address"
+        } else {
+            "dump UTC against the Expressway-E allocations matched by relay address or the guest's public address"
+        }
+        .into(),
     })
 }
 

@@ -1,7 +1,9 @@
 //! When something happened, as a dump says it. Newer Chromes write milliseconds since the Unix
 //! epoch (UTC) or ISO 8601 UTC strings; older ones wrote `Date.toLocaleString()`: the browser's
 //! local time in the browser's language, with no zone, which cannot be made absolute and is kept
-//! as written.
+//! as written. Its wall-clock reading ([`EventTime::wall_clock`]: ISO 8601 without zone, US
+//! English locale) is placed on a capture's clock only by an offset estimated from events
+//! joined with the capture (`diagnose::browser::join`), which then holds the zone.
 
 use std::fmt;
 
@@ -110,6 +112,48 @@ impl EventTime {
             EventTime::LocalText(_) => None,
         }
     }
+
+    /// A local time without zone read as a wall-clock reading: the instant it would be if the
+    /// browser's clock were on UTC. Only its difference to another clock means anything (the
+    /// zone offset plus the clocks' drift), which is how a join with a capture places it; never
+    /// a time on its own. `None` for a UTC time or a text in no known shape.
+    pub fn wall_clock(&self) -> Option<UtcTime> {
+        match self {
+            EventTime::Utc(_) => None,
+            EventTime::LocalText(text) => parse_wall_clock(text),
+        }
+    }
+}
+
+/// `2026-11-29T18:13:41.258` or `2026-11-29 18:13:41` (ISO 8601 without a zone), or
+/// `11/29/2026, 6:13:41 PM` (`toLocaleString()` in US English), as a wall-clock reading.
+fn parse_wall_clock(text: &str) -> Option<UtcTime> {
+    let text = text.trim();
+    let zoned = text.ends_with('Z') || text.get(19..).is_some_and(|t| t.contains(['+', '-']));
+    if zoned {
+        return None;
+    }
+    UtcTime::parse_iso(&format!("{text}Z")).or_else(|| parse_us_locale(text))
+}
+
+/// `M/D/YYYY, h:mm:ss AM|PM` (Chrome's `toLocaleString()` in US English).
+fn parse_us_locale(text: &str) -> Option<UtcTime> {
+    let (date, rest) = text.split_once(", ")?;
+    let (clock, half) = rest.trim().split_once(' ')?;
+    let mut d = date.split('/').map(|p| p.parse::<i64>().ok());
+    let (month, day, year) = (d.next()??, d.next()??, d.next()??);
+    let mut c = clock.split(':').map(|p| p.parse::<i64>().ok());
+    let (hour12, minute, second) = (c.next()??, c.next()??, c.next()??);
+    if d.next().is_some() || c.next().is_some() || !(1..=12).contains(&hour12) {
+        return None;
+    }
+    let hour = match half {
+        "AM" => hour12 % 12,
+        "PM" => hour12 % 12 + 12,
+        _ => return None,
+    };
+    let iso = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z");
+    UtcTime::parse_iso(&iso)
 }
 
 impl fmt::Display for EventTime {
@@ -156,6 +200,34 @@ mod tests {
         let ms = UtcTime::from_millis(1_795_972_345_341.0).unwrap();
         assert_eq!(iso, ms);
         assert_eq!(iso.to_string(), "2026-11-29T17:12:25.341Z");
+    }
+
+    #[test]
+    fn local_times_without_zone_are_wall_clock_readings_only() {
+        let reading = UtcTime::parse_iso("2026-11-29T18:13:41.258Z");
+        for text in ["2026-11-29T18:13:41.258", "2026-11-29 18:13:41.258"] {
+            let t = EventTime::LocalText(text.into());
+            assert_eq!(t.utc(), None, "{text}: not pretended UTC");
+            assert_eq!(t.wall_clock(), reading, "{text}");
+        }
+        let us = EventTime::LocalText("11/29/2026, 6:13:41 PM".into());
+        assert_eq!(us.wall_clock(), UtcTime::parse_iso("2026-11-29T18:13:41Z"));
+        let midnight = EventTime::LocalText("1/15/2020, 12:26:42 AM".into());
+        assert_eq!(
+            midnight.wall_clock(),
+            UtcTime::parse_iso("2020-01-15T00:26:42Z")
+        );
+        for zoned in [
+            "2026-11-29T18:13:41+01:00",
+            "2026-11-29T18:13:41Z",
+            "15.1.2020, 10:26:42",
+        ] {
+            assert_eq!(
+                EventTime::LocalText(zoned.into()).wall_clock(),
+                None,
+                "{zoned}"
+            );
+        }
     }
 
     #[test]

@@ -21,9 +21,10 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use crate::capture::bundle::{self, Kind, Limits, Member, Take, Visitor};
 use crate::capture::{first_record_time, FirstRecord, StreamWalk, Timestamp};
 use crate::flow::{pieces, CaptureFlows, FlowOptions, Ingest, Piece, Role};
-use crate::input::{BundleInput, InputError};
 use crate::sources::expressway::{BundleFile, TcpdumpPiece};
 use crate::sources::{self, Document};
+
+use super::input::{BundleInput, InputError};
 
 /// Bytes per chunk handed from the inflating thread to the walking one.
 const CHUNK: usize = 256 * 1024;
@@ -33,7 +34,9 @@ const CHUNKS_IN_FLIGHT: usize = 8;
 /// A capture of the bundle, read.
 #[derive(Debug)]
 pub struct StreamedCapture {
+    /// Its flows (rotated pieces of one interface joined in time order).
     pub flows: CaptureFlows,
+    /// `Some(Server)` for the Expressway's own tcpdump; `None` when the role is left to infer.
     pub role: Option<Role>,
     /// The Expressway interface it was taken on (`n` of `eth<n>`), from its name.
     pub interface: Option<u32>,
@@ -42,12 +45,17 @@ pub struct StreamedCapture {
 /// Everything a bundle gave.
 #[derive(Debug, Default)]
 pub struct StreamedInput {
+    /// The captures found in it, read.
     pub captures: Vec<StreamedCapture>,
+    /// The documents found in it (logs, xconf, xstat, dumps), parsed.
     pub documents: Vec<Document>,
     /// What the engineer should know about the bundle (incomplete rotations, no capture).
     pub notes: Vec<String>,
+    /// Members that could not be used, with why.
     pub errors: Vec<InputError>,
+    /// Bytes inflated, all gzip layers together.
     pub inflated: u64,
+    /// Tar entries walked.
     pub entries: u64,
 }
 
@@ -90,7 +98,7 @@ pub fn read(input: &BundleInput, opts: &FlowOptions, limits: Limits) -> Streamed
                 bundle::walk(&input.name, &mut r, limits, &mut feeder).map_err(|e| {
                     InputError::new(
                         &input.name,
-                        crate::input::strip_name(&input.name, &e.to_string()),
+                        super::input::strip_name(&input.name, &e.to_string()),
                     )
                 })
             });
@@ -466,7 +474,7 @@ impl<'o> Assembler<'o> {
 }
 
 fn capture_error(name: &str, reason: &str) -> InputError {
-    InputError::new(name, crate::input::strip_name(name, reason))
+    InputError::new(name, super::input::strip_name(name, reason))
 }
 
 /// Finish each run and join them into one capture.

@@ -29,12 +29,17 @@ pub struct ProfileItem {
 /// The profile, and the values that configure the case.
 #[derive(Debug, Clone, Default)]
 pub struct Profile {
+    /// Every value found, in the order read, with where it came from (`server_profile[]`).
     pub items: Vec<ProfileItem>,
+    /// The TURN port the case is read with (a flag first, else the configuration).
     pub turn_port: Option<u16>,
+    /// The relay port range, inclusive (`--relay-ports`, else the media port range).
     pub relay_ports: Option<(u16, u16)>,
+    /// The TURN realm (`--realm`, else the configuration's).
     pub realm: Option<String>,
     /// LAN number -> its address, static NAT address, whether static NAT is on.
     lans: Vec<Lan>,
+    /// Whether the Expressway uses two NICs (LAN1 and LAN2); `None` when no dump says.
     pub dual_nic: Option<bool>,
 }
 

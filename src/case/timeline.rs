@@ -299,10 +299,11 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// One line for an entry, in the reader's words: time, source, what.
 pub fn entry_text(e: &Entry) -> String {
+    // Line 0: an event of a document without lines (a dump's JSON).
     let at = match (e.frame, e.line) {
         (Some(f), _) => format!(" frame {f}"),
-        (None, Some(l)) => format!(" line {l}"),
-        (None, None) => String::new(),
+        (None, Some(l)) if l > 0 => format!(" line {l}"),
+        (None, _) => String::new(),
     };
     let until = e
         .until

@@ -14,7 +14,8 @@ use crate::sources::webrtc::{
     CandidateType, ConnectionState, EventTime, IceConnectionState, RelayProtocol, WebrtcDump,
 };
 use crate::sources::{DocKind, Document, LogTime, Model};
-use crate::timeline::{DocumentEvent, EntryKind};
+
+use super::timeline::{DocumentEvent, EntryKind};
 
 /// Most events listed (the rest are counted in [`LogsInfo::events_not_listed`]).
 const MAX_LISTED: usize = 5000;
@@ -270,15 +271,26 @@ fn push_events(doc: &Document, clock: Option<&LogClock>, out: &mut Vec<LogEventI
     }
 }
 
-/// One dump event before it is placed: its time (UTC micros, none for a local-time text
-/// written by an older Chrome), the time as written, what, and a line of text.
-type DumpEvent = (Option<i64>, (String, BrowserEvent), String);
+/// One dump event before it is placed: its time, the time as written, what, and a line of
+/// text.
+type DumpEvent = (Option<DumpInstant>, (String, BrowserEvent), String);
 
-fn at_parts(at: Option<&EventTime>) -> (Option<i64>, String) {
-    (
-        at.and_then(EventTime::utc).map(|t| t.micros),
-        at.map(ToString::to_string).unwrap_or_default(),
-    )
+/// A dump event's time before it is placed on the captures' clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum DumpInstant {
+    /// UTC, microseconds since the epoch.
+    Utc(i64),
+    /// A local time without zone read as a wall clock (microseconds as if on UTC): placed
+    /// only by a clock estimated against the captures, never taken for UTC.
+    Local(i64),
+}
+
+fn at_parts(at: Option<&EventTime>) -> (Option<DumpInstant>, String) {
+    let instant = at.and_then(|t| match t.utc() {
+        Some(utc) => Some(DumpInstant::Utc(utc.micros)),
+        None => t.wall_clock().map(|w| DumpInstant::Local(w.micros)),
+    });
+    (instant, at.map(ToString::to_string).unwrap_or_default())
 }
 
 /// The dump's state changes, candidate errors, local candidates and selected pairs.
@@ -364,14 +376,20 @@ fn state_text<S: Serialize + std::fmt::Debug>(state: &S) -> String {
 }
 
 /// A dump event on the captures' clock: its UTC moved by the offset the join estimated
-/// (`estimated`), or as it is when no allocation tied the clocks.
+/// (`estimated`), or as it is when no allocation tied the clocks; a local time without zone
+/// only by an estimated offset (else it is not placed).
 fn dump_event_info(
     doc: &Document,
     clock: Option<&LogClock>,
-    micros: Option<i64>,
+    instant: Option<DumpInstant>,
     (time, what): (String, BrowserEvent),
     text: String,
 ) -> LogEventInfo {
+    let micros = match instant {
+        Some(DumpInstant::Utc(m)) => Some(m),
+        Some(DumpInstant::Local(m)) if clock.is_some() => Some(m),
+        Some(DumpInstant::Local(_)) | None => None,
+    };
     let offset_ms = clock.map_or(0.0, |c| c.offset_ms);
     LogEventInfo {
         document: doc.name.clone(),

@@ -1,17 +1,16 @@
-//! `analyze`: inputs (capture files, bundles, folders, bytes, documents; see
-//! [`crate::input`]) -> flows (in parallel, one input per core: a capture on disk walked in
-//! stretches on all cores, a bundle streamed through two threads) and documents -> case ->
-//! findings -> report.
+//! Reading a case: inputs (capture files, bundles, folders, bytes, documents; see
+//! [`super::input`]) -> flows (in parallel, one input per core: a capture on disk walked in
+//! stretches on all cores, a bundle streamed through two threads) and documents.
 
 use crate::capture::bundle::Limits;
 use crate::capture::Scanned;
 use crate::flow::{CaptureFlows, Case, FlowOptions, Ingest, OrderFree, Role};
-use crate::input::{self, BundleInput, CaptureInput, DocumentInput};
 use crate::sources::{self, Document};
 
+use super::input::{self, BundleInput, CaptureInput, DocumentInput};
 use super::profile::Profile;
 use super::streamed::{self, StreamedInput};
-use super::{report_from_parts, AnalyzeOptions, BundleInfo, CaseParts, InputError, Report};
+use super::{AnalyzeOptions, BundleInfo, BundleWithoutCapture, CaseParts, InputError};
 
 /// Read one capture into flows, batch by batch.
 fn read(input: CaptureInput, opts: &FlowOptions) -> Result<CaptureFlows, InputError> {
@@ -42,6 +41,13 @@ enum Work {
 }
 
 impl Work {
+    fn name(&self) -> &str {
+        match self {
+            Work::Capture(c) => &c.name,
+            Work::Bundle(b) => &b.name,
+        }
+    }
+
     fn order(&self) -> usize {
         match self {
             Work::Capture(c) => c.order,
@@ -75,12 +81,6 @@ fn read_document(d: &DocumentInput) -> Result<Document, InputError> {
     Ok(sources::read(&d.name, d.kind.source(), r))
 }
 
-/// Analyse one support case. Unusable inputs are listed in `Report::errors`; the others are
-/// analysed all the same.
-pub fn analyze(inputs: &[input::Input], opts: &AnalyzeOptions) -> Report {
-    report_from_parts(read_inputs(inputs, opts), opts)
-}
-
 /// The case of some inputs, assembled (configured by flags and the Expressway's dumps) but not
 /// diagnosed: for tools and tests that look at flows, vantage points and per-hop verdicts
 /// directly. With what could not be used.
@@ -112,6 +112,7 @@ pub fn read_inputs(inputs: &[input::Input], opts: &AnalyzeOptions) -> CaseParts 
     // inputs and one big one both use every core.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut results: Vec<Read> = Vec::new();
+    let mut failed: Vec<InputError> = Vec::new();
     let mut pending = work.into_iter();
     loop {
         let chunk: Vec<Work> = pending.by_ref().take(cores).collect();
@@ -122,11 +123,19 @@ pub fn read_inputs(inputs: &[input::Input], opts: &AnalyzeOptions) -> CaseParts 
         std::thread::scope(|scope| {
             let handles: Vec<_> = chunk
                 .into_iter()
-                .map(|w| scope.spawn(move || read_work(w, fo, limits)))
+                .map(|w| {
+                    let name = w.name().to_string();
+                    (name, scope.spawn(move || read_work(w, fo, limits)))
+                })
                 .collect();
-            for h in handles {
-                if let Ok(x) = h.join() {
-                    results.push(x);
+            for (name, h) in handles {
+                match h.join() {
+                    Ok(x) => results.push(x),
+                    // A bug while reading one input loses that input, not the case.
+                    Err(_) => failed.push(InputError::new(
+                        &name,
+                        "reading it stopped on an internal error",
+                    )),
                 }
             }
         });
@@ -135,6 +144,7 @@ pub fn read_inputs(inputs: &[input::Input], opts: &AnalyzeOptions) -> CaseParts 
         errors,
         ..CaseParts::default()
     };
+    parts.errors.extend(failed);
     for d in &documents {
         match read_document(d) {
             Ok(doc) => parts.documents.push(doc),
@@ -170,6 +180,13 @@ fn add_read(parts: &mut CaseParts, r: Read) {
             // The bundle's own configuration names its interfaces (each cluster peer has
             // its addresses); flags do not change what an interface is.
             let own = Profile::build(&AnalyzeOptions::default(), &documents);
+            // A bundle whose capture failed is said by its error, not as one without capture.
+            if captures.is_empty() && errors.is_empty() && !documents.is_empty() {
+                parts.without_capture.push(BundleWithoutCapture {
+                    bundle: name.clone(),
+                    documents: documents.iter().map(|d| d.kind.describe()).collect(),
+                });
+            }
             for c in captures {
                 parts.flows.push(c.flows);
                 parts.roles.push(c.role);
