@@ -25,7 +25,9 @@ pub const DATAGRAM_MAX: usize = 65_536;
 /// A datagram read by [`RecvBatch::fill`].
 #[derive(Debug, Clone, Copy)]
 pub struct Datagram<'a> {
+    /// The sender.
     pub from: SocketAddr,
+    /// The payload, whole.
     pub bytes: &'a [u8],
 }
 
@@ -40,7 +42,7 @@ pub struct RecvBatch {
 }
 
 impl RecvBatch {
-    /// Buffers for [`BATCH`] datagrams (4 MiB of address space, touched only as far as the
+    /// Buffers for [`BATCH`] datagrams (2 MiB of address space, touched only as far as the
     /// datagrams reach).
     pub fn new() -> RecvBatch {
         RecvBatch {
@@ -76,7 +78,9 @@ impl RecvBatch {
 /// A datagram waiting to be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
+    /// The destination.
     pub to: SocketAddr,
+    /// The payload.
     pub bytes: Vec<u8>,
 }
 
@@ -102,6 +106,7 @@ impl SendQueue {
         self.waiting.push(Outgoing { to, bytes });
     }
 
+    /// Nothing waits.
     pub fn is_empty(&self) -> bool {
         self.waiting.is_empty()
     }
