@@ -207,3 +207,74 @@ fn findings_of_one_id_are_listed_up_to_a_limit() {
     );
     assert!(!rest[0].evidence.is_empty());
 }
+
+#[test]
+fn flows_beyond_the_cap_are_counted_and_a_rejection_is_still_kept() {
+    use turnscope::flow::budget::{DIRECTIONS_KEPT, FLOWS_KEPT};
+    use turnscope::wire::{Class, MessageBuilder};
+    // More client 5-tuples than the capture keeps, one answered Binding each...
+    let flows = FLOWS_KEPT as u32 + 2_000;
+    let mut s = Script::new();
+    for n in 0..flows {
+        let client = format!("10.{}.{}.{}:5000", n >> 16, (n >> 8) & 255, n & 255);
+        s.after(0.1);
+        let rq = MessageBuilder::new(Method::BINDING, Class::Request, tid(n)).fingerprint();
+        s.udp(&client, SERVER, rq);
+        let ok = MessageBuilder::new(Method::BINDING, Class::Success, tid(n)).fingerprint();
+        s.udp(SERVER, &client, ok);
+    }
+    // ...then, on one more, a rejected Allocate: a new kind, kept in full beyond the cap.
+    let t = Turn::new("alice", "wrong", "TANDBERG");
+    let late = "10.200.0.1:6000";
+    s.after(10.0);
+    s.udp(late, SERVER, t.allocate(tid(flows)));
+    s.udp(SERVER, late, t.challenge(Method::ALLOCATE, tid(flows)));
+    s.after(10.0);
+    s.udp(late, SERVER, t.allocate_auth(tid(flows + 1)));
+    s.udp(
+        SERVER,
+        late,
+        t.error(Method::ALLOCATE, tid(flows + 1), 401, "Unauthorized"),
+    );
+    let r = one(&s, &[]);
+    let summarised = r.captures[0].summarised.as_ref().expect("summarised");
+    // Every Binding beyond the cap counted once, plus the two Allocates of the late flow.
+    assert_eq!(summarised.beyond_flows, 2_000 + 2, "{summarised:?}");
+    // Both directions of each flow beyond the cap: one packet each (two for the late flow,
+    // whose directions may fall on either side of the cap as stretches are merged).
+    let directions = 2 * (u64::from(flows) + 1) - DIRECTIONS_KEPT as u64;
+    assert!(
+        (directions..=directions + 2).contains(&summarised.beyond_directions),
+        "{summarised:?}"
+    );
+    // Kept in full: at most one transaction per flow kept, and the late rejection.
+    assert!(
+        r.transactions.len() <= FLOWS_KEPT + 16,
+        "{} transactions kept",
+        r.transactions.len()
+    );
+    let kept = r.transactions.len() as u64;
+    assert_eq!(
+        kept + summarised.transactions + summarised.unclassified,
+        u64::from(flows) + 2,
+        "every transaction is kept or counted"
+    );
+    // The rejection is kept in full (its row names the late client) and found.
+    let late: std::net::SocketAddr = late.parse().unwrap();
+    assert!(
+        r.transactions.iter().any(|tx| tx.client == Some(late)
+            && tx.method.to_lowercase().contains("allocate")
+            && tx.outcome.contains("401")),
+        "the rejected Allocate is not kept"
+    );
+    assert!(r.finding("auth.rejected").is_some(), "{:?}", r.ids());
+    let note = r.captures[0].summarised_note().expect("a note");
+    assert!(
+        note.contains(&format!("beyond the first {FLOWS_KEPT} kept")),
+        "{note}"
+    );
+    assert!(
+        note.contains("directions kept, in the totals only"),
+        "{note}"
+    );
+}

@@ -261,3 +261,44 @@ fn tcp_allocation_relays_both_ways_and_closes_on_garbage() {
     assert_eq!(link.0.read(&mut b).unwrap_or(0), 0, "closed");
     s.wait_log("reason=disconnected");
 }
+
+/// More datagrams than one system call reads or writes (the serve loop batches 32): a burst of
+/// 100 ChannelData from the client all reach the peer, in order, and a burst of 100 datagrams
+/// from the peer all reach the client, in order. Sent without waiting, so that they queue up
+/// in the server's socket buffers and are read and written in batches.
+#[test]
+fn bursts_longer_than_a_batch_are_relayed_whole_and_in_order() {
+    const BURST: u16 = 100;
+    let s = serve();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut link = Udp(sock, s.addr);
+    let relay = allocate(&mut link, peer.local_addr().unwrap());
+    let numbered = |i: u16| {
+        let mut v = i.to_be_bytes().to_vec();
+        v.resize(200, 0xA5);
+        v
+    };
+    for i in 0..BURST {
+        link.send(&encode::channel_data(0x4000, &numbered(i), false));
+    }
+    let mut buf = [0u8; 2048];
+    for i in 0..BURST {
+        let (n, from) = peer
+            .recv_from(&mut buf)
+            .expect("the peer receives every datagram");
+        assert_eq!(from, relay);
+        assert_eq!(&buf[..n], &numbered(i)[..], "datagram {i} to the peer");
+    }
+    for i in 0..BURST {
+        peer.send_to(&numbered(i), relay).unwrap();
+    }
+    for i in 0..BURST {
+        let r = link.recv().expect("the client receives every datagram");
+        let cd = ChannelData::parse(&r, false).unwrap();
+        assert_eq!(cd.channel, 0x4000);
+        assert_eq!(cd.data, &numbered(i)[..], "datagram {i} to the client");
+    }
+}

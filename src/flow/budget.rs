@@ -10,6 +10,13 @@
 //! Findings count a kept transaction with everything counted into it, so their counts cover
 //! every transaction; only the detail (frames, times, cross-capture matching by transaction
 //! id) is bounded. What was summarised is reported per capture ([`Summarised`]).
+//!
+//! The number of flows is bounded too: the budget's state is kept for [`FLOWS_KEPT`] flows,
+//! and packet counters for [`DIRECTIONS_KEPT`] directions (5-tuples one way). A transaction of
+//! a further flow is counted into a kept one of its kind to the same server, or kept as the
+//! first of a kind not seen before (so a rejection or an unanswered request is still kept in
+//! full where the millionth identical Binding is only counted); a packet of a further
+//! direction is counted in the capture's totals only.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -33,6 +40,13 @@ pub const KINDS_PER_FLOW: usize = 16;
 /// ...and a capture at most this many such firsts of their kind in all; transactions of a
 /// kind not kept are counted in the capture's totals only.
 pub const KINDS_PER_CAPTURE: usize = 50_000;
+/// Flows whose budget state a capture keeps (the first seen); transactions of further flows
+/// are counted by server and kind (see the module documentation).
+pub const FLOWS_KEPT: usize = 65_536;
+/// Directions (5-tuples one way) whose packet counters a capture keeps (the first seen):
+/// room for both directions of [`FLOWS_KEPT`] flows. Packets of further directions are
+/// counted in the totals only.
+pub const DIRECTIONS_KEPT: usize = 2 * FLOWS_KEPT;
 /// Request sightings (retransmissions, other legs) kept per transaction; more are counted.
 pub const SIGHTINGS_KEPT: usize = 32;
 /// Responses kept per transaction; more are counted (a first success is always kept).
@@ -239,6 +253,11 @@ pub struct Summarised {
     pub indications: u64,
     /// ICMP, TCP control and TLS events beyond [`EVENTS_KEPT`], counted only.
     pub events: u64,
+    /// Transactions on flows beyond [`FLOWS_KEPT`] (also counted in `transactions`, in
+    /// `unclassified`, or kept as the first of their kind).
+    pub beyond_flows: u64,
+    /// Packets on directions beyond [`DIRECTIONS_KEPT`]: in the capture's totals only.
+    pub beyond_directions: u64,
     /// The first frame summarised.
     pub from_frame: Option<u32>,
 }
@@ -256,6 +275,8 @@ impl Summarised {
         self.sightings += later.sightings;
         self.indications += later.indications;
         self.events += later.events;
+        self.beyond_flows += later.beyond_flows;
+        self.beyond_directions += later.beyond_directions;
         if let Some(f) = later.from_frame {
             self.note(f.saturating_add(base));
         }
@@ -337,9 +358,14 @@ impl Budget {
 
     /// May a new transaction (index `tx`) or indication of this flow be kept in full?
     pub fn admit(&mut self, flow: TupleKey, tx: Option<u32>) -> bool {
+        if self.kept >= CAPTURE_FULL {
+            return false;
+        }
         let id = self.id(&flow);
-        let f = self.flows.entry(id).or_default();
-        if f.kept as usize >= FLOW_FULL || self.kept >= CAPTURE_FULL {
+        let Some(f) = tracked(&mut self.flows, id) else {
+            return false;
+        };
+        if f.kept as usize >= FLOW_FULL {
             return false;
         }
         f.kept += 1;
@@ -407,7 +433,10 @@ impl Budget {
     /// another flow; returns the transaction it was kept as, if any.
     pub fn resolve(&mut self, p: Pending, flows: &mut CaptureFlows) -> Option<u32> {
         let kind = Kind::of(p.request.as_ref(), p.response.as_ref(), p.requests > 1)?;
-        let f = self.flows.entry(p.flow).or_default();
+        let Some(f) = tracked(&mut self.flows, p.flow) else {
+            flows.summarised.beyond_flows += 1;
+            return self.resolve_untracked(p, kind, flows);
+        };
         if !f.summarised {
             f.summarised = true;
             flows.summarised.flows += 1;
@@ -437,6 +466,56 @@ impl Budget {
         }
         None
     }
+}
+
+impl Budget {
+    /// A transaction of a flow beyond [`FLOWS_KEPT`]: counted into a kept transaction of its
+    /// kind to the same server, else kept as the first of its kind while the capture keeps
+    /// such firsts, else counted in the totals only.
+    fn resolve_untracked(
+        &mut self,
+        p: Pending,
+        kind: Kind,
+        flows: &mut CaptureFlows,
+    ) -> Option<u32> {
+        if let Some(&t) = self.wide.get(&(p.server, kind.clone())) {
+            absorb(flows, t, &p);
+            return None;
+        }
+        if self.kinds_kept >= KINDS_PER_CAPTURE {
+            flows.summarised.unclassified += 1;
+            return None;
+        }
+        self.kinds_kept += 1;
+        let server = p.server;
+        let t = flows.keep(p);
+        self.wide.insert((server, kind), t);
+        Some(t)
+    }
+}
+
+/// The budget state of a flow: its own while fewer than [`FLOWS_KEPT`] flows have one, else
+/// `None` (the flow is not tracked).
+fn tracked(flows: &mut HashMap<FlowId, FlowState>, id: FlowId) -> Option<&mut FlowState> {
+    if flows.len() >= FLOWS_KEPT && !flows.contains_key(&id) {
+        return None;
+    }
+    Some(flows.entry(id).or_default())
+}
+
+/// The counter of `key` in `map` (a direction's packets, say), made if there is room; `None`
+/// when the map holds [`DIRECTIONS_KEPT`] keys and not this one: the caller counts the packets
+/// in [`Summarised::beyond_directions`].
+pub fn direction_counter<K, V, S>(map: &mut HashMap<K, V, S>, key: K) -> Option<&mut V>
+where
+    K: std::hash::Hash + Eq,
+    V: Default,
+    S: std::hash::BuildHasher,
+{
+    if map.len() >= DIRECTIONS_KEPT && !map.contains_key(&key) {
+        return None;
+    }
+    Some(map.entry(key).or_default())
 }
 
 /// Count `p` into kept transaction `t`.

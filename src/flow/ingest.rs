@@ -6,7 +6,9 @@ use crate::capture::{DatagramScan, Event, Framing, Payload, Timestamp, Transport
 use crate::decode::{self, Body, Carrier};
 use crate::wire::{Class, Decoded, Message, Method};
 
-use super::budget::{flow_of, Budget, Pending, EVENTS_KEPT, RESPONSES_KEPT, SIGHTINGS_KEPT};
+use super::budget::{
+    direction_counter, flow_of, Budget, Pending, EVENTS_KEPT, RESPONSES_KEPT, SIGHTINGS_KEPT,
+};
 use super::credcheck::{CredentialCheck, Left};
 use super::msg::Msg;
 use super::{
@@ -92,10 +94,10 @@ impl<'o> Ingest<'o> {
         counts.extend(counts_v4.into_iter().map(|(k, v)| (unpack_v4(k), v)));
         let f = &mut self.flows;
         for ((tuple, channel), (traffic, frames)) in &counts {
-            f.traffic
-                .entry(*tuple)
-                .or_default()
-                .absorb(traffic, frame_base);
+            match direction_counter(&mut f.traffic, *tuple) {
+                Some(kept) => kept.absorb(traffic, frame_base),
+                None => f.summarised.beyond_directions += traffic.packets,
+            }
             if let Some(channel) = *channel {
                 let key = ChannelKey {
                     src: tuple.src,
@@ -296,15 +298,15 @@ impl<'o> Ingest<'o> {
     fn payload(&mut self, p: &Payload<'_>) {
         self.seen_ts(p.ts, p.frame);
         let len = p.data.len() as u64;
-        self.flows
-            .traffic
-            .entry(TupleKey {
-                src: p.src,
-                dst: p.dst,
-                transport: p.transport,
-            })
-            .or_default()
-            .add(p.frame, p.ts, len);
+        let direction = TupleKey {
+            src: p.src,
+            dst: p.dst,
+            transport: p.transport,
+        };
+        match direction_counter(&mut self.flows.traffic, direction) {
+            Some(kept) => kept.add(p.frame, p.ts, len),
+            None => self.flows.summarised.beyond_directions += 1,
+        }
         // DNS (port 53) and plain HTTP answers are not STUN: read for the web findings.
         if super::dns::is_dns(p) {
             self.flows.dns.payload(p);

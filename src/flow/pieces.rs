@@ -120,7 +120,10 @@ fn append(acc: &mut CaptureFlows, later: CaptureFlows) {
     }));
     join_transactions(&mut acc.transactions, transactions, msg_base);
     for (k, c) in traffic {
-        acc.traffic.entry(k).or_default().merge(&shifted(&c, base));
+        match super::budget::direction_counter(&mut acc.traffic, k) {
+            Some(kept) => kept.merge(&shifted(&c, base)),
+            None => acc.summarised.beyond_directions += c.packets,
+        }
     }
     for (k, c) in send_ind {
         acc.send_ind.entry(k).or_default().merge(&shifted(&c, base));

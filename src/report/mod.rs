@@ -94,6 +94,20 @@ impl CaptureInfo {
                 s.events
             ));
         }
+        if s.beyond_flows > 0 {
+            parts.push(format!(
+                "{} transactions on 5-tuples beyond the first {} kept, counted by server and kind (a kind not seen before is kept)",
+                s.beyond_flows,
+                crate::flow::budget::FLOWS_KEPT
+            ));
+        }
+        if s.beyond_directions > 0 {
+            parts.push(format!(
+                "{} packets on 5-tuples beyond the first {} directions kept, in the totals only",
+                s.beyond_directions,
+                crate::flow::budget::DIRECTIONS_KEPT
+            ));
+        }
         Some(format!(
             "beyond the memory budget (from frame {}): {}",
             s.from_frame.unwrap_or(0),

@@ -6,7 +6,9 @@
 //! that no socket can starve the others; a socket left with data goes on a ready list and is
 //! visited again next turn (the poll does not wait while the list is not empty). Every datagram
 //! or framed message goes through the core at once and the core's outputs are carried out
-//! (send to client, send to peer, bind or close a relay socket, log a line).
+//! (send to client, send to peer, bind or close a relay socket, log a line). UDP sockets are
+//! read in batches and the datagrams for each are queued and written together at the end of
+//! the visit ([`udp_batch`]: `recvmmsg`/`sendmmsg` on Linux).
 //!
 //! What bounds the cost of one client: TCP input is cut into frames as it arrives (at most one
 //! incomplete frame is held); a connection whose output backs up is not read until it drains;
@@ -25,6 +27,7 @@ mod fds;
 pub mod framing;
 pub mod limits;
 pub mod log;
+mod udp_batch;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -39,6 +42,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use self::conn::{Conn, ReadOutcome};
 use self::limits::{Holdings, RateLimit, SourceKey, Tally, Verdict};
 use self::log::Log;
+use self::udp_batch::{RecvBatch, SendQueue};
 use crate::turn::{
     BindFailure, Config, Event, FiveTuple, Output, Server, StatelessNonces, Time, Transport,
 };
@@ -129,8 +133,26 @@ impl Stopper {
     }
 }
 
+/// A UDP socket of the server (a listener or a relay) and the datagrams waiting to go out on
+/// it, written together once the visit that queued them ends (or the queue is full).
+struct UdpEnd {
+    socket: UdpSocket,
+    addr: SocketAddr,
+    out: SendQueue,
+}
+
+impl UdpEnd {
+    fn new(socket: UdpSocket, addr: SocketAddr) -> UdpEnd {
+        UdpEnd {
+            socket,
+            addr,
+            out: SendQueue::default(),
+        }
+    }
+}
+
 enum Slot {
-    Relay { socket: UdpSocket, addr: SocketAddr },
+    Relay(UdpEnd),
     Conn(Conn),
 }
 
@@ -162,13 +184,15 @@ struct Counters {
     tcp_refused_per_source: u64,
     tcp_refused_no_descriptors: u64,
     tcp_output_dropped: u64,
+    /// Datagrams (to clients or peers) a UDP socket's full send buffer did not take.
+    udp_output_dropped: u64,
 }
 
 /// A bound server, ready to [`Serve::run`].
 pub struct Serve {
     poll: Poll,
     server: Server,
-    udp: Vec<(UdpSocket, SocketAddr)>,
+    udp: Vec<UdpEnd>,
     tcp: Vec<(TcpListener, SocketAddr)>,
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
@@ -180,7 +204,10 @@ pub struct Serve {
     waker: Arc<Waker>,
     start: Instant,
     options: ServeOptions,
-    buf: Vec<u8>,
+    /// Buffers for one batch of datagrams read from a UDP socket.
+    rx: RecvBatch,
+    /// Tokens of UDP sockets with datagrams queued: written out at the end of each visit.
+    queued: Vec<usize>,
     log: Log,
     /// TCP connections allowed at once (the option, bounded by the descriptor limit).
     tcp_cap: usize,
@@ -256,6 +283,22 @@ fn unsigned_response(bytes: &[u8]) -> bool {
     }
 }
 
+/// The UDP socket of a token: a listener (odd tokens below [`FIRST_SLOT`]) or a relay.
+fn udp_end_at<'a>(
+    udp: &'a mut [UdpEnd],
+    slots: &'a mut [Option<Slot>],
+    token: usize,
+) -> Option<&'a mut UdpEnd> {
+    match token.checked_sub(FIRST_SLOT) {
+        Some(slot) => match slots.get_mut(slot) {
+            Some(Some(Slot::Relay(end))) => Some(end),
+            _ => None,
+        },
+        None if token % 2 == 1 => udp.get_mut(token / 2),
+        None => None,
+    }
+}
+
 fn bind_failure(e: &io::Error) -> BindFailure {
     if fds::exhausted(e) {
         BindFailure::NoDescriptors
@@ -316,7 +359,7 @@ impl Serve {
             let local = u.local_addr()?;
             poll.registry()
                 .register(&mut u, Token(1 + 2 * i), Interest::READABLE)?;
-            udp.push((u, local));
+            udp.push(UdpEnd::new(u, local));
             let mut t = tcp_listener(local)
                 .map_err(|e| io::Error::new(e.kind(), format!("TCP {local}: {e}")))?;
             let local = t.local_addr()?;
@@ -350,7 +393,8 @@ impl Serve {
             start: now,
             unauth: RateLimit::new(options.unauth_rate, options.unauth_burst, RATE_SOURCES, now),
             options,
-            buf: vec![0u8; 65_536],
+            rx: RecvBatch::new(),
+            queued: Vec::new(),
             log: Log::start(log),
             tcp_cap,
             descriptor_limit,
@@ -367,7 +411,7 @@ impl Serve {
 
     /// The bound UDP (and, at the same addresses, TCP) listen addresses.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.udp.iter().map(|(_, a)| *a).collect()
+        self.udp.iter().map(|u| u.addr).collect()
     }
 
     /// TCP connections accepted at once, and the descriptor limit that bounds them.
@@ -431,16 +475,20 @@ impl Serve {
             // Each socket once per turn, however it became due.
             work.sort_unstable();
             work.dedup();
+            // Datagrams queued by timers, housekeeping and closed connections.
+            self.flush_queued();
             for token in work {
                 if self.visit(token) == Progress::More {
                     self.ready.push(token);
                 }
+                self.flush_queued();
             }
         }
         let n = self.server.allocation_count();
         let now = self.now();
         self.server.shutdown(now);
         self.outputs(now);
+        self.flush_queued();
         self.log_summaries();
         self.log.line(&format!("shutdown allocations={n}"));
         self.log.finish(Duration::from_secs(2));
@@ -470,59 +518,84 @@ impl Serve {
         if token < FIRST_SLOT {
             let i = token.saturating_sub(1) / 2;
             return if token % 2 == 1 {
-                self.udp_readable(i)
+                self.udp_readable(token, LISTENER_BUDGET)
             } else {
                 self.accept(i)
             };
         }
         let slot = token - FIRST_SLOT;
         match self.slots.get(slot) {
-            Some(Some(Slot::Relay { .. })) => self.relay_readable(slot),
+            Some(Some(Slot::Relay(_))) => self.udp_readable(token, RELAY_BUDGET),
             Some(Some(Slot::Conn(_))) => self.conn_readable(slot),
             _ => Progress::Drained,
         }
     }
 
-    fn udp_readable(&mut self, i: usize) -> Progress {
-        for _ in 0..LISTENER_BUDGET {
-            let Some((sock, local)) = self.udp.get(i) else {
-                return Progress::Drained;
-            };
-            let local = *local;
-            match sock.recv_from(&mut self.buf) {
-                Ok((n, from)) => {
-                    let now = self.now();
-                    let data = self.buf.get(..n).unwrap_or(&[]);
-                    let _ = self
-                        .server
-                        .handle_client(now, Transport::Udp, from, local, data);
-                    self.outputs(now);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Drained,
-                Err(_) => continue, // ICMP errors surface here on Linux: ignore
+    /// Read a UDP socket (a listener: client datagrams; a relay: peer datagrams) in batches,
+    /// up to `budget` datagrams, handing each to the core as it is read.
+    fn udp_readable(&mut self, token: usize, budget: usize) -> Progress {
+        let mut left = budget;
+        // Taken out for the visit: the core and the outputs need `self` meanwhile.
+        let mut rx = std::mem::take(&mut self.rx);
+        let progress = loop {
+            if left == 0 {
+                break Progress::More;
             }
-        }
-        Progress::More
+            let Some(end) = udp_end_at(&mut self.udp, &mut self.slots, token) else {
+                break Progress::Drained;
+            };
+            let local = end.addr;
+            match rx.fill(&end.socket, left) {
+                Ok(n) => {
+                    left = left.saturating_sub(n.max(1));
+                    // One read: the datagrams were all waiting at this time.
+                    let now = self.now();
+                    for d in rx.datagrams() {
+                        let _ = if token < FIRST_SLOT {
+                            self.server
+                                .handle_client(now, Transport::Udp, d.from, local, d.bytes)
+                        } else {
+                            self.server.handle_peer(now, local, d.from, d.bytes)
+                        };
+                        self.outputs(now);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Progress::Drained,
+                // ICMP errors surface here on Linux: ignore.
+                Err(_) => left -= 1,
+            }
+        };
+        self.rx = rx;
+        progress
     }
 
-    fn relay_readable(&mut self, slot: usize) -> Progress {
-        for _ in 0..RELAY_BUDGET {
-            let Some(Some(Slot::Relay { socket, addr })) = self.slots.get(slot) else {
-                return Progress::Drained;
-            };
-            let relay = *addr;
-            match socket.recv_from(&mut self.buf) {
-                Ok((n, from)) => {
-                    let now = self.now();
-                    let data = self.buf.get(..n).unwrap_or(&[]);
-                    let _ = self.server.handle_peer(now, relay, from, data);
-                    self.outputs(now);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Drained,
-                Err(_) => continue,
+    /// Queue a datagram on the UDP socket of `token`; written out at the end of the visit, or
+    /// now if the queue is full.
+    fn queue_datagram(&mut self, token: usize, to: SocketAddr, bytes: Vec<u8>) {
+        let Some(end) = udp_end_at(&mut self.udp, &mut self.slots, token) else {
+            return;
+        };
+        if end.out.is_empty() {
+            self.queued.push(token);
+        }
+        end.out.push(to, bytes);
+        if end.out.is_full() {
+            let flushed = end.out.flush(&end.socket);
+            self.counters.udp_output_dropped += flushed.dropped as u64;
+        }
+    }
+
+    /// Write out every queued datagram.
+    fn flush_queued(&mut self) {
+        let mut tokens = std::mem::take(&mut self.queued);
+        for token in tokens.drain(..) {
+            if let Some(end) = udp_end_at(&mut self.udp, &mut self.slots, token) {
+                let flushed = end.out.flush(&end.socket);
+                self.counters.udp_output_dropped += flushed.dropped as u64;
             }
         }
-        Progress::More
+        // Keep the list's allocation for the next visit.
+        self.queued = tokens;
     }
 
     fn accept(&mut self, i: usize) -> Progress {
@@ -729,12 +802,10 @@ impl Serve {
     fn outputs(&mut self, now: Time) {
         while let Some(out) = self.server.poll_output() {
             match out {
-                Output::ToClient { to, bytes } => self.send_to_client(to, &bytes),
+                Output::ToClient { to, bytes } => self.send_to_client(to, bytes),
                 Output::ToPeer { relay, peer, bytes } => {
-                    if let Some(Some(Slot::Relay { socket, .. })) =
-                        self.relays.get(&relay).and_then(|s| self.slots.get(*s))
-                    {
-                        let _ = socket.send_to(&bytes, peer);
+                    if let Some(&slot) = self.relays.get(&relay) {
+                        self.queue_datagram(FIRST_SLOT + slot, peer, bytes);
                     }
                 }
                 Output::BindRelay { relay } => match self.bind_relay(relay) {
@@ -797,10 +868,7 @@ impl Serve {
             return Err(e);
         }
         if let Some(s) = self.slots.get_mut(slot) {
-            *s = Some(Slot::Relay {
-                socket,
-                addr: relay,
-            });
+            *s = Some(Slot::Relay(UdpEnd::new(socket, relay)));
         }
         self.relays.insert(relay, slot);
         Ok(())
@@ -808,26 +876,27 @@ impl Serve {
 
     fn release_relay(&mut self, relay: SocketAddr) {
         if let Some(slot) = self.relays.remove(&relay) {
-            if let Some(Some(Slot::Relay { mut socket, .. })) =
-                self.slots.get_mut(slot).map(Option::take)
-            {
-                let _ = self.poll.registry().deregister(&mut socket);
+            if let Some(Some(Slot::Relay(mut end))) = self.slots.get_mut(slot).map(Option::take) {
+                // What the allocation relayed before it ended still goes.
+                let flushed = end.out.flush(&end.socket);
+                self.counters.udp_output_dropped += flushed.dropped as u64;
+                let _ = self.poll.registry().deregister(&mut end.socket);
             }
             self.free.push(slot);
         }
     }
 
-    fn send_to_client(&mut self, to: FiveTuple, bytes: &[u8]) {
+    fn send_to_client(&mut self, to: FiveTuple, bytes: Vec<u8>) {
         match to.transport {
             Transport::Udp => {
-                if self.withhold_unauthenticated(to.client, bytes) {
+                if self.withhold_unauthenticated(to.client, &bytes) {
                     return;
                 }
-                if let Some((sock, _)) = self.udp.iter().find(|(_, a)| *a == to.server) {
-                    let _ = sock.send_to(bytes, to.client);
+                if let Some(i) = self.udp.iter().position(|u| u.addr == to.server) {
+                    self.queue_datagram(1 + 2 * i, to.client, bytes);
                 }
             }
-            Transport::Tcp => self.send_on_conn(to, bytes),
+            Transport::Tcp => self.send_on_conn(to, &bytes),
         }
     }
 
@@ -931,6 +1000,12 @@ impl Serve {
             lines.push(format!(
                 "tcp: {} connection(s) refused for lack of file descriptors in the last {secs} s",
                 c.tcp_refused_no_descriptors
+            ));
+        }
+        if c.udp_output_dropped > 0 {
+            lines.push(format!(
+                "udp: {} datagram(s) dropped: a socket's send buffer was full, in the last {secs} s",
+                c.udp_output_dropped
             ));
         }
         if c.tcp_output_dropped > 0 {
