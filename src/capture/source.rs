@@ -415,7 +415,11 @@ fn pcapng_blocks_plausible(b: &[u8], pos: usize, big: bool, ifaces: usize) -> bo
             return false;
         };
         let total = total as usize;
-        if !KNOWN.contains(&ty) || total < 12 || total % 4 != 0 || total > MAX_STREAMED_RECORD {
+        if !KNOWN.contains(&ty)
+            || total < 12
+            || !total.is_multiple_of(4)
+            || total > MAX_STREAMED_RECORD
+        {
             return false;
         }
         let Some(end) = at.checked_add(total).filter(|e| *e <= b.len()) else {
@@ -1377,7 +1381,7 @@ pub(crate) mod tests {
             }
         };
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let total = 12 + body.len() as u32;
