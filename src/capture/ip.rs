@@ -1,5 +1,15 @@
 //! IPv4 / IPv6 (extension headers, AH) down to UDP, TCP and ICMP destination-unreachable.
 //!
+//! The headers are sliced by etherparse, borrowed from the capture: IPv4 (with options),
+//! IPv6 and each of its extension headers (hop-by-hop, routing, destination options, AH,
+//! fragment), UDP and TCP (with options). Checksums are not verified: captures taken on the
+//! sending host see them before the NIC fills them in. Kept here: what Wireshark does with
+//! lengths that disagree with the capture (a total length of 0 from segmentation offload, a
+//! cut by the snaplen, a jumbogram), the hand-off of fragments, and the ICMP and ICMPv6
+//! destination-unreachable messages with the UDP or TCP ports of the packet they quote
+//! (read here: the quoted packet is cut short by design, and only its addresses and ports
+//! matter).
+//!
 //! Stateless: a fragment is handed on as [`L4::Fragment`] for [`super::defrag`]; a TCP
 //! segment as [`TcpSegment`] for [`super::tcp`]. Nothing here allocates for a well-formed
 //! packet.
@@ -7,8 +17,14 @@
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use etherparse::err::{ipv4, ipv6, tcp, LenError};
+use etherparse::{
+    IpAuthHeaderSlice, Ipv4HeaderSlice, Ipv6FragmentHeaderSlice, Ipv6HeaderSlice,
+    Ipv6RawExtHeaderSlice, TcpHeaderSlice, UdpHeaderSlice,
+};
+
 use super::link::Net;
-use super::source::{be16, be32};
+use super::source::be16;
 use super::{ProblemKind, Transport, UnreachableKind};
 
 pub(crate) const TCP_FIN: u8 = 0x01;
@@ -131,20 +147,20 @@ pub(crate) fn parse(net: Net<'_>, cut: Cut) -> Parsed<'_> {
 
 #[inline(always)]
 fn ipv4(d: &[u8], cut: Cut) -> Parsed<'_> {
-    let (Some(&vihl), Some(src), Some(dst)) = (d.first(), v4(d, 12), v4(d, 16)) else {
-        return Parsed::problem(short("IPv4", 20, d.len(), cut));
+    let header = match Ipv4HeaderSlice::from_slice(d) {
+        Ok(header) => header,
+        Err(ipv4::HeaderSliceError::Len(e)) => {
+            return Parsed::problem(short("IPv4", e.required_len, e.len, cut))
+        }
+        Err(ipv4::HeaderSliceError::Content(ipv4::HeaderError::UnexpectedVersion { .. })) => {
+            return Parsed::problem(malformed("IPv4", "version is not 4"))
+        }
+        Err(ipv4::HeaderSliceError::Content(_)) => {
+            return Parsed::problem(malformed("IPv4", "header length below 20"))
+        }
     };
-    if vihl >> 4 != 4 {
-        return Parsed::problem(malformed("IPv4", "version is not 4"));
-    }
-    let ihl = usize::from(vihl & 0x0f) * 4;
-    if ihl < 20 {
-        return Parsed::problem(malformed("IPv4", "header length below 20"));
-    }
-    if d.len() < ihl {
-        return Parsed::problem(short("IPv4", ihl, d.len(), cut));
-    }
-    let total = usize::from(be16(d, 2).unwrap_or_default());
+    let ihl = header.slice().len();
+    let total = usize::from(header.total_len());
     // Total length 0: segmentation offload on the capturing host; take what was captured.
     let total = if total == 0 { d.len() } else { total };
     if total < ihl {
@@ -159,13 +175,13 @@ fn ipv4(d: &[u8], cut: Cut) -> Parsed<'_> {
     };
     let missing = (total - end) as u32;
     let payload = d.get(ihl..end).unwrap_or_default();
-    let flags = be16(d, 6).unwrap_or_default();
-    let more = flags & 0x2000 != 0;
-    let offset = u32::from(flags & 0x1fff) * 8;
-    let proto = d.get(9).copied().unwrap_or_default();
-    let (src, dst) = (IpAddr::V4(src), IpAddr::V4(dst));
+    let more = header.more_fragments();
+    let offset = u32::from(header.fragments_offset().byte_offset());
+    let proto = header.protocol().0;
+    let src = IpAddr::V4(header.source_addr());
+    let dst = IpAddr::V4(header.destination_addr());
     if more || offset != 0 {
-        let id = u32::from(be16(d, 4).unwrap_or_default());
+        let id = u32::from(header.identification());
         return Parsed {
             l4: L4::Fragment(Fragment {
                 key: FragKey {
@@ -192,15 +208,17 @@ fn ipv4(d: &[u8], cut: Cut) -> Parsed<'_> {
 const MAX_EXT_HEADERS: usize = 16;
 
 fn ipv6(d: &[u8], cut: Cut) -> Parsed<'_> {
-    let (Some(&ver), Some(plen), Some(&nh), Some(src), Some(dst)) =
-        (d.first(), be16(d, 4), d.get(6), v6(d, 8), v6(d, 24))
-    else {
-        return Parsed::problem(short("IPv6", 40, d.len(), cut));
+    let header = match Ipv6HeaderSlice::from_slice(d) {
+        Ok(header) => header,
+        Err(ipv6::HeaderSliceError::Len(e)) => {
+            return Parsed::problem(short("IPv6", e.required_len, e.len, cut))
+        }
+        Err(ipv6::HeaderSliceError::Content(_)) => {
+            return Parsed::problem(malformed("IPv6", "version is not 6"))
+        }
     };
-    if ver >> 4 != 6 {
-        return Parsed::problem(malformed("IPv6", "version is not 6"));
-    }
-    let plen = usize::from(plen);
+    let nh = header.next_header().0;
+    let plen = usize::from(header.payload_length());
     // Payload length 0: jumbogram or offload; take what was captured.
     let total = if plen == 0 { d.len() } else { 40 + plen };
     let mut problem = None;
@@ -212,7 +230,8 @@ fn ipv6(d: &[u8], cut: Cut) -> Parsed<'_> {
     };
     let missing = (total - end) as u32;
     let body = d.get(40..end).unwrap_or_default();
-    let (src, dst) = (IpAddr::V6(src), IpAddr::V6(dst));
+    let src = IpAddr::V6(header.source_addr());
+    let dst = IpAddr::V6(header.destination_addr());
     let mut p = match ext_headers(nh, body) {
         Ok(Ext::Transport(proto, rest)) => transport(proto, src, dst, rest, missing, cut),
         Ok(Ext::Fragment {
@@ -254,78 +273,68 @@ pub(crate) enum Ext<'a> {
     Nothing,
 }
 
-/// Walk IPv6 extension headers starting with next-header `nh` at the start of `b`.
+/// Walk IPv6 extension headers starting with next-header `nh` at the start of `b`, each
+/// sliced by etherparse (which needs the whole header in the capture).
 pub(crate) fn ext_headers(mut nh: u8, b: &[u8]) -> Result<Ext<'_>, ProblemKind> {
-    let mut at = 0usize;
+    let mut rest = b;
     for _ in 0..MAX_EXT_HEADERS {
-        let rest = b.get(at..).unwrap_or_default();
         match nh {
-            // Hop-by-hop, routing, destination options, mobility, HIP, shim6.
+            // Hop-by-hop, routing, destination options, mobility, HIP, shim6: the generic
+            // layout (next header, length in 8-byte units).
             0 | 43 | 60 | 135 | 139 | 140 => {
-                let (Some(&next), Some(&len)) = (rest.first(), rest.get(1)) else {
-                    return Err(ProblemKind::Truncated {
-                        layer: "IPv6 extension header",
-                        needed: 2,
-                        got: rest.len(),
-                    });
-                };
-                nh = next;
-                at += (usize::from(len) + 1) * 8;
+                let ext = Ipv6RawExtHeaderSlice::from_slice(rest)
+                    .map_err(|e| ext_short("IPv6 extension header", b, &e))?;
+                nh = ext.next_header().0;
+                rest = rest.get(ext.slice().len()..).unwrap_or_default();
             }
             // Authentication header: length in 4-byte units, minus 2.
             51 => {
-                let (Some(&next), Some(&len)) = (rest.first(), rest.get(1)) else {
-                    return Err(ProblemKind::Truncated {
-                        layer: "IPv6 AH",
-                        needed: 2,
-                        got: rest.len(),
-                    });
-                };
-                nh = next;
-                at += (usize::from(len) + 2) * 4;
+                let ah = IpAuthHeaderSlice::from_slice(rest).map_err(|e| match e {
+                    etherparse::err::ip_auth::HeaderSliceError::Len(e) => {
+                        ext_short("IPv6 AH", b, &e)
+                    }
+                    etherparse::err::ip_auth::HeaderSliceError::Content(_) => {
+                        malformed("IPv6 AH", "payload length 0")
+                    }
+                })?;
+                nh = ah.next_header().0;
+                rest = rest.get(ah.slice().len()..).unwrap_or_default();
             }
             44 => {
-                let (Some(&next), Some(off), Some(id)) =
-                    (rest.first(), be16(rest, 2), be32(rest, 4))
-                else {
-                    return Err(ProblemKind::Truncated {
-                        layer: "IPv6 fragment header",
-                        needed: 8,
-                        got: rest.len(),
-                    });
-                };
-                let offset = u32::from(off & 0xfff8);
-                let more = off & 1 != 0;
-                let after = rest.get(8..).unwrap_or_default();
-                if offset == 0 && !more {
+                let frag = Ipv6FragmentHeaderSlice::from_slice(rest)
+                    .map_err(|e| ext_short("IPv6 fragment header", b, &e))?;
+                let after = rest.get(frag.slice().len()..).unwrap_or_default();
+                if !frag.is_fragmenting_payload() {
                     // Atomic fragment (RFC 6946): not really fragmented.
-                    nh = next;
-                    at += 8;
+                    nh = frag.next_header().0;
+                    rest = after;
                     continue;
                 }
                 return Ok(Ext::Fragment {
-                    next,
-                    offset,
-                    more,
-                    id,
+                    next: frag.next_header().0,
+                    offset: u32::from(frag.fragment_offset().byte_offset()),
+                    more: frag.more_fragments(),
+                    id: frag.identification(),
                     rest: after,
                 });
             }
             // No next header, ESP (encrypted): nothing to read.
             59 | 50 => return Ok(Ext::Nothing),
-            proto => {
-                if at > b.len() {
-                    return Err(ProblemKind::Truncated {
-                        layer: "IPv6 extension header",
-                        needed: at,
-                        got: b.len(),
-                    });
-                }
-                return Ok(Ext::Transport(proto, rest));
-            }
+            proto => return Ok(Ext::Transport(proto, rest)),
         }
     }
     Err(malformed("IPv6", "too many extension headers"))
+}
+
+/// An extension header the capture holds only in part: what the headers up to its end need,
+/// against what `b` (all of them) has.
+fn ext_short(layer: &'static str, b: &[u8], e: &LenError) -> ProblemKind {
+    let before = b.len().saturating_sub(e.len);
+    ProblemKind::Truncated {
+        layer,
+        needed: before + e.required_len,
+        got: b.len(),
+    }
 }
 
 /// Transport-layer dispatch for an unfragmented (or reassembled) IP payload.
@@ -340,11 +349,12 @@ pub(crate) fn transport<'a>(
 ) -> Parsed<'a> {
     match proto {
         17 => {
-            let (Some(sport), Some(dport), Some(ulen)) = (be16(p, 0), be16(p, 2), be16(p, 4))
-            else {
-                return Parsed::problem(short("UDP", 8, p.len(), cut));
+            let header = match UdpHeaderSlice::from_slice(p) {
+                Ok(header) => header,
+                Err(e) => return Parsed::problem(short("UDP", e.required_len, e.len, cut)),
             };
-            let ulen = usize::from(ulen);
+            let (sport, dport) = (header.source_port(), header.destination_port());
+            let ulen = usize::from(header.length());
             let mut problem = None;
             let end = if ulen == 0 {
                 // Jumbogram (RFC 2675) or offload: to the end of the IP payload.
@@ -372,30 +382,23 @@ pub(crate) fn transport<'a>(
             }
         }
         6 => {
-            let (Some(sport), Some(dport), Some(seq), Some(ack), Some(&doff), Some(&flags)) = (
-                be16(p, 0),
-                be16(p, 2),
-                be32(p, 4),
-                be32(p, 8),
-                p.get(12),
-                p.get(13),
-            ) else {
-                return Parsed::problem(short("TCP", 20, p.len(), cut));
+            let header = match TcpHeaderSlice::from_slice(p) {
+                Ok(header) => header,
+                Err(tcp::HeaderSliceError::Len(e)) => {
+                    return Parsed::problem(short("TCP", e.required_len, e.len, cut))
+                }
+                Err(tcp::HeaderSliceError::Content(_)) => {
+                    return Parsed::problem(malformed("TCP", "data offset below 5"))
+                }
             };
-            let hlen = usize::from(doff >> 4) * 4;
-            if hlen < 20 {
-                return Parsed::problem(malformed("TCP", "data offset below 5"));
-            }
-            let Some(data) = p.get(hlen..) else {
-                return Parsed::problem(short("TCP", hlen, p.len(), cut));
-            };
+            let data = p.get(header.slice().len()..).unwrap_or_default();
             Parsed {
                 l4: L4::Tcp(TcpSegment {
-                    src: SocketAddr::new(src, sport),
-                    dst: SocketAddr::new(dst, dport),
-                    seq,
-                    ack,
-                    flags,
+                    src: SocketAddr::new(src, header.source_port()),
+                    dst: SocketAddr::new(dst, header.destination_port()),
+                    seq: header.sequence_number(),
+                    ack: header.acknowledgment_number(),
+                    flags: tcp_flags(&header),
                     data: Cow::Borrowed(data),
                     missing_tail: missing,
                 }),
@@ -408,6 +411,23 @@ pub(crate) fn transport<'a>(
         58 if src.is_ipv6() => icmp6(src, p),
         _ => Parsed::ok(L4::Nothing),
     }
+}
+
+/// The flag bits as the reassembler tests them ([`TCP_FIN`], [`TCP_SYN`], ...).
+fn tcp_flags(header: &TcpHeaderSlice<'_>) -> u8 {
+    [
+        header.fin(),
+        header.syn(),
+        header.rst(),
+        header.psh(),
+        header.ack(),
+        header.urg(),
+        header.ece(),
+        header.cwr(),
+    ]
+    .iter()
+    .enumerate()
+    .fold(0, |flags, (bit, set)| flags | (u8::from(*set) << bit))
 }
 
 fn icmp4(reporter: IpAddr, p: &[u8]) -> Parsed<'_> {

@@ -3,6 +3,14 @@
 //! Ethernet (with any number, up to a bound, of 802.1Q / 802.1ad / QinQ tags, PPPoE session
 //! and MPLS), Linux cooked v1 (SLL, 113) and v2 (SLL2, 276), raw IP (12, 14, 101, 228, 229),
 //! BSD NULL (0, host byte order: both accepted) and LOOP (108, network byte order).
+//!
+//! etherparse slices the Ethernet II header and each VLAN tag. Read here: PPPoE and MPLS
+//! (etherparse 0.21 has neither), SLL2 and the BSD loopback headers (nor these), and SLL:
+//! etherparse's `LinuxSllSlice` refuses hardware types other than Ethernet, netlink, GRE,
+//! radiotap and FRAD, while `tcpdump -i any` writes loopback (772), PPP (512) and tunnel
+//! (0xfffe) frames with the same 16-byte header and an ethertype, as Wireshark reads them.
+
+use etherparse::{Ethernet2Slice, SingleVlanSlice};
 
 use super::source::be16;
 use super::ProblemKind;
@@ -57,8 +65,9 @@ pub fn is_supported(link: u32) -> bool {
 pub(crate) fn decap(link: u32, data: &[u8]) -> Result<Net<'_>, LinkError> {
     match link {
         LINKTYPE_ETHERNET => {
-            let et = be16(data, 12).ok_or_else(|| truncated("Ethernet", 14, data.len()))?;
-            ethertype(et, data.get(14..).unwrap_or_default())
+            let eth = Ethernet2Slice::from_slice_without_fcs(data)
+                .map_err(|e| truncated("Ethernet", e.required_len, e.len))?;
+            ethertype(eth.ether_type().0, eth.payload_slice())
         }
         LINKTYPE_LINUX_SLL => {
             let et = be16(data, 14).ok_or_else(|| truncated("Linux SLL", 16, data.len()))?;
@@ -112,8 +121,10 @@ fn ethertype(mut et: u16, mut rest: &[u8]) -> Result<Net<'_>, LinkError> {
             0x86dd => return Ok(Net::Ipv6(rest)),
             // 802.1Q, 802.1ad, old QinQ: TCI then the inner ethertype.
             0x8100 | 0x88a8 | 0x9100 | 0x9200 => {
-                et = be16(rest, 2).ok_or_else(|| truncated("VLAN tag", 4, rest.len()))?;
-                rest = rest.get(4..).unwrap_or_default();
+                let tag = SingleVlanSlice::from_slice(rest)
+                    .map_err(|e| truncated("VLAN tag", e.required_len, e.len))?;
+                et = tag.ether_type().0;
+                rest = tag.payload_slice();
             }
             // PPPoE session: 6-byte header, then a 2-byte PPP protocol.
             0x8864 => {

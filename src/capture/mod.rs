@@ -28,9 +28,10 @@
 //! UDP datagrams whose handling needs no order, and the rest arrives in frame order as from
 //! `events`.
 //!
-//! One file per job: `source.rs` (pcap / pcapng records), `scan.rs` (the parallel walk), `link.rs`, `ip.rs`, `defrag.rs`,
-//! `tcp.rs` (segment ordering), `stream.rs` (framing a byte stream), `tls.rs` (what a TLS
-//! handshake shows in clear), `cert.rs` (X.509 summaries).
+//! One file per job: `source.rs` (pcap / pcapng records, read by pcap-file), `scan.rs` (the
+//! parallel walk), `link.rs` and `ip.rs` (headers, sliced by etherparse where it can),
+//! `defrag.rs`, `tcp.rs` (segment ordering), `stream.rs` (framing a byte stream), `tls.rs`
+//! (what a TLS handshake shows in clear), `cert.rs` (X.509 summaries).
 
 pub mod bundle;
 

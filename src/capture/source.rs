@@ -1,13 +1,34 @@
 //! Capture sources: a memory-mapped file or bytes already in memory, recognised as pcap or
 //! pcapng by magic number, and walked record by record without copying packet bytes.
 //!
-//! Headers are parsed here by hand (no pcap-file): pcapng `if_tsresol` / `if_tsoffset` are
-//! honoured per interface, several sections and interfaces are supported, and every packet
-//! record (EPB, SPB, obsolete PB) counts as one frame, as in Wireshark.
+//! Records and blocks are read by pcap-file from the bytes, borrowed: pcap record headers
+//! (both byte orders, µs and ns), pcapng block framing, section headers, interface
+//! descriptions and the three packet blocks, with each interface's `if_tsresol` /
+//! `if_tsoffset` applied. Kept here: sniffing the format from the first bytes, Kuznetzov's
+//! modified pcap (which pcap-file does not know), the interface table per section that a
+//! stretch of the parallel scan starts from ([`Section`]), the guess where a stretch's first
+//! record starts, and counting every packet record (EPB, SPB, obsolete PB, unreadable or
+//! not) as one frame, as Wireshark numbers them.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::path::Path;
 use std::sync::OnceLock;
+use std::time::Duration;
+
+use byteorder::{BigEndian, ByteOrder, LittleEndian};
+use pcap_file::pcap::{PcapHeader, PcapParseError, RawPcapPacket};
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+use pcap_file::pcapng::blocks::packet::PacketBlock;
+use pcap_file::pcapng::blocks::section_header::SectionHeaderBlock;
+use pcap_file::pcapng::blocks::simple_packet::SimplePacketBlock;
+use pcap_file::pcapng::blocks::{
+    ENHANCED_PACKET_BLOCK, INTERFACE_DESCRIPTION_BLOCK, PACKET_BLOCK, SECTION_HEADER_BLOCK,
+    SIMPLE_PACKET_BLOCK, SYSTEMD_JOURNAL_EXPORT_BLOCK,
+};
+use pcap_file::pcapng::{Block, PcapNgBlock, PcapNgState, RawBlock, RawBlockParseError};
+use pcap_file::{DataLink, Endianness};
 
 use super::{Problem, ProblemKind, Timestamp};
 
@@ -277,9 +298,11 @@ impl CaptureFile {
                 } => (plan.from..end)
                     .find(|&p| pcap_records_plausible(b, p, *big, *nanos, *rec_hdr))?,
                 // Blocks start at multiples of 4: the section header at 0, lengths multiples of 4.
-                Kind::PcapNg { big, ifaces } => (plan.from.next_multiple_of(4)..end)
-                    .step_by(4)
-                    .find(|&p| pcapng_blocks_plausible(b, p, *big, ifaces.len()))?,
+                Kind::PcapNg(section) => {
+                    (plan.from.next_multiple_of(4)..end).step_by(4).find(|&p| {
+                        pcapng_blocks_plausible(b, p, section.big(), section.interface_count())
+                    })?
+                }
             };
             r.kind = self.lead.kind.clone();
         }
@@ -306,6 +329,32 @@ pub(crate) struct SegmentPlan {
 }
 
 const PCAP_HEADER: usize = 24;
+/// Bytes of a pcap record header (Kuznetzov's modified format has 8 more).
+const PCAP_RECORD_HEADER: usize = 16;
+
+/// The link type of a pcap file, from its header as pcap-file reads it. Kuznetzov's modified
+/// format has the same header under a magic pcap-file does not know: it is read with the
+/// microsecond magic in its place. The upper 16 bits carry FCS flags, not the link type.
+fn pcap_link(b: &[u8], big: bool, modified: bool) -> u32 {
+    let Some(mut head) = b
+        .get(..PCAP_HEADER)
+        .and_then(|h| <[u8; PCAP_HEADER]>::try_from(h).ok())
+    else {
+        return u32::MAX;
+    };
+    if modified {
+        let magic = if big {
+            PCAP_US.to_be_bytes()
+        } else {
+            PCAP_US.to_le_bytes()
+        };
+        head[..4].copy_from_slice(&magic);
+    }
+    match PcapHeader::from_slice(&head) {
+        Ok((_, header)) => u32::from(header.datalink) & 0xffff,
+        Err(_) => u32::MAX,
+    }
+}
 
 /// True when a chain of pcap record headers starting at `pos` looks real: sub-second parts
 /// in range, captured lengths no longer than original ones and at most 256 KiB, seconds
@@ -366,7 +415,11 @@ fn pcapng_blocks_plausible(b: &[u8], pos: usize, big: bool, ifaces: usize) -> bo
             return false;
         };
         let total = total as usize;
-        if !KNOWN.contains(&ty) || total < 12 || total % 4 != 0 || total > MAX_STREAMED_RECORD {
+        if !KNOWN.contains(&ty)
+            || total < 12
+            || !total.is_multiple_of(4)
+            || total > MAX_STREAMED_RECORD
+        {
             return false;
         }
         let Some(end) = at.checked_add(total).filter(|e| *e <= b.len()) else {
@@ -491,24 +544,9 @@ pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
 
-fn rd16(b: &[u8], at: usize, big: bool) -> Option<u16> {
-    let v = be16(b, at)?;
-    Some(if big { v } else { v.swap_bytes() })
-}
-
 fn rd32(b: &[u8], at: usize, big: bool) -> Option<u32> {
     let v = be32(b, at)?;
     Some(if big { v } else { v.swap_bytes() })
-}
-
-fn rd64(b: &[u8], at: usize, big: bool) -> Option<u64> {
-    let hi = rd32(b, at, big)?;
-    let lo = rd32(b, at + 4, big)?;
-    Some(if big {
-        (u64::from(hi) << 32) | u64::from(lo)
-    } else {
-        (u64::from(lo) << 32) | u64::from(hi)
-    })
 }
 
 /// The record walk is a chain of dependent loads through the whole file. Ask for the next
@@ -571,81 +609,82 @@ impl Item<'_> {
     }
 }
 
-/// Timestamp resolution of a pcapng interface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TsUnit {
-    /// 10^-n seconds.
-    Pow10(u8),
-    /// 2^-n seconds.
-    Pow2(u8),
+/// What this layer keeps per pcapng interface beside pcap-file's own table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Iface {
+    /// Its description declares this link type.
+    Declared { link: u32 },
+    /// pcap-file could not read its description (`why`): its packets are frames with that
+    /// problem, as the interface numbers of the blocks after it still count it.
+    Unreadable { why: String },
 }
 
-impl TsUnit {
-    pub fn from_option(v: u8) -> TsUnit {
-        if v & 0x80 != 0 {
-            TsUnit::Pow2(v & 0x7f)
-        } else {
-            TsUnit::Pow10(v)
-        }
+/// The pcapng section being walked: pcap-file's state (section header, interface
+/// descriptions and their `if_tsresol` / `if_tsoffset`, which it applies to every packet
+/// block) and what this layer keeps per interface.
+#[derive(Debug, Default)]
+pub(crate) struct Section {
+    state: PcapNgState,
+    ifaces: Vec<Iface>,
+}
+
+/// Most interfaces one section may declare: the table is copied for every stretch of a
+/// parallel scan. Wireshark would refuse such a file anyway.
+const MAX_INTERFACES: usize = 65_536;
+
+impl Section {
+    /// The section's byte order is big-endian.
+    fn big(&self) -> bool {
+        self.state.endianness() == Endianness::Big
     }
 
-    /// Ticks of this unit to nanoseconds (saturating).
-    #[inline]
-    pub fn to_ns(self, ticks: u64) -> i64 {
-        // Every packet of a pcapng file comes here: the usual units (µs, ns) in 64 bits, the
-        // rest in 128.
-        const NS_PER_TICK: [u64; 10] = [
-            1_000_000_000,
-            100_000_000,
-            10_000_000,
-            1_000_000,
-            100_000,
-            10_000,
-            1_000,
-            100,
-            10,
-            1,
-        ];
-        if let TsUnit::Pow10(n) = self {
-            let ns = NS_PER_TICK
-                .get(usize::from(n))
-                .and_then(|s| ticks.checked_mul(*s));
-            if let Some(ns) = ns {
-                return i64::try_from(ns).unwrap_or(i64::MAX);
-            }
-        }
-        let ns: u128 = match self {
-            TsUnit::Pow10(n) if n <= 9 => u128::from(ticks) * 10u128.pow(u32::from(9 - n)),
-            TsUnit::Pow10(n) => {
-                let div = 10u128.checked_pow(u32::from(n - 9)).unwrap_or(u128::MAX);
-                u128::from(ticks) / div
-            }
-            TsUnit::Pow2(n) => (u128::from(ticks) * 1_000_000_000u128) >> n,
-        };
-        i64::try_from(ns).unwrap_or(i64::MAX)
+    /// Interfaces declared so far in this section.
+    fn interface_count(&self) -> usize {
+        self.ifaces.len()
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Iface {
-    link: u32,
-    snaplen: u32,
-    unit: TsUnit,
-    offset_ns: i64,
+/// pcap-file's state is not `Clone`; a stretch of a parallel scan starts from a copy of the
+/// state the file's leading blocks left, so the copy replays them into a fresh one.
+impl Clone for Section {
+    fn clone(&self) -> Section {
+        let mut state = PcapNgState::default();
+        state.update_from_block(&Block::SectionHeader(self.state.section().clone()));
+        for idb in self.state.interfaces() {
+            state.update_from_block(&Block::InterfaceDescription(idb.clone()));
+        }
+        Section {
+            state,
+            ifaces: self.ifaces.clone(),
+        }
+    }
 }
 
+/// Two sections are the same state when their headers and interfaces are: the scan compares
+/// the state a stretch guessed with the one the walk before it really left.
+impl PartialEq for Section {
+    fn eq(&self, other: &Section) -> bool {
+        self.ifaces == other.ifaces
+            && self.state.section() == other.state.section()
+            && self.state.interfaces() == other.state.interfaces()
+    }
+}
+
+impl Eq for Section {}
+
+/// The reader state between records: what later records are read with.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) enum Kind {
+    /// A pcap file: byte order, nanosecond timestamps, bytes of each record header (16, or 24
+    /// in Kuznetzov's modified format) and the file's link type.
     Pcap {
         big: bool,
         nanos: bool,
         rec_hdr: usize,
         link: u32,
     },
-    PcapNg {
-        big: bool,
-        ifaces: Vec<Iface>,
-    },
+    /// A pcapng file, in its current section.
+    PcapNg(Section),
 }
 
 /// Walks records in file order; never panics, never copies packet bytes.
@@ -747,8 +786,8 @@ impl<'a> RecordReader<'a> {
                 kind: Kind::Pcap {
                     big: big_endian,
                     nanos: nanosecond,
-                    rec_hdr: if modified { 24 } else { 16 },
-                    link: rd32(b, 20, big_endian).unwrap_or(u32::MAX) & 0xffff,
+                    rec_hdr: if modified { 24 } else { PCAP_RECORD_HEADER },
+                    link: pcap_link(b, big_endian, modified),
                 },
                 done: false,
                 headers_only: false,
@@ -764,10 +803,8 @@ impl<'a> RecordReader<'a> {
                 b,
                 pos: 0,
                 frame: 0,
-                kind: Kind::PcapNg {
-                    big: false,
-                    ifaces: Vec::new(),
-                },
+                // Until the section header (the file's first block) says otherwise.
+                kind: Kind::PcapNg(Section::default()),
                 done: false,
                 headers_only: false,
                 lead_only: false,
@@ -831,7 +868,7 @@ impl<'a> RecordReader<'a> {
     pub fn declared_links(&self) -> Vec<u32> {
         match &self.kind {
             Kind::Pcap { link, .. } => vec![*link],
-            Kind::PcapNg { .. } => self.all_links.clone(),
+            Kind::PcapNg(_) => self.all_links.clone(),
         }
     }
 
@@ -900,69 +937,94 @@ impl<'a> RecordReader<'a> {
     }
 
     pub fn next_item(&mut self) -> Option<Item<'a>> {
-        if self.done {
-            return None;
-        }
-        match self.kind {
-            Kind::Pcap { .. } => self.next_pcap(),
-            Kind::PcapNg { .. } => self.next_pcapng(),
+        loop {
+            if self.done {
+                return None;
+            }
+            let walked = match &self.kind {
+                Kind::Pcap { big: true, .. } => Ok(self.next_pcap::<BigEndian>()),
+                Kind::Pcap { big: false, .. } => Ok(self.next_pcap::<LittleEndian>()),
+                Kind::PcapNg(section) if section.big() => self.next_pcapng::<BigEndian>(),
+                Kind::PcapNg(_) => self.next_pcapng::<LittleEndian>(),
+            };
+            match walked {
+                Ok(item) => return item,
+                // The blocks after it are read in the new section's byte order.
+                Err(NewSection) => continue,
+            }
         }
     }
 
-    fn next_pcap(&mut self) -> Option<Item<'a>> {
+    /// The next pcap record, its header read by pcap-file in byte order `B`. Timestamps are
+    /// converted here, as Wireshark reads them: pcap-file's checked packet refuses a
+    /// sub-second part out of range and a record longer than the snaplen, which Wireshark
+    /// shows.
+    fn next_pcap<B: ByteOrder>(&mut self) -> Option<Item<'a>> {
         let Kind::Pcap {
-            big,
             nanos,
             rec_hdr,
             link,
+            ..
         } = self.kind
         else {
             return None;
         };
-        let b = self.b;
         let pos = self.pos;
-        let remaining = b.len().saturating_sub(pos);
-        if remaining == 0 || pos >= self.limit {
+        let rest = self.b.get(pos..).unwrap_or_default();
+        if rest.is_empty() || pos >= self.limit {
             self.done = true;
             return None;
         }
-        if remaining < rec_hdr {
+        if rest.len() < rec_hdr {
             let cut = CutShort::PcapHeader {
                 at: self.at(pos),
                 needed: rec_hdr,
             };
             return self.cut_short(pos, cut);
         }
-        let (Some(sec), Some(frac), Some(incl), Some(orig)) = (
-            rd32(b, pos, big),
-            rd32(b, pos + 4, big),
-            rd32(b, pos + 8, big),
-            rd32(b, pos + 12, big),
-        ) else {
-            return self.fatal(ProblemKind::TruncatedFile(format!(
-                "record header at byte offset {}",
-                self.at(pos)
-            )));
+        let raw = match RawPcapPacket::from_slice::<B>(rest) {
+            Ok((_, raw)) => raw,
+            Err(PcapParseError::IncompleteBuffer(incl, _)) => {
+                let cut = CutShort::PcapRecord {
+                    at: self.at(pos),
+                    incl: u32::try_from(incl).unwrap_or(u32::MAX),
+                    header: rec_hdr,
+                };
+                return self.cut_short(pos, cut);
+            }
+            Err(e) => {
+                let detail = format!("record at byte offset {}: {}", self.at(pos), chain(&e));
+                return self.fatal(ProblemKind::Malformed {
+                    layer: "pcap",
+                    detail,
+                });
+            }
         };
-        let start = pos + rec_hdr;
-        let end = start.checked_add(incl as usize);
-        prefetch_ahead(b, end.unwrap_or(start));
-        let Some(data) = end.and_then(|e| b.get(start..e)) else {
+        let incl = raw.incl_len as usize;
+        let data = if rec_hdr == PCAP_RECORD_HEADER {
+            borrowed(raw.data)
+        } else {
+            // Kuznetzov's records carry 8 more header bytes (interface index, protocol,
+            // packet type), which pcap-file does not know, before the data.
+            rest.get(rec_hdr..).and_then(|d| d.get(..incl))
+        };
+        let Some(data) = data else {
             let cut = CutShort::PcapRecord {
                 at: self.at(pos),
-                incl,
+                incl: raw.incl_len,
                 header: rec_hdr,
             };
             return self.cut_short(pos, cut);
         };
-        self.pos = start + data.len();
+        self.pos = pos + rec_hdr + data.len();
+        prefetch_ahead(self.b, self.pos);
         let frac_ns = if nanos {
-            i64::from(frac)
+            i64::from(raw.ts_frac)
         } else {
-            i64::from(frac).saturating_mul(1000)
+            i64::from(raw.ts_frac).saturating_mul(1000)
         };
         let ts = Timestamp(
-            i64::from(sec)
+            i64::from(raw.ts_sec)
                 .saturating_mul(1_000_000_000)
                 .saturating_add(frac_ns),
         );
@@ -972,261 +1034,275 @@ impl<'a> RecordReader<'a> {
             ts,
             link,
             data,
-            orig_len: orig,
+            orig_len: raw.orig_len,
         }))
     }
 
-    fn next_pcapng(&mut self) -> Option<Item<'a>> {
+    /// The next frame of a pcapng file: blocks framed and read by pcap-file in the current
+    /// section's byte order `B`, up to a section header ([`NewSection`]: it says its own).
+    fn next_pcapng<B: ByteOrder>(&mut self) -> Result<Option<Item<'a>>, NewSection> {
         loop {
-            let b = self.b;
             let pos = self.pos;
-            let remaining = b.len().saturating_sub(pos);
-            if remaining == 0 || pos >= self.limit {
+            let rest = self.b.get(pos..).unwrap_or_default();
+            if rest.is_empty() || pos >= self.limit {
                 self.done = true;
-                return None;
+                return Ok(None);
             }
-            if remaining < 12 {
+            if rest.len() < 12 {
                 let cut = CutShort::BlockHeader { at: self.at(pos) };
-                return self.cut_short(pos, cut);
+                return Ok(self.cut_short(pos, cut));
             }
-            let block_type_be = be32(b, pos)?;
-            if self.lead_only && block_type_be != PCAPNG_SHB && !self.at_interface_block(pos) {
-                self.done = true;
-                return None;
-            }
-            if block_type_be == PCAPNG_SHB {
-                let bom = be32(b, pos + 8)?;
-                let big = if bom == PCAPNG_BOM {
-                    true
-                } else if bom.swap_bytes() == PCAPNG_BOM {
-                    false
-                } else {
-                    return self.fatal(ProblemKind::Malformed {
+            let (after, raw) = match RawBlock::from_slice::<B>(rest) {
+                Ok(framed) => framed,
+                Err(RawBlockParseError::IncompleteBuffer(body_and_trailer, _)) => {
+                    // pcap-file counts what the block needs after its type and length.
+                    let total = body_and_trailer.saturating_add(8);
+                    let cut = CutShort::Block {
+                        at: self.at(pos),
+                        total,
+                    };
+                    return Ok(self.cut_short(pos, cut));
+                }
+                Err(e) => {
+                    let detail = format!("block at byte offset {}: {}", self.at(pos), chain(&e));
+                    return Ok(self.fatal(ProblemKind::Malformed {
                         layer: "pcapng",
-                        detail: format!(
-                            "section header at byte offset {} has byte-order magic {bom:#010x}",
-                            self.at(pos)
-                        ),
-                    });
-                };
-                if let Kind::PcapNg { big: b0, ifaces } = &mut self.kind {
-                    *b0 = big;
-                    ifaces.clear();
+                        detail,
+                    }));
                 }
-            }
-            let big = match &self.kind {
-                Kind::PcapNg { big, .. } => *big,
-                Kind::Pcap { .. } => return None,
             };
-            let block_type = rd32(b, pos, big)?;
-            let total = rd32(b, pos + 4, big)? as usize;
-            if total < 12 || total % 4 != 0 {
-                return self.fatal(ProblemKind::Malformed {
-                    layer: "pcapng",
-                    detail: format!(
-                        "block at byte offset {} has total length {total}",
-                        self.at(pos)
-                    ),
-                });
+            let declares = matches!(
+                raw.type_,
+                SECTION_HEADER_BLOCK | INTERFACE_DESCRIPTION_BLOCK
+            );
+            if self.lead_only && !declares {
+                self.done = true;
+                return Ok(None);
             }
-            if total > remaining {
-                let cut = CutShort::Block {
-                    at: self.at(pos),
-                    total,
+            self.pos = self.b.len() - after.len();
+            prefetch_ahead(self.b, self.pos);
+            let Some(body) = borrowed(raw.body) else {
+                continue;
+            };
+            if raw.type_ == SECTION_HEADER_BLOCK {
+                return match self.section_header(pos, body) {
+                    Some(problem) => Ok(Some(problem)),
+                    None => Err(NewSection),
                 };
-                return self.cut_short(pos, cut);
             }
-            let trailer = rd32(b, pos + total - 4, big)? as usize;
-            if trailer != total {
-                return self.fatal(ProblemKind::Malformed {
+            if let Some(item) = self.block::<B>(pos, raw.type_, body) {
+                return Ok(Some(item));
+            }
+        }
+    }
+
+    /// One framed pcapng block starting at `pos`, other than a section header: a frame for
+    /// packet blocks (every one counts, readable or not, as in Wireshark), or nothing.
+    fn block<B: ByteOrder>(
+        &mut self,
+        pos: usize,
+        block_type: u32,
+        body: &'a [u8],
+    ) -> Option<Item<'a>> {
+        if block_type == INTERFACE_DESCRIPTION_BLOCK {
+            self.interface::<B>(pos, body);
+            return None;
+        }
+        let packet_block = matches!(
+            block_type,
+            ENHANCED_PACKET_BLOCK
+                | SIMPLE_PACKET_BLOCK
+                | PACKET_BLOCK
+                | SYSTEMD_JOURNAL_EXPORT_BLOCK
+        );
+        if self.headers_only || !packet_block {
+            // Statistics, name resolution, secrets, custom blocks: not frames.
+            return None;
+        }
+        let frame = self.next_frame();
+        let Kind::PcapNg(section) = &self.kind else {
+            return None;
+        };
+        let state = &section.state;
+        let packet = match block_type {
+            ENHANCED_PACKET_BLOCK => {
+                EnhancedPacketBlock::from_slice::<B>(state, body).map(|(_, p)| BlockPacket {
+                    interface: p.interface_id,
+                    ts: p.timestamp,
+                    data: p.data,
+                    orig_len: p.original_len,
+                })
+            }
+            PACKET_BLOCK => PacketBlock::from_slice::<B>(state, body).map(|(_, p)| BlockPacket {
+                interface: u32::from(p.interface_id),
+                ts: p.timestamp,
+                data: p.data,
+                orig_len: p.original_len,
+            }),
+            // Interface 0 and no timestamp: the interface's offset, as before the change.
+            SIMPLE_PACKET_BLOCK => {
+                SimplePacketBlock::from_slice::<B>(state, body).and_then(|(_, p)| {
+                    let ts = state.decode_timestamp(0, 0, 0)?;
+                    Ok(BlockPacket {
+                        interface: 0,
+                        ts,
+                        data: p.data,
+                        orig_len: p.original_len,
+                    })
+                })
+            }
+            // A systemd journal export: Wireshark shows it as a frame with no packet.
+            _ => {
+                return Some(Item::Frame {
+                    frame,
+                    problem: None,
+                })
+            }
+        };
+        Some(match packet {
+            Ok(packet) => self.packet(frame, pos, packet),
+            Err(e) => self.bad_frame(frame, pos, &chain(&e)),
+        })
+    }
+
+    /// A section header: a new section, in its own byte order, with no interfaces yet.
+    fn section_header(&mut self, pos: usize, body: &'a [u8]) -> Option<Item<'a>> {
+        let fresh = PcapNgState::default();
+        // The header's byte-order magic decides how the rest of it reads, whatever `B` is.
+        match SectionHeaderBlock::from_slice::<BigEndian>(&fresh, body) {
+            Ok((_, header)) => {
+                let mut section = Section::default();
+                section
+                    .state
+                    .update_from_block(&Block::SectionHeader(header));
+                self.kind = Kind::PcapNg(section);
+                None
+            }
+            Err(e) => {
+                let detail = format!(
+                    "section header at byte offset {}: {}",
+                    self.at(pos),
+                    chain(&e)
+                );
+                self.fatal(ProblemKind::Malformed {
                     layer: "pcapng",
-                    detail: format!(
-                        "block at byte offset {}: leading length {total}, trailing length {trailer}",
-                        self.at(pos)
-                    ),
-                });
-            }
-            let body = b.get(pos + 8..pos + total - 4)?;
-            self.pos = pos + total;
-            prefetch_ahead(b, self.pos);
-            match block_type {
-                // Section header: options are not needed.
-                PCAPNG_SHB => {}
-                // Interface description.
-                1 => {
-                    let iface = parse_idb(body, big);
-                    self.all_links.push(iface.link);
-                    if let Kind::PcapNg { ifaces, .. } = &mut self.kind {
-                        // Bound the table; Wireshark would refuse such a file anyway.
-                        if ifaces.len() < 65_536 {
-                            ifaces.push(iface);
-                        }
-                    }
-                }
-                // Enhanced packet block.
-                6 => {
-                    if self.headers_only {
-                        continue;
-                    }
-                    let frame = self.next_frame();
-                    let (Some(ifid), Some(hi), Some(lo), Some(caplen), Some(orig)) = (
-                        rd32(body, 0, big),
-                        rd32(body, 4, big),
-                        rd32(body, 8, big),
-                        rd32(body, 12, big),
-                        rd32(body, 16, big),
-                    ) else {
-                        return Some(self.bad_frame(frame, pos, "enhanced packet block too short"));
-                    };
-                    let data = body.get(20..20usize.saturating_add(caplen as usize));
-                    return Some(self.packet(frame, pos, ifid, hi, lo, data, orig));
-                }
-                // Simple packet block: interface 0, no timestamp.
-                3 => {
-                    if self.headers_only {
-                        continue;
-                    }
-                    let frame = self.next_frame();
-                    let Some(orig) = rd32(body, 0, big) else {
-                        return Some(self.bad_frame(frame, pos, "simple packet block too short"));
-                    };
-                    let snap = match &self.kind {
-                        Kind::PcapNg { ifaces, .. } => ifaces.first().map(|i| i.snaplen),
-                        Kind::Pcap { .. } => None,
-                    };
-                    let mut cap = orig as usize;
-                    if let Some(s) = snap.filter(|s| *s != 0) {
-                        cap = cap.min(s as usize);
-                    }
-                    cap = cap.min(body.len().saturating_sub(4));
-                    let data = body.get(4..4 + cap);
-                    return Some(self.packet(frame, pos, 0, 0, 0, data, orig));
-                }
-                // Obsolete packet block.
-                2 => {
-                    if self.headers_only {
-                        continue;
-                    }
-                    let frame = self.next_frame();
-                    let (Some(ifid), Some(hi), Some(lo), Some(caplen), Some(orig)) = (
-                        rd16(body, 0, big),
-                        rd32(body, 4, big),
-                        rd32(body, 8, big),
-                        rd32(body, 12, big),
-                        rd32(body, 16, big),
-                    ) else {
-                        return Some(self.bad_frame(frame, pos, "packet block too short"));
-                    };
-                    let data = body.get(20..20usize.saturating_add(caplen as usize));
-                    return Some(self.packet(frame, pos, u32::from(ifid), hi, lo, data, orig));
-                }
-                // systemd journal export: Wireshark shows it as a frame.
-                9 => {
-                    if self.headers_only {
-                        continue;
-                    }
-                    let frame = self.next_frame();
-                    return Some(Item::Frame {
-                        frame,
-                        problem: None,
-                    });
-                }
-                // Statistics, name resolution, secrets, custom blocks: not frames.
-                _ => {}
+                    detail,
+                })
             }
         }
     }
 
-    /// The block at `pos` is an interface description in the current section's byte order.
-    fn at_interface_block(&self, pos: usize) -> bool {
-        match &self.kind {
-            Kind::PcapNg { big, .. } => rd32(self.b, pos, *big) == Some(1),
-            Kind::Pcap { .. } => false,
+    /// An interface description, added to the section's table (an unreadable one too, so that
+    /// the interfaces after it keep their numbers).
+    fn interface<B: ByteOrder>(&mut self, pos: usize, body: &'a [u8]) {
+        let at = self.at(pos);
+        let Kind::PcapNg(section) = &mut self.kind else {
+            return;
+        };
+        if section.ifaces.len() >= MAX_INTERFACES {
+            return;
+        }
+        match InterfaceDescriptionBlock::from_slice::<B>(&section.state, body) {
+            Ok((_, idb)) => {
+                let link = u32::from(idb.linktype);
+                self.all_links.push(link);
+                section.ifaces.push(Iface::Declared { link });
+                section
+                    .state
+                    .update_from_block(&Block::InterfaceDescription(idb));
+            }
+            Err(e) => {
+                let why = format!(
+                    "interface description block at byte offset {at}: {}",
+                    chain(&e)
+                );
+                section.ifaces.push(Iface::Unreadable { why });
+                // Keeps pcap-file's interface numbers in step with the section's.
+                let stand_in = InterfaceDescriptionBlock::new(DataLink::Unknown(u32::MAX), 0);
+                section
+                    .state
+                    .update_from_block(&Block::InterfaceDescription(stand_in));
+            }
         }
     }
 
-    fn bad_frame(&self, frame: u32, pos: usize, what: &str) -> Item<'a> {
+    fn bad_frame(&self, frame: u32, pos: usize, why: &str) -> Item<'a> {
         Item::Frame {
             frame,
             problem: Some(ProblemKind::Malformed {
                 layer: "pcapng",
-                detail: format!("{what} (block at byte offset {})", self.at(pos)),
+                detail: format!("packet block at byte offset {}: {why}", self.at(pos)),
             }),
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn packet(
-        &self,
-        frame: u32,
-        pos: usize,
-        ifid: u32,
-        hi: u32,
-        lo: u32,
-        data: Option<&'a [u8]>,
-        orig: u32,
-    ) -> Item<'a> {
-        let Some(data) = data else {
-            return self.bad_frame(frame, pos, "captured length exceeds the block");
+    /// The packet of a packet block on the interface it names.
+    fn packet(&self, frame: u32, pos: usize, packet: BlockPacket<'a>) -> Item<'a> {
+        let Some(data) = borrowed(packet.data) else {
+            return self.bad_frame(frame, pos, "packet bytes not borrowed from the capture");
         };
         let iface = match &self.kind {
-            Kind::PcapNg { ifaces, .. } => ifaces.get(ifid as usize).copied(),
+            Kind::PcapNg(section) => section.ifaces.get(packet.interface as usize),
             Kind::Pcap { .. } => None,
         };
-        let Some(iface) = iface else {
-            return Item::Frame {
-                frame,
-                problem: Some(ProblemKind::Malformed {
-                    layer: "pcapng",
-                    detail: format!(
-                        "packet for undeclared interface {ifid} (block at byte offset {})",
-                        self.at(pos)
-                    ),
-                }),
-            };
+        let link = match iface {
+            Some(Iface::Declared { link }) => *link,
+            Some(Iface::Unreadable { why }) => {
+                return Item::Frame {
+                    frame,
+                    problem: Some(ProblemKind::Malformed {
+                        layer: "pcapng",
+                        detail: why.clone(),
+                    }),
+                }
+            }
+            None => {
+                let why = format!("packet for undeclared interface {}", packet.interface);
+                return self.bad_frame(frame, pos, &why);
+            }
         };
-        let ticks = (u64::from(hi) << 32) | u64::from(lo);
-        let ts = Timestamp(iface.unit.to_ns(ticks).saturating_add(iface.offset_ns));
+        let ts = Timestamp(i64::try_from(packet.ts.as_nanos()).unwrap_or(i64::MAX));
         Item::Packet(Record {
             frame,
             ts,
-            link: iface.link,
+            link,
             data,
-            orig_len: orig,
+            orig_len: packet.orig_len,
         })
     }
 }
 
-fn parse_idb(body: &[u8], big: bool) -> Iface {
-    let mut iface = Iface {
-        link: rd16(body, 0, big).map_or(u32::MAX, u32::from),
-        snaplen: rd32(body, 4, big).unwrap_or(0),
-        unit: TsUnit::Pow10(6),
-        offset_ns: 0,
-    };
-    let mut at = 8usize;
-    while let (Some(code), Some(len)) = (rd16(body, at, big), rd16(body, at + 2, big)) {
-        let start = at + 4;
-        let Some(value) = body.get(start..start + len as usize) else {
-            break;
-        };
-        match code {
-            0 => break,
-            9 => {
-                if let Some(&v) = value.first() {
-                    iface.unit = TsUnit::from_option(v);
-                }
-            }
-            14 => {
-                if let Some(off) = rd64(value, 0, big) {
-                    iface.offset_ns = (off as i64).saturating_mul(1_000_000_000);
-                }
-            }
-            _ => {}
-        }
-        at = start + (len as usize).div_ceil(4) * 4;
+/// The walk read a section header: the blocks after it are in its byte order, which may
+/// differ from the one the walk was reading.
+struct NewSection;
+
+/// What the three pcapng packet blocks say, as pcap-file reads them.
+struct BlockPacket<'a> {
+    interface: u32,
+    /// Since the epoch, with the interface's `if_tsresol` and `if_tsoffset` applied.
+    ts: Duration,
+    data: Cow<'a, [u8]>,
+    orig_len: u32,
+}
+
+/// Bytes pcap-file borrowed from the capture (it copies only bytes it was given owned).
+fn borrowed(bytes: Cow<'_, [u8]>) -> Option<&[u8]> {
+    match bytes {
+        Cow::Borrowed(b) => Some(b),
+        Cow::Owned(_) => None,
     }
-    iface
+}
+
+/// An error and its sources, one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
 }
 
 #[cfg(test)]
@@ -1273,18 +1349,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn ts_units() {
-        assert_eq!(TsUnit::Pow10(6).to_ns(1), 1000);
-        assert_eq!(TsUnit::Pow10(9).to_ns(7), 7);
-        assert_eq!(TsUnit::Pow10(12).to_ns(7000), 7);
-        assert_eq!(TsUnit::Pow2(10).to_ns(1024), 1_000_000_000);
-        assert_eq!(TsUnit::Pow2(1).to_ns(3), 1_500_000_000);
-        assert_eq!(TsUnit::Pow10(127).to_ns(u64::MAX), 0);
-        assert_eq!(TsUnit::Pow2(127).to_ns(u64::MAX), 0);
-        assert_eq!(TsUnit::Pow10(0).to_ns(u64::MAX), i64::MAX);
-    }
-
-    #[test]
     fn not_a_capture() {
         let e = CaptureFile::from_bytes("x.txt".into(), b"GET / HTTP/1.1".to_vec()).unwrap_err();
         assert!(
@@ -1317,7 +1381,7 @@ pub(crate) mod tests {
             }
         };
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let total = 12 + body.len() as u32;
@@ -1373,6 +1437,48 @@ pub(crate) mod tests {
             items(b),
             vec!["1 0 101 4", "2 1000000000 101 2", "3 2000 1 1"]
         );
+    }
+
+    #[test]
+    fn unreadable_interface_keeps_the_numbers_of_the_next_ones() {
+        let mut b = block(
+            false,
+            PCAPNG_SHB,
+            &[
+                0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            ],
+        );
+        // Interface 0: if_tsresol 10^-12 s, which pcap-file refuses (it reads down to ns).
+        b.extend(block(
+            false,
+            1,
+            &[1, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 12, 0, 0, 0, 0, 0, 0, 0],
+        ));
+        // Interface 1: raw IP, if_tsresol 10^-3 s.
+        b.extend(block(
+            false,
+            1,
+            &[101, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 3, 0, 0, 0, 0, 0, 0, 0],
+        ));
+        for ifid in [0u8, 1] {
+            b.extend(block(
+                false,
+                6,
+                &[
+                    ifid, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7,
+                ],
+            ));
+        }
+        let it = items(b.clone());
+        assert_eq!(it.len(), 2, "{it:?}");
+        assert!(
+            it[0].starts_with("1 frame Some(Malformed") && it[0].contains("byte offset 28"),
+            "{it:?}"
+        );
+        assert_eq!(it[1], "2 5000000 101 1");
+        let f = CaptureFile::from_bytes("ng".into(), b).unwrap();
+        assert_eq!(f.link_types(), &[101]);
+        assert_eq!(f.frame_count(), 2);
     }
 
     #[test]
