@@ -167,9 +167,12 @@ pub fn file_stem(case: &str) -> String {
 
 /// Analyze every case in parallel, writing `<case>.json`, `<case>.md` and `<case>.html` under
 /// `out`, then `summary.json` and `summary.md`. `progress` is called once per finished case.
+/// With `redact`, each case's reports (and the inputs not used that the summary lists) are
+/// redacted with a redactor of their own ([`Report::redact`]).
 pub fn run(
     cases: &[Case],
     opts: &AnalyzeOptions,
+    redact: bool,
     out: &Path,
     progress: &(dyn Fn(&str) + Sync),
 ) -> std::io::Result<Summary> {
@@ -186,7 +189,7 @@ pub fn run(
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(case) = cases.get(i) else { break };
-                let result = analyze_case(case, opts, out);
+                let result = analyze_case(case, opts, redact, out);
                 progress(&case.name);
                 if tx.send((i, result)).is_err() {
                     break;
@@ -215,9 +218,17 @@ pub fn run(
     Ok(summary)
 }
 
-fn analyze_case(case: &Case, opts: &AnalyzeOptions, out: &Path) -> std::io::Result<CaseSummary> {
+fn analyze_case(
+    case: &Case,
+    opts: &AnalyzeOptions,
+    redact: bool,
+    out: &Path,
+) -> std::io::Result<CaseSummary> {
     let inputs: Vec<Input> = case.inputs.iter().map(Input::path).collect();
-    let r = report::analyze(&inputs, opts);
+    let mut r = report::analyze(&inputs, opts);
+    if redact {
+        r.redact(&mut opts.redactor());
+    }
     let stem = file_stem(&case.name);
     let mut reports = Vec::new();
     for (ext, text) in [

@@ -33,8 +33,10 @@ pub mod cli;
 pub mod decode;
 pub mod diagnose;
 pub mod escape;
+pub mod export;
 pub mod flow;
 pub mod input;
+pub mod redact;
 pub mod replay;
 pub mod report;
 #[cfg(feature = "serve")]

@@ -29,7 +29,7 @@
 //! `events`.
 //!
 //! One file per job: `source.rs` (pcap / pcapng records), `scan.rs` (the parallel walk), `link.rs`, `ip.rs`, `defrag.rs`,
-//! `tcp.rs` (segment ordering), `stream.rs` (framing a byte stream), `tls.rs` (what a TLS
+//! `frames.rs` (the records as captured, for exports), `tcp.rs` (segment ordering), `stream.rs` (framing a byte stream), `tls.rs` (what a TLS
 //! handshake shows in clear), `cert.rs` (X.509 summaries).
 
 pub mod bundle;
@@ -244,6 +244,7 @@ pub enum ProblemKind {
 
 mod cert;
 mod defrag;
+mod frames;
 #[cfg(feature = "testsupport")]
 pub mod fuzzing;
 mod ip;
@@ -256,6 +257,7 @@ mod tcp;
 mod tls;
 
 pub use cert::CertInfo;
+pub use frames::{walk_raw_read, RawFrame, RawFrames};
 pub use scan::{DatagramScan, ScanOptions, Scanned};
 pub use source::{open, CaptureError, CaptureFile, CaptureFormat};
 pub use streamed::{first_record_time, walk_read, FirstRecord, StreamWalk, Streamed};

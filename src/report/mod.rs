@@ -8,6 +8,7 @@ mod ladder;
 mod logs;
 mod present;
 mod profile;
+mod redact;
 mod streamed;
 mod text;
 
