@@ -55,6 +55,9 @@ pub struct Redactor {
     /// first seen as a realm stays `realm-N` where it shows up as a host name).
     names: HashMap<String, String>,
     macs: HashMap<[u8; 6], [u8; 6]>,
+    /// File labels seen (original, redacted), longest first: free text quoting a path gets
+    /// the redacted label.
+    files: Vec<(String, String)>,
     counts: Counts,
 }
 
@@ -225,7 +228,12 @@ impl Redactor {
             Some(m) => format!("{base}!{m}"),
             None => base.to_string(),
         };
-        self.known_names_in(&joined)
+        let redacted = self.known_names_in(&joined);
+        if !self.files.iter().any(|(original, _)| original == label) {
+            self.files.push((label.to_string(), redacted.clone()));
+            self.files.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        }
+        redacted
     }
 
     /// Replace the host names, realms and usernames already known that occur in `s` (inside
@@ -241,13 +249,20 @@ impl Redactor {
         out
     }
 
-    /// Free text (a finding's summary, a log line): IP addresses (with or without a port),
-    /// names already known (usernames, realms, hosts) and words that look like host names
+    /// Free text (a finding's summary, a log line): file labels already seen by
+    /// [`Redactor::file_name`] get their redacted label, IP addresses (with or without a
+    /// port), names already known (usernames, realms, hosts) and words that look like host names
     /// get their pseudonyms; the rest is kept.
     pub fn text(&mut self, s: &str) -> String {
+        let mut quoted_files = s.to_string();
+        for (original, redacted) in &self.files {
+            if original != redacted && quoted_files.contains(original.as_str()) {
+                quoted_files = quoted_files.replace(original.as_str(), redacted);
+            }
+        }
         let mut out = String::with_capacity(s.len());
         let mut word = String::new();
-        for c in s.chars() {
+        for c in quoted_files.chars() {
             if is_word_char(c) {
                 word.push(c);
             } else {
@@ -423,6 +438,10 @@ mod tests {
         let mut r = Redactor::new();
         r.host("expe1.acme.com");
         assert_eq!(r.file_name("/home/alice/case 7/client.pcap"), "client.pcap");
+        assert_eq!(
+            r.text("slower than in /home/alice/case 7/client.pcap: nearer"),
+            "slower than in client.pcap: nearer"
+        );
         assert_eq!(
             r.file_name("/cases/acme/b.tgz!tcpdump/eth0_tcpdump00_expe1.acme.com_x.pcap"),
             "b.tgz!tcpdump/eth0_tcpdump00_host-1.example_x.pcap"

@@ -71,8 +71,8 @@ impl Report {
         }
     }
 
-    /// Usernames and realms the report holds as such, so free text naming them later gets
-    /// the same pseudonyms.
+    /// Usernames, realms and file labels the report holds as such, so free text naming them
+    /// later gets the same pseudonyms.
     fn learn_names(&self, r: &mut Redactor) {
         for a in &self.allocations {
             if let Some(u) = &a.username {
@@ -84,6 +84,19 @@ impl Report {
         }
         for p in self.server_profile.iter().filter(|p| p.item == "realm") {
             r.realm(&p.value);
+        }
+        // File labels before any text that quotes them.
+        for c in &self.captures {
+            r.file_name(&c.path);
+            for p in &c.pieces {
+                r.file_name(&p.path);
+            }
+        }
+        for d in &self.logs.documents {
+            r.file_name(&d.path);
+        }
+        for b in &self.bundles {
+            r.file_name(&b.path);
         }
     }
 }
