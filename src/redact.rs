@@ -231,7 +231,8 @@ impl Redactor {
         let redacted = self.known_names_in(&joined);
         if !self.files.iter().any(|(original, _)| original == label) {
             self.files.push((label.to_string(), redacted.clone()));
-            self.files.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+            self.files
+                .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
         }
         redacted
     }

@@ -174,7 +174,7 @@ fn transport_at(net: &[u8], ip_at: usize, at: usize, proto: u8) -> Option<Transp
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// An Ethernet frame with an IPv4/UDP packet from 10.0.0.1:5000 to 192.0.2.9:3478.

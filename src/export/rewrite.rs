@@ -260,3 +260,85 @@ fn address(r: &mut Redactor, value: &mut [u8], xor_key: Option<&[u8; 16]>) {
         *b = m ^ k;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::layout::tests::udp4_frame;
+
+    const COOKIE: [u8; 4] = [0x21, 0x12, 0xa4, 0x42];
+
+    /// A Binding success response with XOR-MAPPED-ADDRESS 8.8.8.8:5000, USERNAME
+    /// `alice.smith` and FINGERPRINT.
+    fn binding_response() -> Vec<u8> {
+        let mut attrs = vec![0x00, 0x20, 0, 8, 0, 1];
+        attrs.extend((5000u16 ^ 0x2112).to_be_bytes());
+        attrs.extend([8 ^ 0x21, 8 ^ 0x12, 8 ^ 0xa4, 8 ^ 0x42]);
+        attrs.extend([0x00, 0x06, 0, 11]);
+        attrs.extend(b"alice.smith\0");
+        let mut m = vec![0x01, 0x01];
+        m.extend(((attrs.len() + 8) as u16).to_be_bytes());
+        m.extend(COOKIE);
+        m.extend([7u8; 12]);
+        m.extend(attrs);
+        m.extend([0x80, 0x28, 0, 4, 0, 0, 0, 0]);
+        m
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn stun_over_udp_is_rewritten_in_place() {
+        let mut r = Redactor::new();
+        r.ip(ip("192.168.9.9"));
+        let mut f = udp4_frame(&binding_response());
+        let len = f.len();
+        assert_eq!(
+            frame(&mut r, link::LINKTYPE_ETHERNET, &mut f),
+            Rewritten::Redacted
+        );
+        assert_eq!(f.len(), len, "lengths kept");
+        let l = layout::layout(link::LINKTYPE_ETHERNET, &f).unwrap();
+        assert_eq!(l.src, r.ip(ip("10.0.0.1")));
+        assert_eq!(l.src, ip("10.0.0.2"));
+        assert_eq!(l.dst, ip("198.51.100.1"));
+        assert_eq!(
+            internet_checksum(&f[14..34]),
+            0,
+            "IPv4 header checksum fixed"
+        );
+        assert_eq!(&f[40..42], &[0, 0], "UDP checksum zeroed");
+        let msg = &f[42..];
+        let mapped: Vec<u8> = msg[28..32].iter().zip(COOKIE).map(|(b, k)| b ^ k).collect();
+        assert_eq!(mapped, [198, 51, 100, 2], "XOR-MAPPED-ADDRESS redacted");
+        assert_eq!(&msg[26..28], &(5000u16 ^ 0x2112).to_be_bytes(), "port kept");
+        assert_eq!(&msg[36..47], b"user-1*****");
+        let crc = crc32fast::hash(&msg[..48]) ^ FINGERPRINT_XOR;
+        assert_eq!(&msg[52..56], &crc.to_be_bytes(), "FINGERPRINT recomputed");
+        assert!(!holds(&f, &[8, 8, 8, 8]) && !holds(&f, &[192, 0, 2, 9]));
+    }
+
+    fn holds(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn payloads_that_are_not_stun_are_cut_after_their_headers() {
+        let mut r = Redactor::new();
+        let mut f = udp4_frame(b"\x12\x34\x01\x00 a DNS query for turn.acme.com");
+        assert_eq!(
+            frame(&mut r, link::LINKTYPE_ETHERNET, &mut f),
+            Rewritten::PayloadCut
+        );
+        assert_eq!(f.len(), 42, "Ethernet, IPv4 and UDP headers only");
+        let mut arp = vec![0xffu8; 12];
+        arp.extend([0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1, 10, 0, 0, 1]);
+        assert_eq!(
+            frame(&mut r, link::LINKTYPE_ETHERNET, &mut arp),
+            Rewritten::PayloadCut
+        );
+        assert_eq!(arp.len(), 14, "not IP: the link header only");
+    }
+}
