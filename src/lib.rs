@@ -17,7 +17,9 @@
 //!
 //! Layers (data flows one way): [`wire`] <- [`capture`] <- [`decode`] <- [`flow`] <- [`diagnose`]
 //! <- [`report`]; [`turn`] (sans-IO TURN server core) uses [`wire`] only, and [`replay`] and
-//! `serve` sit on it. [`sources`] reads evidence other than captures (Expressway logs and
+//! `serve` sit on it. [`export`] writes a report's evidence frames, read again through
+//! [`capture`], as one pcapng file; [`redact`] gives a case consistent pseudonyms for the report
+//! ([`Report::redact`]) and the export. [`sources`] reads evidence other than captures (Expressway logs and
 //! configuration, CMS event logs, chrome://webrtc-internals dumps) into typed models; [`input`]
 //! tells them from captures.
 //!
