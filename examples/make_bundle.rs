@@ -195,7 +195,7 @@ fn call(rng: &mut Rng, p: &mut Pieces, n: u64, per_check: u64, log: &mut String)
             rng.fill(&mut payload[..len]);
             payload[0] = 0x80;
             d.extend_from_slice(&payload[..len]);
-            if rng.next() % 2 == 0 {
+            if rng.next().is_multiple_of(2) {
                 to_server(rng, p, &d);
             } else {
                 p.put(rng, &frame(server, 3478, client, cport, &d));

@@ -29,7 +29,8 @@ fn looks_like_stun(d: &[u8]) -> bool {
     let cookie = h[4..8] == [0x21, 0x12, 0xa4, 0x42];
     // With the cookie any length will do (some captures hold bad lengths on purpose);
     // without it (RFC 3489), the type must be known and the length exact.
-    let legacy = (1..=0x0c).contains(&(ty & !0x0110)) && len % 4 == 0 && 20 + len == d.len();
+    let legacy =
+        (1..=0x0c).contains(&(ty & !0x0110)) && len.is_multiple_of(4) && 20 + len == d.len();
     h[0] & 0xc0 == 0 && (cookie || legacy)
 }
 

@@ -122,7 +122,7 @@ impl<'a> Defragmenter<'a> {
         problems: &mut Vec<Problem>,
     ) -> Option<Datagram> {
         self.adds = self.adds.wrapping_add(1);
-        if self.adds % 256 == 0 {
+        if self.adds.is_multiple_of(256) {
             self.expire(ts, problems);
         }
         let key = frag.key;

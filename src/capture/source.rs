@@ -366,7 +366,11 @@ fn pcapng_blocks_plausible(b: &[u8], pos: usize, big: bool, ifaces: usize) -> bo
             return false;
         };
         let total = total as usize;
-        if !KNOWN.contains(&ty) || total < 12 || total % 4 != 0 || total > MAX_STREAMED_RECORD {
+        if !KNOWN.contains(&ty)
+            || total < 12
+            || !total.is_multiple_of(4)
+            || total > MAX_STREAMED_RECORD
+        {
             return false;
         }
         let Some(end) = at.checked_add(total).filter(|e| *e <= b.len()) else {
@@ -1020,7 +1024,7 @@ impl<'a> RecordReader<'a> {
             };
             let block_type = rd32(b, pos, big)?;
             let total = rd32(b, pos + 4, big)? as usize;
-            if total < 12 || total % 4 != 0 {
+            if total < 12 || !total.is_multiple_of(4) {
                 return self.fatal(ProblemKind::Malformed {
                     layer: "pcapng",
                     detail: format!(
@@ -1317,7 +1321,7 @@ pub(crate) mod tests {
             }
         };
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let total = 12 + body.len() as u32;

@@ -220,6 +220,8 @@ pub fn export(
         };
         collector.keep(capture, f, reason, opts.max_bytes);
     });
+    // With flows, the first walk already said which captures with evidence could not be
+    // read again; the others are the analysis's own input errors, already in the report.
     if !opts.flows {
         notes.extend(read_notes);
     }

@@ -29,7 +29,7 @@ pub(super) fn pcapng(
     mut picked: Vec<Picked>,
     mut redactor: Option<&mut Redactor>,
 ) -> Result<ExportSummary, ExportError> {
-    picked.sort_by(|a, b| (a.ts, a.capture, a.frame).cmp(&(b.ts, b.capture, b.frame)));
+    picked.sort_by_key(|a| (a.ts, a.capture, a.frame));
     let names: Vec<String> = captures
         .iter()
         .map(|c| match redactor.as_deref_mut() {

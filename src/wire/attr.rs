@@ -496,7 +496,7 @@ fn decode<'a>(typ: u16, v: &'a [u8], txid: &TransactionId) -> Result<Attribute<'
             Attribute::MessageIntegrity(v)
         }
         MESSAGE_INTEGRITY_SHA256 => {
-            if v.len() < 16 || v.len() > 32 || v.len() % 4 != 0 {
+            if v.len() < 16 || v.len() > 32 || !v.len().is_multiple_of(4) {
                 return Err(bad(
                     typ,
                     format!("length {} is not 16..=32 in steps of 4", v.len()),
@@ -513,7 +513,7 @@ fn decode<'a>(typ: u16, v: &'a [u8], txid: &TransactionId) -> Result<Attribute<'
             Attribute::ErrorCode { code, reason }
         }
         UNKNOWN_ATTRIBUTES => {
-            if v.len() % 2 != 0 {
+            if !v.len().is_multiple_of(2) {
                 return Err(bad(typ, "odd length"));
             }
             Attribute::UnknownAttributes(

@@ -25,7 +25,7 @@ pub fn stun_message(data: &[u8]) {
 fn exercise(m: &Message<'_>) {
     let txid = m.transaction_id();
     let _ = txid.to_hex();
-    assert!(m.len() >= super::HEADER_LEN && m.len() % 4 == 0);
+    assert!(m.len() >= super::HEADER_LEN && m.len().is_multiple_of(4));
     for a in m.attributes() {
         let Ok(a) = a else { break };
         assert!(a.offset as usize + 4 + a.value.len() <= m.len());

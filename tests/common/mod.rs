@@ -138,7 +138,7 @@ pub fn pcap_be_ns(link: u32, packets: &[(u32, u32, &[u8])]) -> Vec<u8> {
 
 fn block(ty: u32, body: &[u8]) -> Vec<u8> {
     let mut body = body.to_vec();
-    while body.len() % 4 != 0 {
+    while !body.len().is_multiple_of(4) {
         body.push(0);
     }
     let total = (12 + body.len()) as u32;
@@ -167,7 +167,7 @@ pub fn idb(link: u16, options: &[(u16, Vec<u8>)]) -> Vec<u8> {
         body.extend_from_slice(&code.to_le_bytes());
         body.extend_from_slice(&(value.len() as u16).to_le_bytes());
         body.extend_from_slice(value);
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
     }
