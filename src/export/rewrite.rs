@@ -165,12 +165,14 @@ fn internet_checksum(bytes: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// A whole STUN message: type's top bits zero, length a multiple of 4 that fits.
+/// One whole STUN message filling the datagram: type's top bits zero, length a multiple of
+/// 4 that accounts for every byte after the header. Anything else (DNS, DTLS, RTP) is not
+/// redacted attribute by attribute but cut.
 fn is_stun(p: &[u8]) -> bool {
     let (Some(first), Some(len)) = (p.first(), be16(p, 2)) else {
         return false;
     };
-    first & 0xc0 == 0 && len % 4 == 0 && STUN_HEADER + usize::from(len) <= p.len()
+    first & 0xc0 == 0 && len.is_multiple_of(4) && STUN_HEADER + usize::from(len) == p.len()
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
