@@ -28,17 +28,27 @@ pub struct RawFrame<'a> {
     pub orig_len: u32,
 }
 
+/// Bytes walked between two drops of a mapped file's walked pages.
+const FORGET_EVERY: usize = 8 << 20;
+
 /// Iterator over the packet records of a capture file; see [`CaptureFile::raw_frames`].
 pub struct RawFrames<'a> {
+    file: &'a CaptureFile,
     reader: RecordReader<'a>,
+    /// Where the walked pages were last dropped.
+    forgotten: usize,
 }
 
 impl CaptureFile {
     /// The packet records in file order. Records that carry no readable packet (and
-    /// file-level problems) are passed over; they still count in the frame numbers.
+    /// file-level problems) are passed over; they still count in the frame numbers. The pages
+    /// of a mapped file are dropped behind the walk, as in the analysis's scan, so a walk of
+    /// a large capture does not keep it all resident.
     pub fn raw_frames(&self) -> RawFrames<'_> {
         RawFrames {
+            file: self,
             reader: self.records(),
+            forgotten: 0,
         }
     }
 }
@@ -48,6 +58,11 @@ impl<'a> Iterator for RawFrames<'a> {
 
     fn next(&mut self) -> Option<RawFrame<'a>> {
         loop {
+            let at = self.reader.pos();
+            if at >= self.forgotten + FORGET_EVERY {
+                self.file.forget_pages(self.forgotten, at);
+                self.forgotten = at;
+            }
             if let Item::Packet(r) = self.reader.next_item()? {
                 return Some(RawFrame {
                     frame: r.frame,
