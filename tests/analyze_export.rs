@@ -362,3 +362,40 @@ fn pseudonyms_are_consistent(plain: &serde_json::Value, redacted: &serde_json::V
     }
     assert!(checked >= 2, "allocations with addresses to compare");
 }
+
+#[test]
+fn the_byte_limit_bounds_the_export_and_says_so() {
+    use turnscope::export::{export, ExportOptions};
+    let inputs: Vec<turnscope::Input> = case_files().iter().map(turnscope::Input::path).collect();
+    let report = turnscope::analyze(&inputs, &turnscope::AnalyzeOptions::default());
+    let all = export(
+        &report,
+        &inputs,
+        &ExportOptions::default(),
+        None,
+        Vec::new(),
+    )
+    .expect("export in memory");
+    assert!(all.frames >= 4 && all.over_limit == 0, "{all:?}");
+    // Room for about two frames of this case (142 to 200 bytes each).
+    let limited = ExportOptions {
+        max_bytes: 400,
+        ..ExportOptions::default()
+    };
+    let mut bytes = Vec::new();
+    let cut = export(&report, &inputs, &limited, None, &mut bytes).expect("export in memory");
+    assert!(cut.frames >= 1 && cut.frames < all.frames, "{cut:?}");
+    assert_eq!(cut.frames + cut.over_limit, all.frames);
+    assert!(
+        cut.notes
+            .iter()
+            .any(|n| n.contains("not exported: the export holds at most 400 bytes")),
+        "{:?}",
+        cut.notes
+    );
+    assert_eq!(
+        &bytes[..4],
+        &[0x0a, 0x0d, 0x0d, 0x0a],
+        "a pcapng section header"
+    );
+}
