@@ -12,8 +12,12 @@
 //! ports. Usernames become `user-N` (a TURN REST username `EXPIRY:NAME` keeps its expiry:
 //! `EXPIRY:user-N`), realms `realm-N`, host names `host-N.example`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
+
+/// Candidates tried for one address's pseudonym: each try skips one pseudonym already given
+/// (or equal to the address), so this bounds a walk that in practice takes one or two.
+const MAX_PSEUDONYM_TRIES: usize = 1 << 16;
 
 /// Top-level domains recognised in free text as ending a host name (with every two-letter
 /// country code but those below). Dotted words that end otherwise (finding ids such as
@@ -51,6 +55,8 @@ const NOT_COUNTRY_TLDS: &[&str] = &["md", "sh", "rs", "py", "js", "pl", "ps", "g
 #[derive(Debug, Default, Clone)]
 pub struct Redactor {
     addresses: HashMap<IpAddr, IpAddr>,
+    /// Pseudonyms given (and addresses kept), so a new pseudonym is never one of them.
+    given: HashSet<IpAddr>,
     /// Lower-cased original -> pseudonym, for usernames, realms and host names alike (a name
     /// first seen as a realm stays `realm-N` where it shows up as a host name).
     names: HashMap<String, String>,
@@ -89,18 +95,37 @@ impl Redactor {
             return *p;
         }
         let pseudonym = match ip {
-            IpAddr::V4(v4) => self.new_v4(v4).map(IpAddr::V4),
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
                 Some(v4) => match self.ip(IpAddr::V4(v4)) {
-                    IpAddr::V4(p) => Some(IpAddr::V6(p.to_ipv6_mapped())),
-                    IpAddr::V6(p) => Some(IpAddr::V6(p)),
+                    IpAddr::V4(p) => IpAddr::V6(p.to_ipv6_mapped()),
+                    IpAddr::V6(p) => IpAddr::V6(p),
                 },
-                None => self.new_v6(v6).map(IpAddr::V6),
+                None => self.fresh(ip),
             },
+            IpAddr::V4(_) => self.fresh(ip),
         };
-        let pseudonym = pseudonym.unwrap_or(ip);
         self.addresses.insert(ip, pseudonym);
+        self.given.insert(pseudonym);
         pseudonym
+    }
+
+    /// A pseudonym for an address not seen before: never the address itself (an original
+    /// that is already in a documentation range still changes) and never one given to
+    /// another address, so no two originals share one.
+    fn fresh(&mut self, ip: IpAddr) -> IpAddr {
+        for _ in 0..MAX_PSEUDONYM_TRIES {
+            let candidate = match ip {
+                IpAddr::V4(v4) => self.new_v4(v4).map(IpAddr::V4),
+                IpAddr::V6(v6) => self.new_v6(v6).map(IpAddr::V6),
+            };
+            let Some(candidate) = candidate else {
+                return ip;
+            };
+            if candidate != ip && !self.given.contains(&candidate) {
+                return candidate;
+            }
+        }
+        ip
     }
 
     /// An address with its pseudonym IP and the same port.
@@ -395,6 +420,24 @@ mod tests {
         assert_eq!(r.ip(ip("::1")), ip("::1"));
         let a: SocketAddr = "8.8.8.8:3478".parse().unwrap();
         assert_eq!(r.socket(a).to_string(), "198.51.100.1:3478");
+    }
+
+    #[test]
+    fn no_address_keeps_itself_or_shares_a_pseudonym() {
+        let mut r = Redactor::new();
+        // Lab captures use documentation addresses as public ones.
+        let a = r.ip(ip("198.51.100.1"));
+        assert_ne!(a, ip("198.51.100.1"));
+        let b = r.ip(ip("198.51.100.2"));
+        assert_ne!(b, ip("198.51.100.2"));
+        assert_ne!(a, b);
+        assert_eq!(r.ip(ip("10.0.0.1")), ip("10.0.0.2"));
+        assert_eq!(r.ip(ip("10.0.0.3")), ip("10.0.0.4"));
+        assert_eq!(
+            r.ip(ip("10.0.0.2")),
+            ip("10.0.0.5"),
+            "10.0.0.2 was given already"
+        );
     }
 
     #[test]

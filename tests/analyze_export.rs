@@ -144,6 +144,7 @@ fn the_export_holds_every_evidence_frame_with_its_comment() {
         seen.insert((file, frame));
     }
     assert_eq!(seen.len(), wanted.len());
+    let _ = std::fs::remove_file(&out);
 }
 
 #[test]
@@ -168,6 +169,8 @@ fn export_flows_adds_the_frames_of_the_evidence_flows() {
     for c in evidence_comments {
         assert!(all.iter().any(|r| &r[0] == c), "{c} still exported");
     }
+    let _ = std::fs::remove_file(&evidence_only);
+    let _ = std::fs::remove_file(&flows);
 }
 
 #[test]
@@ -193,6 +196,7 @@ fn a_bundles_members_are_exported_from_the_bundle() {
         assert_eq!(wanted.get(&(file.clone(), frame)), Some(&ids));
         assert_eq!(row[1], file, "the interface is named after the member");
     }
+    let _ = std::fs::remove_file(&out);
 }
 
 /// Every IP address the captures show in their IP headers and STUN address attributes.
@@ -330,6 +334,7 @@ fn redaction_leaves_no_address_or_name_and_keeps_the_verdict() {
         );
     }
     pseudonyms_are_consistent(&plain, &redacted);
+    let _ = std::fs::remove_file(&export);
 }
 
 /// The same original address has the same pseudonym wherever the report shows it, and
