@@ -217,9 +217,12 @@ pub fn file_stem(case: &str) -> String {
 
 /// Analyze every case in parallel, writing `<case>.json`, `<case>.md` and `<case>.html` under
 /// `out`, then `summary.json` and `summary.md`. `progress` is called once per finished case.
+/// With `redact`, each case's reports (and the inputs not used that the summary lists) are
+/// redacted with a redactor of their own ([`Report::redact`]).
 pub fn run(
     cases: &[Case],
     opts: &AnalyzeOptions,
+    redact: bool,
     out: &Path,
     progress: &(dyn Fn(&str) + Sync),
 ) -> std::io::Result<Summary> {
@@ -236,7 +239,7 @@ pub fn run(
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(case) = cases.get(i) else { break };
-                let result = run_case(case, opts, out);
+                let result = run_case(case, opts, redact, out);
                 progress(&case.name);
                 if tx.send((i, result)).is_err() {
                     break;
@@ -270,11 +273,11 @@ pub fn run(
 
 /// One case, whatever happens: a panic inside its analysis or rendering, or a report that
 /// cannot be written, makes it a failed case with the reason, never the end of the batch.
-fn run_case(case: &Case, opts: &AnalyzeOptions, out: &Path) -> CaseSummary {
+fn run_case(case: &Case, opts: &AnalyzeOptions, redact: bool, out: &Path) -> CaseSummary {
     // Nothing the closure touches outlives a panic in a broken state: the case's own data
     // is dropped with it, and the options and paths are only read.
     let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        analyze_case(case, opts, out)
+        analyze_case(case, opts, redact, out)
     }));
     match attempt {
         Ok(summary) => summary,
@@ -306,11 +309,14 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-fn analyze_case(case: &Case, opts: &AnalyzeOptions, out: &Path) -> CaseSummary {
+fn analyze_case(case: &Case, opts: &AnalyzeOptions, redact: bool, out: &Path) -> CaseSummary {
     #[cfg(feature = "testsupport")]
     crate::testsupport::batch_case_starts(&case.name);
     let inputs: Vec<Input> = case.inputs.iter().map(Input::path).collect();
-    let r = report::analyze(&inputs, opts);
+    let mut r = report::analyze(&inputs, opts);
+    if redact {
+        r.redact(&mut opts.redactor());
+    }
     let stem = file_stem(&case.name);
     let mut summary = CaseSummary {
         case: case.name.clone(),

@@ -20,7 +20,9 @@
 //! [`replay`] and `serve` sit on it. [`sources`] reads evidence other than captures (Expressway
 //! logs and configuration, CMS event logs, chrome://webrtc-internals dumps) into typed models;
 //! [`case`] tells the inputs apart ([`input`]), reads them into one case and lays every source
-//! on one clock ([`timeline`]); [`report`] renders it.
+//! on one clock ([`timeline`]); [`report`] renders it. [`export`] writes a report's evidence
+//! frames, read again through [`capture`], as one pcapng file; [`redact`] gives a case
+//! consistent pseudonyms for the report ([`Report::redact`]) and the export.
 //!
 //! Cargo features: `cli` (default: the `turnscope` binary and `turnscope::cli`, with clap and
 //! indicatif), `serve` (implied by `cli`: the live TURN server, with mio), `testsupport`
@@ -42,8 +44,10 @@ pub mod cli;
 pub mod decode;
 pub mod diagnose;
 pub mod escape;
+pub mod export;
 #[allow(missing_docs)] // not yet documented item by item (issue #12)
 pub mod flow;
+pub mod redact;
 pub mod replay;
 pub mod report;
 #[cfg(feature = "serve")]

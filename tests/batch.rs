@@ -246,6 +246,7 @@ fn a_panic_in_one_case_is_listed_and_the_batch_goes_on() {
     let summary = turnscope::batch::run(
         &found,
         &turnscope::AnalyzeOptions::default(),
+        false,
         &out,
         &|_: &str| {},
     )
@@ -272,5 +273,71 @@ fn a_panic_in_one_case_is_listed_and_the_batch_goes_on() {
     assert!(listed["failure"]
         .as_str()
         .is_some_and(|w| w.contains("internal error")));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn batch_redact_redacts_every_report_and_keeps_the_verdicts() {
+    let root = std::env::temp_dir().join(format!("turnscope-batch-redact-{}", std::process::id()));
+    let cases = root.join("cases");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(cases.join("acme")).expect("mkdir");
+    std::fs::write(
+        cases.join("acme/client.pcap"),
+        fixture("ok-udp/client.pcap"),
+    )
+    .expect("write");
+    std::fs::write(
+        cases.join("acme/server.pcap"),
+        fixture("ok-udp/server.pcap"),
+    )
+    .expect("write");
+    let run = |out: &Path, redact: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_turnscope"));
+        cmd.arg("batch").arg(&cases).arg("--out").arg(out);
+        if redact {
+            cmd.arg("--redact");
+        }
+        assert!(cmd.status().expect("run turnscope").success());
+        let read = |ext: &str| std::fs::read_to_string(out.join(format!("cases_acme.{ext}")));
+        (read("json").expect("json report"), read("md"), read("html"))
+    };
+    let (plain, _, _) = run(&root.join("plain"), false);
+    let (json, md, html) = run(&root.join("redacted"), true);
+    let plain: serde_json::Value = serde_json::from_str(&plain).expect("json");
+    let redacted: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let ids = |r: &serde_json::Value| r["findings"].to_string().len() > 2;
+    assert!(ids(&plain) && ids(&redacted));
+    let finding_ids = |r: &serde_json::Value| -> Vec<String> {
+        let list = r["findings"].as_array().expect("findings");
+        list.iter().map(|f| f["id"].to_string()).collect()
+    };
+    assert_eq!(finding_ids(&plain), finding_ids(&redacted));
+    // Every value changed in place; none left anywhere, unless it is also the pseudonym of
+    // another value (the lab's public addresses are in the documentation ranges the
+    // pseudonyms come from: 192.0.2.10:47730 may become 198.51.100.1:47730, another original).
+    let mut originals = Vec::new();
+    let mut pseudonyms = Vec::new();
+    let allocations = plain["allocations"].as_array().expect("allocations");
+    let redacted_allocations = redacted["allocations"].as_array().expect("allocations");
+    for (a, r) in allocations.iter().zip(redacted_allocations) {
+        for key in ["client", "server", "username", "realm"] {
+            if let (Some(v), Some(p)) = (a[key].as_str(), r[key].as_str()) {
+                assert_ne!(v, p, "{key} redacted");
+                originals.push(v.to_string());
+                pseudonyms.push(p.to_string());
+            }
+        }
+    }
+    assert!(originals.len() >= 4, "the case shows addresses and names");
+    for text in [
+        json,
+        md.expect("markdown report"),
+        html.expect("html report"),
+    ] {
+        for o in originals.iter().filter(|o| !pseudonyms.contains(o)) {
+            assert!(!text.contains(o.as_str()), "{o} left in a redacted report");
+        }
+    }
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -30,8 +30,9 @@
 //!
 //! One file per job: `source.rs` (pcap / pcapng records, read by pcap-file), `scan.rs` (the
 //! parallel walk), `link.rs` and `ip.rs` (headers, sliced by etherparse where it can),
-//! `defrag.rs`, `tcp.rs` (segment ordering), `stream.rs` (framing a byte stream), `tls.rs`
-//! (what a TLS handshake shows in clear), `cert.rs` (X.509 summaries).
+//! `defrag.rs`, `frames.rs` (the records as captured, for exports), `tcp.rs` (segment
+//! ordering), `stream.rs` (framing a byte stream), `tls.rs` (what a TLS handshake shows in
+//! clear), `cert.rs` (X.509 summaries).
 
 pub mod bundle;
 
@@ -245,6 +246,7 @@ pub enum ProblemKind {
 
 mod cert;
 mod defrag;
+mod frames;
 #[cfg(feature = "testsupport")]
 pub mod fuzzing;
 mod ip;
@@ -257,6 +259,7 @@ mod tcp;
 mod tls;
 
 pub use cert::CertInfo;
+pub use frames::{walk_raw_read, RawFrame, RawFrames};
 pub use scan::{DatagramScan, ScanOptions, Scanned};
 pub use source::{open, CaptureError, CaptureFile, CaptureFormat};
 pub use streamed::{first_record_time, walk_read, FirstRecord, StreamWalk, Streamed};

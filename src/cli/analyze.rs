@@ -1,11 +1,14 @@
 //! `turnscope analyze FILE... [--client FILE] [--server FILE] [--credential U:P]... [--realm R]
-//! [--turn-port N] [--relay-ports A-B] [--join-url NAME] [--format table|json|markdown|html] [--out FILE]`
+//! [--turn-port N] [--relay-ports A-B] [--join-url NAME] [--format table|json|markdown|html] [--out FILE]
+//! [--export FILE.pcapng [--export-flows]] [--redact]`
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use crate::diagnose::Severity;
+use crate::export::{self, ExportOptions};
 use crate::flow::{Credential, Role};
+use crate::redact::Redactor;
 use crate::report::{self, AnalyzeOptions, Input};
 
 use super::CliError;
@@ -52,6 +55,19 @@ pub struct Args {
     /// NO_COLOR is unset or empty. The table fits COLUMNS, else the terminal's width.
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
     pub color: super::term::ColorChoice,
+    /// Write the frames behind the findings, from every capture of the case, to this pcapng
+    /// file (one interface per capture, each packet's comment naming its findings and its
+    /// original file and frame).
+    #[arg(long, value_name = "FILE.pcapng")]
+    pub export: Option<PathBuf>,
+    /// With --export: also every frame of the evidence frames' flows (5-tuples, both
+    /// directions).
+    #[arg(long, requires = "export")]
+    pub export_flows: bool,
+    /// Replace addresses, usernames, realms, host names and directories in the report and
+    /// the export with pseudonyms consistent within the case (see docs/cli.md).
+    #[arg(long)]
+    pub redact: bool,
 }
 
 /// `--fail-on`: the least severe finding that makes the exit status 3.
@@ -132,7 +148,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         join_url: args.join_url,
         ..AnalyzeOptions::default()
     };
-    let rep = report::analyze(&inputs, &opts);
+    let mut rep = report::analyze(&inputs, &opts);
     for e in &rep.errors {
         eprintln!(
             "turnscope: {}: {}",
@@ -145,6 +161,18 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     let document_read = rep.logs.documents.iter().any(|d| d.kept > 0);
     if rep.captures.is_empty() && !document_read {
         return Err(CliError("no input could be used".into()));
+    }
+    let mut redactor = args.redact.then(|| opts.redactor());
+    if let Some(path) = &args.export {
+        let export_opts = ExportOptions {
+            flows: args.export_flows,
+            bundle_limit: opts.bundle_limit,
+            ..ExportOptions::default()
+        };
+        write_export(&rep, &inputs, &export_opts, redactor.as_mut(), path)?;
+    }
+    if let Some(r) = redactor.as_mut() {
+        rep.redact(r);
     }
     let format = Format::choose(args.format, args.out.as_deref());
     let style = super::term::style(args.color, args.out.is_some());
@@ -177,4 +205,31 @@ pub fn run(args: Args) -> Result<u8, CliError> {
     // delay the exit.
     std::mem::forget(rep);
     Ok(if failed { EXIT_FINDINGS } else { 0 })
+}
+
+/// `--export`: write the pcapng file and say on standard error what it holds.
+fn write_export(
+    rep: &report::Report,
+    inputs: &[Input],
+    opts: &ExportOptions,
+    redactor: Option<&mut Redactor>,
+    path: &std::path::Path,
+) -> Result<(), CliError> {
+    let cannot = |e: String| CliError(format!("{}: cannot write the export: {e}", path.display()));
+    let file = std::fs::File::create(path).map_err(|e| cannot(e.to_string()))?;
+    let out = std::io::BufWriter::with_capacity(1 << 16, file);
+    let done =
+        export::export(rep, inputs, opts, redactor, out).map_err(|e| cannot(e.to_string()))?;
+    for note in &done.notes {
+        eprintln!("turnscope: export: {}", crate::escape::terminal(note));
+    }
+    eprintln!(
+        "turnscope: exported {} frames ({} evidence, {} of their flows) on {} interfaces to {}",
+        done.frames,
+        done.evidence_frames,
+        done.flow_frames,
+        done.interfaces,
+        crate::escape::terminal(&path.display().to_string())
+    );
+    Ok(())
 }

@@ -28,6 +28,10 @@ pub struct Args {
     /// or empty.
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
     pub color: super::term::ColorChoice,
+    /// Replace addresses, usernames, realms, host names and directories in every report with
+    /// pseudonyms consistent within each case (see docs/cli.md).
+    #[arg(long)]
+    pub redact: bool,
 }
 
 fn parse_credential(s: &str) -> Result<Credential, String> {
@@ -64,7 +68,7 @@ pub fn run(args: Args) -> Result<u8, CliError> {
         bar.set_message(crate::escape::terminal(name).into_owned());
         bar.inc(1);
     };
-    let summary = batch::run(&cases, &opts, &args.out, &progress)
+    let summary = batch::run(&cases, &opts, args.redact, &args.out, &progress)
         .map_err(|e| CliError(format!("{}: {e}", args.out.display())))?;
     bar.finish_and_clear();
     print!(

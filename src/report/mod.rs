@@ -5,6 +5,7 @@
 mod html;
 mod ladder;
 mod present;
+mod redact;
 mod text;
 
 use std::borrow::Cow;
