@@ -55,7 +55,6 @@ pub mod sources;
 pub mod testsupport;
 pub mod timeline;
 pub mod turn;
-#[allow(missing_docs)] // not yet documented item by item (issue #12)
 pub mod wire;
 
 pub use diagnose::{Finding, Severity};
