@@ -40,7 +40,6 @@ pub mod cli;
 pub mod decode;
 pub mod diagnose;
 pub mod escape;
-#[allow(missing_docs)] // not yet documented item by item (issue #12)
 pub mod flow;
 pub mod input;
 pub mod replay;
