@@ -47,7 +47,6 @@ pub mod report;
 #[cfg(feature = "serve")]
 #[allow(missing_docs)] // documented after the capture/serve rework lands
 pub mod serve;
-#[allow(missing_docs)] // not yet documented item by item (issue #12)
 pub mod sources;
 #[cfg(feature = "testsupport")]
 #[doc(hidden)]
