@@ -271,14 +271,14 @@ pub struct TlsSeen {
     pub hello: bool,
     /// Server name the ClientHello asked for; None in server answers or without SNI.
     pub sni: Option<String>,
-    /// Alert description (RFC 8446 section 6), None when the record is no alert.
+    /// Alert description (RFC 8446 section 6) of a server alert, None for hellos.
     pub alert: Option<u8>,
 }
 
 /// Everything one capture shows, summarised.
 #[derive(Debug, Clone, Default)]
 pub struct CaptureFlows {
-    /// Name of the capture (its file name, or `-` for standard input).
+    /// The capture's name in reports: its input's label (path, bundle member, ...).
     pub name: String,
     /// Frames read (the highest frame number when the reader did not count).
     pub frames: u64,

@@ -493,7 +493,7 @@ pub struct ServerConfig {
     pub relay_start: Option<Found<u16>>,
     /// Highest port of the TURN relay (media) range.
     pub relay_end: Option<Found<u16>>,
-    /// The TURN protocol setting (UDP, TCP or both).
+    /// The TURN protocol setting, as written.
     pub protocol_mode: Option<Found<String>>,
     /// IP addresses of the LAN interfaces.
     pub lan_addresses: Vec<Found<LanValue>>,
