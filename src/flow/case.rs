@@ -37,7 +37,8 @@ pub struct CaseTx {
 pub struct ServerHints {
     /// `--turn-port` (3478 when not given): used only when no TURN request reveals the port.
     pub turn_port: u16,
-    /// True when `--turn-port` was given (then it also marks TURN traffic the requests do not show).
+    /// True when `--turn-port` was given (then it also marks TURN traffic the requests do not
+    /// show).
     pub turn_port_given: bool,
     /// `--relay-ports`: used only when no allocation reveals relayed addresses.
     pub relay_ports: (u16, u16),

@@ -351,7 +351,7 @@ pub enum Attribute<'a> {
     XorMappedAddress(SocketAddr),
     /// XOR-PEER-ADDRESS, un-XORed: the peer a TURN client talks to (RFC 8656 section 18.3).
     XorPeerAddress(SocketAddr),
-    /// XOR-RELAYED-ADDRESS, un-XORed: the relayed transport address allocated (RFC 8656 section 18.5).
+    /// XOR-RELAYED-ADDRESS, un-XORed: the relayed address allocated (RFC 8656 section 18.5).
     XorRelayedAddress(SocketAddr),
     /// RESPONSE-ORIGIN, OTHER-ADDRESS, ALTERNATE-SERVER, RESPONSE-ADDRESS, SOURCE-ADDRESS,
     /// CHANGED-ADDRESS, REFLECTED-FROM and vendor plain addresses, with their type.
@@ -368,7 +368,8 @@ pub enum Attribute<'a> {
         /// The address, un-XORed.
         addr: SocketAddr,
     },
-    /// USERNAME (RFC 8489 section 14.3); for ICE checks `remote-ufrag:local-ufrag` (RFC 8445 section 7.2.2).
+    /// USERNAME (RFC 8489 section 14.3); in ICE checks `remote-ufrag:local-ufrag`
+    /// (RFC 8445 section 7.2.2).
     Username(&'a str),
     /// USERHASH: the 32-byte SHA-256 of username and realm (RFC 8489 section 14.4).
     UserHash(&'a [u8]),
@@ -398,7 +399,8 @@ pub enum Attribute<'a> {
         /// Algorithm parameters (empty for MD5 and SHA-256).
         params: &'a [u8],
     },
-    /// PASSWORD-ALGORITHMS offered by the server: (algorithm, parameters) pairs (RFC 8489 section 14.11).
+    /// PASSWORD-ALGORITHMS offered by the server: (algorithm, parameters) pairs
+    /// (RFC 8489 section 14.11).
     PasswordAlgorithms(Vec<(u16, &'a [u8])>),
     /// ALTERNATE-DOMAIN (RFC 8489 section 14.16).
     AlternateDomain(&'a str),
@@ -423,7 +425,8 @@ pub enum Attribute<'a> {
     RequestedAddressFamily(Family),
     /// ADDITIONAL-ADDRESS-FAMILY, for a dual-stack allocation (RFC 8656 section 18.11).
     AdditionalAddressFamily(Family),
-    /// ADDRESS-ERROR-CODE: why one family of a dual-stack allocation failed (RFC 8656 section 18.12).
+    /// ADDRESS-ERROR-CODE: why one family of a dual-stack allocation failed
+    /// (RFC 8656 section 18.12).
     AddressErrorCode {
         /// The family that failed.
         family: Family,

@@ -111,7 +111,8 @@ impl TimeRange {
 pub struct IceConfig {
     /// `None` when the dump had no configuration for this connection.
     pub syntax: Option<ConfigSyntax>,
-    /// The ICE server URLs, one entry per URL, the first [`MAX_ICE_SERVERS`](super::config::MAX_ICE_SERVERS).
+    /// The ICE server URLs, one entry per URL, the first
+    /// [`MAX_ICE_SERVERS`](super::config::MAX_ICE_SERVERS).
     pub servers: Vec<IceServer>,
     /// URLs beyond [`MAX_ICE_SERVERS`](super::config::MAX_ICE_SERVERS), not kept.
     pub servers_dropped: u64,

@@ -252,7 +252,8 @@ pub fn ice_outcome(pc: &PeerConnection) -> Vec<VerdictKind> {
     out
 }
 
-/// [`VerdictKind::SelectedPair`] for the pair ICE selected, None when none was (or its candidates are unknown).
+/// [`VerdictKind::SelectedPair`] for the pair ICE selected, None when none was (or its
+/// candidates are unknown).
 pub fn selected_pair(pc: &PeerConnection) -> Option<VerdictKind> {
     let pair = pc.selected_pair()?;
     let (local, remote) = (pair.local.as_ref()?, pair.remote.as_ref()?);
