@@ -97,7 +97,7 @@ pub const ICE_CONTROLLING: u16 = 0x802A;
 pub const PADDING: u16 = 0x0026;
 /// RESPONSE-PORT attribute type (RFC 5780 section 7.5).
 pub const RESPONSE_PORT: u16 = 0x0027;
-/// CACHE-TIMEOUT attribute type (RFC 5780 section 7.7).
+/// CACHE-TIMEOUT attribute type (RFC 5780).
 pub const CACHE_TIMEOUT: u16 = 0x8027;
 /// RESPONSE-ORIGIN attribute type (RFC 5780 section 7.3).
 pub const RESPONSE_ORIGIN: u16 = 0x802B;
@@ -480,7 +480,7 @@ pub enum Attribute<'a> {
     },
     /// MS-VERSION: the MS-TURN protocol version.
     MsVersion(u32),
-    /// MS-SEQUENCE-NUMBER ([MS-TURN] section 2.2.2.16).
+    /// MS-SEQUENCE-NUMBER ([MS-TURN]).
     MsSequenceNumber {
         /// The 20-byte connection id.
         connection_id: &'a [u8],
