@@ -13,6 +13,7 @@ use crate::report::{self, AnalyzeOptions, Input};
 
 use super::CliError;
 
+/// `turnscope analyze`: the captures, documents and options of one support case.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Captures (pcap, pcapng, gzip), diagnostic bundles (.tar, .tar.gz, .tgz) and folders of
@@ -73,7 +74,9 @@ pub struct Args {
 /// `--fail-on`: the least severe finding that makes the exit status 3.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailOn {
+    /// Only errors
     Error,
+    /// Warnings and errors
     Warning,
 }
 
@@ -89,11 +92,16 @@ impl FailOn {
 /// The exit status when `--fail-on` is met.
 pub const EXIT_FINDINGS: u8 = 3;
 
+/// `--format` of `analyze`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// Aligned text for a terminal
     Table,
+    /// The report as JSON, for scripts
     Json,
+    /// Markdown, to paste into a ticket
     Markdown,
+    /// One self-contained HTML page
     Html,
 }
 
@@ -128,6 +136,7 @@ fn parse_range(s: &str) -> Result<(u16, u16), String> {
     Ok((a, b))
 }
 
+/// Analyse the case and write the report; returns the exit status (3 when `--fail-on` is met).
 pub fn run(args: Args) -> Result<u8, CliError> {
     let mut inputs: Vec<Input> = args.files.iter().map(|p| Input::from_arg(p)).collect();
     inputs.extend(

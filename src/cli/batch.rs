@@ -10,6 +10,7 @@ use crate::batch;
 use crate::flow::Credential;
 use crate::report::AnalyzeOptions;
 
+/// `turnscope batch`: folders of cases and where the reports go.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Folders holding support cases (folders of captures, or bundles).
@@ -38,6 +39,7 @@ fn parse_credential(s: &str) -> Result<Credential, String> {
     s.parse()
 }
 
+/// Analyse every case found and write the reports and summary; returns the exit status.
 pub fn run(args: Args) -> Result<u8, CliError> {
     let mut cases = Vec::new();
     for d in &args.dirs {

@@ -10,6 +10,7 @@ use crate::escape;
 use crate::input::{self, Input};
 use crate::wire::message::split_type;
 
+/// `turnscope decode`: the captures to decode and how to print them.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Captures (pcap, pcapng, gzip), diagnostic bundles, folders of them; `-` reads standard
@@ -24,12 +25,16 @@ pub struct Args {
     pub stats: bool,
 }
 
+/// `--format` of `decode`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// One aligned line per message
     Table,
+    /// One JSON object per message, one per line
     Jsonl,
 }
 
+/// Decode the captures and print every message (or the counts); returns the exit status.
 pub fn run(args: Args) -> Result<u8, CliError> {
     // Open every capture first: an unusable one is reported and the others still decoded.
     let inputs: Vec<Input> = args.files.iter().map(|p| Input::from_arg(p)).collect();

@@ -11,6 +11,7 @@ use crate::input::{self, Input};
 use crate::replay::{self, CapturedMessage, ReplayOptions};
 use crate::turn::{Profile, Transport};
 
+/// `turnscope replay`: the captures to replay and the server to replay them against.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Captures (pcap, pcapng, gzip), diagnostic bundles, folders of them; `-` reads standard
@@ -34,9 +35,12 @@ pub struct Args {
     pub format: Format,
 }
 
+/// `--format` of `replay`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// Aligned text for a terminal
     Table,
+    /// JSON, for scripts
     Json,
 }
 
@@ -72,6 +76,7 @@ pub fn captured_messages(file: &capture::CaptureFile, name: &str) -> Vec<Capture
     out
 }
 
+/// Replay the captured requests and print the comparison; returns the exit status.
 pub fn run(args: Args) -> Result<u8, CliError> {
     let mut messages = Vec::new();
     let mut usable = 0;

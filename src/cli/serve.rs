@@ -10,6 +10,7 @@ use crate::serve::{self, Serve, ServeOptions};
 use crate::turn::{Cidr, Config, Profile};
 use crate::wire::Credential;
 
+/// `turnscope serve`: where to listen, the users, and the server's limits.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Address to listen on, UDP and TCP (repeatable).
@@ -80,14 +81,17 @@ pub struct Args {
     pub unauth_burst: u32,
 }
 
+/// Parse `USER:PASSWORD` (the password may contain `:`).
 pub fn parse_credential(s: &str) -> Result<Credential, String> {
     s.parse()
 }
 
+/// Parse a profile name: `rfc` or `expressway`.
 pub fn parse_profile(s: &str) -> Result<Profile, String> {
     s.parse()
 }
 
+/// Parse a port range `A-B` (A at most B).
 pub fn parse_port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
     let bad = || format!("{s:?} is not a port range A-B");
     let (a, b) = s.split_once('-').ok_or_else(bad)?;
@@ -159,6 +163,7 @@ pub fn config(args: &Args) -> Result<Config, CliError> {
     Ok(c)
 }
 
+/// Run the server until interrupted; returns the exit status.
 pub fn run(args: Args) -> Result<u8, CliError> {
     let config = config(&args)?;
     let summary = format!(

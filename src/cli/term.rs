@@ -10,7 +10,9 @@ pub enum ColorChoice {
     /// When standard output is a terminal and `NO_COLOR` is unset or empty.
     #[default]
     Auto,
+    /// Also into pipes and files
     Always,
+    /// No colour
     Never,
 }
 

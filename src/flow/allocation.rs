@@ -13,12 +13,21 @@ use super::{CaptureFlows, Counter, TupleKey};
 /// Default allocation lifetime when the success does not say (RFC 8656: 10 minutes).
 pub const DEFAULT_LIFETIME: u32 = 600;
 
+/// How a client's attempts at an allocation ended, as one capture shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AllocOutcome {
     /// An Allocate succeeded (index of the success message).
-    Success { msg: u32 },
+    Success {
+        /// Index of the success in [`CaptureFlows::msgs`](super::CaptureFlows::msgs).
+        msg: u32,
+    },
     /// The last Allocate was rejected with this error (index of the error message).
-    Error { code: u16, msg: u32 },
+    Error {
+        /// ERROR-CODE of the rejection (e.g. 441, 486, 508).
+        code: u16,
+        /// Index of the error response in [`CaptureFlows::msgs`](super::CaptureFlows::msgs).
+        msg: u32,
+    },
     /// Only a challenge was seen: the client never came back with credentials.
     ChallengeOnly,
     /// Allocate requests without any response.
@@ -29,6 +38,7 @@ pub enum AllocOutcome {
 }
 
 impl AllocOutcome {
+    /// Short label for reports: "success", "error 441", "challenge only", ...
     pub fn label(&self) -> String {
         match self {
             AllocOutcome::Success { .. } => "success".into(),
@@ -43,44 +53,63 @@ impl AllocOutcome {
 /// One client's allocation (or attempts at one) on a 5-tuple, as one capture shows it.
 #[derive(Debug, Clone)]
 pub struct Allocation {
+    /// Client transport address, as this capture sees it.
     pub client: SocketAddr,
+    /// TURN server transport address the client sends to.
     pub server: SocketAddr,
+    /// Transport between client and server (UDP, TCP or TLS).
     pub transport: Transport,
     /// Transaction indices of the TURN requests on this 5-tuple, in order.
     pub transactions: Vec<u32>,
     /// The first 401 challenge (message index).
     pub challenge: Option<u32>,
+    /// How the attempts ended.
     pub outcome: AllocOutcome,
+    /// USERNAME of the first request that carried one, None when none did.
     pub username: Option<String>,
+    /// REALM of the last Allocate request that carried one.
     pub realm: Option<String>,
+    /// XOR-RELAYED-ADDRESS granted, None without an Allocate success.
     pub relayed: Option<SocketAddr>,
+    /// XOR-MAPPED-ADDRESS of the Allocate success: the client as the server sees it.
     pub mapped: Option<SocketAddr>,
+    /// Lifetime in seconds last granted (600 when the success did not say).
     pub lifetime: Option<u32>,
+    /// When the last Allocate success was sent (capture time).
     pub granted_at: Option<Timestamp>,
+    /// When the allocation runs out by the last Allocate or Refresh success; None once released.
     pub expires_at: Option<Timestamp>,
+    /// When a Refresh with LIFETIME 0 succeeded (deallocation); None otherwise.
     pub released_at: Option<Timestamp>,
     /// Set when the lifetime ran out during the capture without a successful Refresh.
     pub expired_at: Option<Timestamp>,
     /// The deallocation (Refresh with LIFETIME 0) was answered with an error and no later
     /// deallocation succeeded: the relay stays allocated until its lifetime ends.
     pub release_refused: Option<ReleaseRefused>,
+    /// Successful Refreshes (transactions counted into one included).
     pub refreshes: usize,
+    /// Peer addresses installed by CreatePermission successes.
     pub permissions: Vec<SocketAddr>,
+    /// (channel number, peer) bound by ChannelBind successes.
     pub channels: Vec<(u16, SocketAddr)>,
     /// Send indications (client -> peers).
     pub send: Counter,
     /// Data indications (peers -> client).
     pub data: Counter,
+    /// ChannelData from the client to the server; bytes are the application data.
     pub channel_out: Counter,
+    /// ChannelData from the server to the client; bytes are the application data.
     pub channel_in: Counter,
     /// Of the relayed messages, how many were STUN (ICE checks), out and in.
     pub stun_out: u64,
+    /// Relayed STUN messages from peers to the client.
     pub stun_in: u64,
 }
 
 /// A deallocating Refresh answered with an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReleaseRefused {
+    /// ERROR-CODE of the refusal (e.g. 437 Allocation Mismatch).
     pub code: u16,
     /// The error response (message index).
     pub msg: u32,

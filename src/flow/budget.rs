@@ -65,11 +65,14 @@ pub const EVENTS_KEPT: usize = 100_000;
 /// A frame and its time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Seen {
+    /// Frame number in the capture.
     pub frame: u32,
+    /// Capture time of the frame.
     pub ts: Timestamp,
 }
 
 impl Seen {
+    /// Where a message was seen.
     pub fn of(m: &Msg) -> Seen {
         Seen {
             frame: m.frame,
@@ -92,12 +95,15 @@ fn latest(a: Option<Seen>, b: Option<Seen>) -> Option<Seen> {
 /// Transactions counted into a kept one: alike, on the same flow, beyond the budget.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Alike {
+    /// How many transactions were counted in.
     pub transactions: u64,
     /// Their request messages, retransmissions included.
     pub requests: u64,
     /// Their first and last request, and last response.
     pub first_request: Option<Seen>,
+    /// The latest request among them (None when none was seen).
     pub last_request: Option<Seen>,
+    /// The latest response among them (None when none was answered).
     pub last_response: Option<Seen>,
 }
 
@@ -140,6 +146,7 @@ pub struct Kind {
 }
 
 impl Kind {
+    /// The kind of a transaction from its first request and response (None without either).
     pub fn of(request: Option<&Msg>, response: Option<&Msg>, retransmitted: bool) -> Option<Kind> {
         let first = request.or(response)?;
         let outcome = match response {
@@ -263,6 +270,7 @@ pub struct Summarised {
 }
 
 impl Summarised {
+    /// True when nothing was summarised: everything the capture showed was kept.
     pub fn is_empty(&self) -> bool {
         *self == Summarised::default()
     }
@@ -282,6 +290,7 @@ impl Summarised {
         }
     }
 
+    /// Note that `frame` was summarised (keeps the lowest in `from_frame`).
     pub fn note(&mut self, frame: u32) {
         self.from_frame = Some(self.from_frame.map_or(frame, |f| f.min(frame)));
     }

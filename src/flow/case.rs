@@ -15,15 +15,20 @@ use super::{CaptureFlows, Msg, Transaction};
 /// Where a case-level transaction was seen: capture index and transaction index in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sighting {
+    /// Index into [`Case::captures`].
     pub cap: usize,
+    /// Index into that capture's [`CaptureFlows::transactions`](super::CaptureFlows::transactions).
     pub tx: u32,
 }
 
 /// A transaction of the case: the same transaction id in one or more captures.
 #[derive(Debug, Clone)]
 pub struct CaseTx {
+    /// The transaction id.
     pub txid: TransactionId,
+    /// Method of the request.
     pub method: Method,
+    /// Every capture that saw it, in capture order.
     pub sightings: Vec<Sighting>,
 }
 
@@ -32,9 +37,12 @@ pub struct CaseTx {
 pub struct ServerHints {
     /// `--turn-port` (3478 when not given): used only when no TURN request reveals the port.
     pub turn_port: u16,
+    /// True when `--turn-port` was given (then it also marks TURN traffic the requests do not
+    /// show).
     pub turn_port_given: bool,
     /// `--relay-ports`: used only when no allocation reveals relayed addresses.
     pub relay_ports: (u16, u16),
+    /// True when `--relay-ports` was given.
     pub relay_ports_given: bool,
 }
 
@@ -49,16 +57,21 @@ impl Default for ServerHints {
     }
 }
 
+/// One support case: every capture's flows, their roles, and what the captures share.
 #[derive(Debug)]
 pub struct Case {
+    /// The captures, in command-line order.
     pub captures: Vec<CaptureFlows>,
+    /// Vantage point of each capture (same order as `captures`).
     pub roles: Vec<Role>,
     /// Why each role was chosen (for a role left unknown: why nothing told).
     pub role_reasons: Vec<String>,
     /// For a role given on the command line that the capture's own evidence contradicts:
     /// what the evidence says (e.g. "server side: Linux cooked capture; ...").
     pub role_doubts: Vec<Option<String>>,
+    /// Case transactions, one per transaction id, in order of first sighting.
     pub txs: Vec<CaseTx>,
+    /// Transaction id -> index into `txs`.
     pub by_txid: HashMap<TransactionId, usize>,
     /// TURN server transport addresses (as each capture sees them), from TURN requests.
     pub turn_endpoints: BTreeSet<(SocketAddr, &'static str)>,
@@ -71,11 +84,14 @@ pub struct Case {
     server_ips: BTreeSet<IpAddr>,
     /// Lowest and highest relayed port granted (any capture).
     relayed_ports: Option<(u16, u16)>,
+    /// Server description from the command line (defaults when not given).
     pub hints: ServerHints,
     /// Clock offset of each capture relative to the reference capture (its own clock minus the
     /// reference's), when correlation could tell.
     pub offsets: Vec<Option<ClockOffset>>,
+    /// Index of the capture whose clock the others are put on.
     pub reference: usize,
+    /// NAT mappings found by matching transactions between client and server captures.
     pub nat: Vec<NatMapping>,
     /// Path of every case transaction seen on both sides (client and server capture).
     pub paths: HashMap<usize, TxPath>,
@@ -156,15 +172,18 @@ impl Case {
         case
     }
 
+    /// The capture's transaction behind a sighting.
     pub fn tx(&self, s: Sighting) -> &Transaction {
         &self.captures[s.cap].transactions[s.tx as usize]
     }
 
+    /// The first request sighting in the sighting's capture, None when it saw only answers.
     pub fn request(&self, s: Sighting) -> Option<&Msg> {
         let c = &self.captures[s.cap];
         c.request(c.transactions.get(s.tx as usize)?)
     }
 
+    /// The first response in the sighting's capture, None when it saw none.
     pub fn response(&self, s: Sighting) -> Option<&Msg> {
         let c = &self.captures[s.cap];
         c.response(c.transactions.get(s.tx as usize)?)
@@ -208,6 +227,7 @@ impl Case {
             .map_or(1, |w| usize::try_from(w).unwrap_or(usize::MAX))
     }
 
+    /// True when some capture saw a response to the transaction.
     pub fn is_answered(&self, t: &CaseTx) -> bool {
         t.sightings
             .iter()

@@ -13,37 +13,52 @@ use super::vantage::Role;
 /// A capture's clock minus the reference capture's clock.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClockOffset {
+    /// Nanoseconds to subtract from this capture's times to get the reference's.
     pub nanos: i64,
     /// How it was found: "round trip" (symmetric delays assumed, error at most `error_ms`) or
     /// "one way" (an upper bound: requests only).
     pub method: &'static str,
+    /// Upper bound of the error, milliseconds.
     pub error_ms: f64,
+    /// Transactions both captures saw that the offset was computed from.
     pub transactions: usize,
 }
 
 /// What the server sees instead of what the client sent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NatMapping {
+    /// "udp", "tcp" or "tls".
     pub transport: Cow<'static, str>,
     /// Client side: source and destination as the client capture shows them.
     pub client_src: SocketAddr,
+    /// Destination as the client capture shows it (normally the server's public address).
     pub client_dst: SocketAddr,
     /// Server side: the same packets as the server capture shows them.
     pub server_src: SocketAddr,
+    /// Destination as the server capture shows it.
     pub server_dst: SocketAddr,
+    /// Transactions seen on both sides with this mapping.
     pub transactions: usize,
+    /// Name of the client-side capture.
     pub client_capture: String,
+    /// Name of the server-side capture.
     pub server_capture: String,
+    /// Frame of the first such transaction's request in the client capture.
     pub client_frame: u32,
+    /// Frame of the same request in the server capture.
     pub server_frame: u32,
 }
 
 /// How far a transaction got, on the reference clock (seconds since the epoch).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxPath {
+    /// When the request left the client, None when no client capture saw it.
     pub left_client: Option<f64>,
+    /// When the request reached the server, None when no server capture saw it.
     pub reached_server: Option<f64>,
+    /// When the server answered, None when no answer was captured.
     pub answered: Option<f64>,
+    /// When the answer reached the client, None when the client capture did not see it.
     pub answer_reached_client: Option<f64>,
     /// "client" (never reached the server), "server" (reached it, never answered),
     /// "answered" (answer never reached the client), "complete".

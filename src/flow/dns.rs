@@ -22,45 +22,65 @@ const HEADER_LEN: usize = 12;
 
 /// Record types, by number.
 pub const TYPE_A: u16 = 1;
+/// CNAME record type.
 pub const TYPE_CNAME: u16 = 5;
+/// AAAA record type.
 pub const TYPE_AAAA: u16 = 28;
+/// SRV record type.
 pub const TYPE_SRV: u16 = 33;
 
 /// DNS response codes the findings name.
 pub const RCODE_NOERROR: u8 = 0;
+/// SERVFAIL: the resolver failed.
 pub const RCODE_SERVFAIL: u8 = 2;
+/// NXDOMAIN: the name does not exist.
 pub const RCODE_NXDOMAIN: u8 = 3;
 
 /// What an answer record says (the types the findings use; others by number).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DnsData {
+    /// An A or AAAA record's address.
     Address(IpAddr),
+    /// A CNAME record's target name.
     Cname(String),
+    /// A SRV record (RFC 2782).
     Srv {
+        /// Lower is tried first.
         priority: u16,
+        /// Share among records of the same priority.
         weight: u16,
+        /// Port of the service.
         port: u16,
+        /// Host name of the service.
         target: String,
     },
+    /// A record of another type, by number.
     Other(u16),
 }
 
+/// One answer record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DnsRecord {
+    /// The owner name of the record.
     pub name: String,
+    /// What the record says.
     pub data: DnsData,
 }
 
 /// The answer to a lookup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DnsAnswer {
+    /// Frame number of the answer.
     pub frame: u32,
+    /// Capture time of the answer.
     #[serde(skip)]
     pub ts: Timestamp,
+    /// Response code (see the `RCODE_*` constants; 5 is REFUSED).
     pub rcode: u8,
     /// The TC bit: the answer did not fit (a resolver retries over TCP).
     pub truncated: bool,
+    /// Answer records, the first 16.
     pub records: Vec<DnsRecord>,
     /// Answer records beyond the ones kept.
     pub records_dropped: usize,
@@ -91,12 +111,17 @@ impl DnsAnswer {
 /// One question and its answer, if any came.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DnsLookup {
+    /// The host that asked.
     pub client: SocketAddr,
+    /// The DNS server asked.
     pub server: SocketAddr,
+    /// "udp" or "tcp".
     pub transport: &'static str,
+    /// DNS message id.
     pub id: u16,
     /// Lower case, without the final dot.
     pub name: String,
+    /// Query type (see the `TYPE_*` constants).
     pub qtype: u16,
     /// The query's frame (`None` when only the answer was captured).
     pub query_frame: Option<u32>,
@@ -105,6 +130,7 @@ pub struct DnsLookup {
     pub ts: Timestamp,
     /// The same query sent again (same id and 5-tuple) before an answer.
     pub retries: u32,
+    /// The answer, None when none was captured.
     pub answer: Option<DnsAnswer>,
 }
 
@@ -141,6 +167,7 @@ impl DnsLookup {
     }
 }
 
+/// Name of a record type: "A", "CNAME", "AAAA", "SRV" or "type N".
 pub fn type_name(t: u16) -> String {
     match t {
         TYPE_A => "A".into(),
@@ -157,6 +184,7 @@ type PendingKey = (SocketAddr, SocketAddr, Transport, u16);
 /// Every DNS lookup of one capture, in query order.
 #[derive(Debug, Clone, Default)]
 pub struct DnsLog {
+    /// Lookups in query order, the first [`MAX_LOOKUPS`].
     pub lookups: Vec<DnsLookup>,
     pending: HashMap<PendingKey, usize>,
     /// Lookups beyond [`MAX_LOOKUPS`], not kept.

@@ -37,6 +37,7 @@ pub enum Leg {
 }
 
 impl Leg {
+    /// Words for reports: "relay to peer", "direct", ...
     pub fn as_str(self) -> &'static str {
         match self {
             Leg::ClientToServer => "client to server (relayed data)",
@@ -52,13 +53,17 @@ impl Leg {
 /// One sighting of a check's request or answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hop {
+    /// Index of the capture.
     pub cap: usize,
+    /// Where on the path this sighting is.
     pub leg: Leg,
+    /// Frame number in that capture.
     pub frame: u32,
     /// On the reference capture's clock, nanoseconds.
     pub ts: i64,
     /// As this capture shows them (the carrier's addresses for relayed data).
     pub src: SocketAddr,
+    /// Destination as this capture shows it.
     pub dst: SocketAddr,
     /// The peer of relayed data (XOR-PEER-ADDRESS or the channel's peer), when known.
     pub peer: Option<SocketAddr>,
@@ -71,9 +76,15 @@ pub enum CheckVerdict {
     Answered,
     /// Answered (the answer was last seen at `last`), but it never reached the capture the
     /// check left from.
-    AnswerLost { last: Hop },
+    AnswerLost {
+        /// The last sighting of the answer.
+        last: Hop,
+    },
     /// Never answered anywhere; the request was last seen at `last`.
-    Unanswered { last: Hop },
+    Unanswered {
+        /// The last sighting of the request.
+        last: Hop,
+    },
 }
 
 /// One connectivity check (ICE Binding request) across the case.
@@ -86,21 +97,27 @@ pub struct CheckPath {
     /// True when `origin` is in a client-side capture, i.e. at an ICE agent itself, so
     /// [`CheckVerdict::Answered`] means the agent got the answer.
     pub origin_at_agent: bool,
+    /// Every sighting of the request, across the captures.
     pub requests: Vec<Hop>,
+    /// Every sighting of an answer, across the captures.
     pub answers: Vec<Hop>,
     /// The answer is an error (487 Role Conflict, 401...), not a success.
     pub error_answer: bool,
     /// An ICMP error about the request (a router or host on the way refused it), if any
     /// capture shows one: capture, frame, and the address that sent it.
     pub icmp: Option<IcmpRefusal>,
+    /// How far the check got.
     pub verdict: CheckVerdict,
 }
 
 /// An ICMP destination-unreachable error quoting a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IcmpRefusal {
+    /// Index of the capture that shows the ICMP error.
     pub cap: usize,
+    /// Frame number of the ICMP error.
     pub frame: u32,
+    /// The host or router that sent it.
     pub reporter: IpAddr,
 }
 
@@ -382,7 +399,9 @@ pub struct RelayHop {
     pub relay: SocketAddr,
     /// The peer as its own capture shows it.
     pub peer: SocketAddr,
+    /// Binding requests the peer sent to this relay address.
     pub checks: usize,
+    /// Whether the checks got through the relay.
     pub verdict: RelayHopVerdict,
     /// A few sightings behind the verdict: the requests at the peer, and where the last of
     /// them (or its answer) was seen.
@@ -507,6 +526,7 @@ pub struct Hairpin {
     pub from: SocketAddr,
     /// The public relay address it sends to.
     pub to: SocketAddr,
+    /// Binding requests seen on this relay-to-relay path.
     pub checks: usize,
     /// Some check was seen arriving at the target relay (reflection works).
     pub arrived: bool,

@@ -15,15 +15,21 @@ const HEADER_BYTES: usize = 4096;
 /// Longest Location kept.
 const MAX_LOCATION: usize = 256;
 
+/// A plain HTTP response seen in a capture.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HttpAnswer {
+    /// Frame number of the status line.
     pub frame: u32,
+    /// Capture time of that frame.
     #[serde(skip)]
     pub ts: Timestamp,
     /// The server that answered, and the client.
     pub server: SocketAddr,
+    /// The client that was answered.
     pub client: SocketAddr,
+    /// Status code, 100-599.
     pub status: u16,
+    /// The Location header (at most 256 bytes), None when absent.
     pub location: Option<String>,
 }
 
@@ -38,8 +44,10 @@ impl HttpAnswer {
     }
 }
 
+/// Every plain HTTP answer of one capture.
 #[derive(Debug, Clone, Default)]
 pub struct HttpLog {
+    /// Answers in capture order, the first [`MAX_ANSWERS`].
     pub answers: Vec<HttpAnswer>,
 }
 

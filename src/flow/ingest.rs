@@ -58,6 +58,7 @@ pub struct Ingest<'o> {
 }
 
 impl<'o> Ingest<'o> {
+    /// An empty builder for the capture named `name`.
     pub fn new(name: &str, opts: &'o FlowOptions) -> Self {
         Ingest {
             flows: CaptureFlows {
@@ -178,6 +179,7 @@ impl<'o> Ingest<'o> {
         f.max_frame = f.max_frame.max(frame);
     }
 
+    /// File one capture event (payload, ICMP, TCP control, TLS, problem); call in frame order.
     pub fn event(&mut self, ev: &Event<'_>) {
         match ev {
             Event::Payload(p) => self.payload(p),
@@ -640,14 +642,17 @@ impl<'o> Ingest<'o> {
         }
     }
 
+    /// Frames the reader counted (when unset, the highest frame number seen is used).
     pub fn set_frames(&mut self, frames: u64) {
         self.flows.frames = frames;
     }
 
+    /// Link-layer types of the capture's interfaces (pcap LINKTYPE_* numbers).
     pub fn set_link_types(&mut self, links: Vec<u32>) {
         self.flows.link_types = links;
     }
 
+    /// Resolve what waits on the budget, build the allocations, and hand over the flows.
     pub fn finish(mut self) -> CaptureFlows {
         if self.flows.frames == 0 {
             self.flows.frames = u64::from(self.flows.max_frame);
@@ -717,6 +722,7 @@ pub struct OrderFree<'o> {
 }
 
 impl<'o> OrderFree<'o> {
+    /// Order-free handling of STUN too, checked with `opts`' credentials.
     pub fn for_options(opts: &'o FlowOptions) -> OrderFree<'o> {
         OrderFree {
             stun: true,

@@ -86,6 +86,7 @@ pub use crate::wire::Credential;
 /// What the flow layer needs to know beyond the packets.
 #[derive(Debug, Clone, Default)]
 pub struct FlowOptions {
+    /// `--credential`s: tried on every request carrying USERNAME and MESSAGE-INTEGRITY.
     pub credentials: Vec<Credential>,
     /// `--realm`: an extra realm to try in integrity checks.
     pub realm: Option<String>,
@@ -94,19 +95,26 @@ pub struct FlowOptions {
 /// Packets and bytes in one direction, with where they start and end.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counter {
+    /// Packets counted.
     pub packets: u64,
+    /// Bytes counted (the payload, or the relayed data where a field says so).
     pub bytes: u64,
+    /// Frame number of the earliest packet (1-based, as Wireshark numbers them).
     #[serde(skip)]
     pub first_frame: u32,
+    /// Frame number of the latest packet.
     #[serde(skip)]
     pub last_frame: u32,
+    /// Time of the earliest packet.
     #[serde(skip)]
     pub first_ts: Timestamp,
+    /// Time of the latest packet.
     #[serde(skip)]
     pub last_ts: Timestamp,
 }
 
 impl Counter {
+    /// Add another counter's packets and bytes, keeping the earliest first and latest last.
     pub fn merge(&mut self, o: &Counter) {
         if o.packets == 0 {
             return;
@@ -127,23 +135,33 @@ impl Counter {
 /// A directed transport 5-tuple.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TupleKey {
+    /// Source address.
     pub src: SocketAddr,
+    /// Destination address.
     pub dst: SocketAddr,
+    /// UDP, TCP or TLS.
     pub transport: Transport,
 }
 
+/// A directed 5-tuple and a TURN channel number: one ChannelData direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChannelKey {
+    /// Source address (client or server, as on the wire).
     pub src: SocketAddr,
+    /// Destination address.
     pub dst: SocketAddr,
+    /// UDP, TCP or TLS.
     pub transport: Transport,
+    /// Channel number, 0x4000-0x7FFF.
     pub channel: u16,
 }
 
 /// A request and its responses in one capture, by transaction id.
 #[derive(Debug, Clone)]
 pub struct Transaction {
+    /// Transaction id shared by the request and its responses.
     pub txid: TransactionId,
+    /// Method of the request.
     pub method: Method,
     /// Indices into [`CaptureFlows::msgs`]: every sighting of the request (retransmissions,
     /// and the same request on another leg, e.g. raw and inside a Data indication), the first
@@ -154,12 +172,14 @@ pub struct Transaction {
     /// Request sightings beyond those kept (counted as retransmissions), and how many of
     /// them came after the first response.
     pub more_requests: u32,
+    /// Of `more_requests`, those after the first response.
     pub more_after_response: u32,
     /// Transactions beyond the budget counted into this one (see [`budget`]).
     pub alike: Option<Box<Alike>>,
 }
 
 impl Transaction {
+    /// An empty transaction: no sightings yet.
     pub fn new(txid: TransactionId, method: Method) -> Transaction {
         Transaction {
             txid,
@@ -183,62 +203,98 @@ impl Transaction {
     }
 }
 
+/// Bytes that look like STUN (magic cookie) but do not parse.
 #[derive(Debug, Clone)]
 pub struct MalformedSeen {
+    /// Frame number in the capture.
     pub frame: u32,
+    /// Capture time of the frame.
     pub ts: Timestamp,
+    /// Source address.
     pub src: SocketAddr,
+    /// Destination address.
     pub dst: SocketAddr,
+    /// UDP, TCP or TLS.
     pub transport: Transport,
+    /// The decode error, in words.
     pub reason: String,
 }
 
+/// An ICMP/ICMPv6 destination-unreachable error, with the datagram it quotes.
 #[derive(Debug, Clone)]
 pub struct UnreachableSeen {
+    /// Frame number of the ICMP packet.
     pub frame: u32,
+    /// Capture time of the ICMP packet.
     pub ts: Timestamp,
+    /// The host or router that sent the ICMP error.
     pub reporter: IpAddr,
+    /// Port, host, network, protocol or administratively prohibited.
     pub kind: UnreachableKind,
+    /// Transport of the quoted datagram.
     pub transport: Transport,
+    /// Source of the quoted datagram (the sender that was refused).
     pub src: SocketAddr,
+    /// Destination of the quoted datagram (what could not be reached).
     pub dst: SocketAddr,
     /// The quoted STUN message, when the ICMP error quotes enough of it.
     pub stun: Option<(TransactionId, Method, Class)>,
 }
 
+/// A TCP SYN, SYN-ACK, RST or FIN.
 #[derive(Debug, Clone)]
 pub struct TcpSeen {
+    /// Frame number.
     pub frame: u32,
+    /// Capture time.
     pub ts: Timestamp,
+    /// Source address.
     pub src: SocketAddr,
+    /// Destination address.
     pub dst: SocketAddr,
+    /// Which control segment.
     pub control: TcpControl,
 }
 
+/// A TLS ClientHello, ServerHello or alert, as the handshake findings need it.
 #[derive(Debug, Clone)]
 pub struct TlsSeen {
+    /// Frame number.
     pub frame: u32,
+    /// Capture time.
     pub ts: Timestamp,
+    /// Source address.
     pub src: SocketAddr,
+    /// Destination address.
     pub dst: SocketAddr,
     /// ClientHello (true) or a server answer (ServerHello / alert).
     pub hello: bool,
+    /// Server name the ClientHello asked for; None in server answers or without SNI.
     pub sni: Option<String>,
+    /// Alert description (RFC 8446 section 6) of a server alert, None for hellos.
     pub alert: Option<u8>,
 }
 
 /// Everything one capture shows, summarised.
 #[derive(Debug, Clone, Default)]
 pub struct CaptureFlows {
+    /// The capture's name in reports: its input's label (path, bundle member, ...).
     pub name: String,
+    /// Frames read (the highest frame number when the reader did not count).
     pub frames: u64,
+    /// Highest frame number seen in a payload or event.
     pub max_frame: u32,
+    /// Link-layer types of the capture's interfaces (pcap LINKTYPE_* numbers).
     pub link_types: Vec<u32>,
+    /// Time of the first frame, None for a capture without frames.
     pub first_ts: Option<Timestamp>,
+    /// Time of the last frame, None for a capture without frames.
     pub last_ts: Option<Timestamp>,
     /// STUN messages on the wire and carried (Send/Data indications included).
     pub stun_messages: u64,
+    /// Every STUN message kept, in capture order; [`Transaction`]s index into it.
     pub msgs: Vec<Msg>,
+    /// Transactions kept, in order of their first sighting.
     pub transactions: Vec<Transaction>,
     /// Every payload per direction (STUN, ChannelData, DTLS, media...).
     pub traffic: HashMap<TupleKey, Counter>,
@@ -246,14 +302,21 @@ pub struct CaptureFlows {
     pub send_ind: HashMap<TupleKey, Counter>,
     /// Data indications (server -> client) per 5-tuple.
     pub data_ind: HashMap<TupleKey, Counter>,
+    /// ChannelData per direction and channel; bytes are the application data.
     pub channel_data: HashMap<ChannelKey, Counter>,
     /// STUN messages (ICE checks) relayed inside Send/Data/ChannelData, per carrier direction.
     pub carried_stun: HashMap<TupleKey, u64>,
+    /// Allocations learnt from Allocate successes: (client, server) 5-tuple -> relayed address.
     pub relayed_by_tuple: Vec<((SocketAddr, SocketAddr), SocketAddr)>,
+    /// Malformed STUN messages, the first 2000.
     pub malformed: Vec<MalformedSeen>,
+    /// All malformed STUN messages, including those not kept.
     pub malformed_count: u64,
+    /// ICMP destination-unreachable errors seen.
     pub unreachable: Vec<UnreachableSeen>,
+    /// TCP control segments, within the events budget.
     pub tcp: Vec<TcpSeen>,
+    /// TLS hellos and alerts, within the events budget.
     pub tls: Vec<TlsSeen>,
     /// DNS lookups (port 53, UDP and TCP).
     pub dns: dns::DnsLog,
@@ -261,8 +324,11 @@ pub struct CaptureFlows {
     pub tls_conns: tls::TlsLog,
     /// Plain HTTP answers (status line, Location).
     pub http: http::HttpLog,
+    /// Problems reading the capture (frame, when known, and what), the first 2000.
     pub problems: Vec<(Option<u32>, String)>,
+    /// All reading problems, including those not kept.
     pub problem_count: u64,
+    /// TURN allocations per client 5-tuple, built once the capture is read.
     pub allocations: Vec<Allocation>,
     /// What was counted without being kept in full (the memory budget).
     pub summarised: Summarised,
@@ -273,6 +339,7 @@ pub struct CaptureFlows {
 }
 
 impl CaptureFlows {
+    /// The message at index `i` of [`CaptureFlows::msgs`] (panics when out of range).
     pub fn msg(&self, i: u32) -> &Msg {
         &self.msgs[i as usize]
     }
@@ -347,6 +414,7 @@ impl CaptureFlows {
         self.origin_leg(t).filter(|m| m.ts > rs.ts).count() + t.more_after_response as usize
     }
 
+    /// Seconds from the first to the last frame (0 without both).
     pub fn duration_secs(&self) -> f64 {
         match (self.first_ts, self.last_ts) {
             (Some(a), Some(b)) => (b.0 - a.0) as f64 / 1e9,

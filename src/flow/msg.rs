@@ -10,9 +10,11 @@ use crate::wire::{attr, Attribute, Class, FingerprintVerdict, Message, Method, T
 /// ICE attributes of a Binding request (a connectivity or consent check).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct IceAttrs {
+    /// PRIORITY of the candidate (RFC 8445 section 7.1.1), None when absent.
     pub priority: Option<u32>,
     /// `Some(true)` ICE-CONTROLLING, `Some(false)` ICE-CONTROLLED.
     pub controlling: Option<bool>,
+    /// USE-CANDIDATE present: the controlling agent nominates the pair.
     pub use_candidate: bool,
 }
 
@@ -25,11 +27,22 @@ pub enum CredCheck {
     /// The USERNAME is not among the given credentials.
     UnknownUser,
     /// Verifies with credential `cred` and the message's own REALM.
-    Verified { cred: usize },
+    Verified {
+        /// Index into [`FlowOptions::credentials`](super::FlowOptions::credentials).
+        cred: usize,
+    },
     /// Verifies with credential `cred` only when the key uses `realm` instead of the message's.
-    VerifiedOtherRealm { cred: usize, realm: String },
+    VerifiedOtherRealm {
+        /// Index into [`FlowOptions::credentials`](super::FlowOptions::credentials).
+        cred: usize,
+        /// The realm that makes it verify (`--realm`, or the realm of a challenge).
+        realm: String,
+    },
     /// Does not verify with any given password for this USERNAME (`cred`: the first such).
-    Failed { cred: usize },
+    Failed {
+        /// Index into [`FlowOptions::credentials`](super::FlowOptions::credentials).
+        cred: usize,
+    },
     /// RFC 3489 integrity or a password algorithm this checker does not cover.
     Unsupported,
 }
@@ -43,10 +56,15 @@ pub const MAX_LISTED: usize = 16;
 /// One STUN message as the flow layer keeps it.
 #[derive(Debug, Clone)]
 pub struct Msg {
+    /// Frame number in the capture.
     pub frame: u32,
+    /// Capture time of the frame.
     pub ts: Timestamp,
+    /// Transport the message (or its carrier) came on.
     pub transport: Transport,
+    /// Source address on the wire.
     pub src: SocketAddr,
+    /// Destination address on the wire.
     pub dst: SocketAddr,
     /// Set for messages relayed inside TURN (then `src`/`dst` are the carrier's).
     pub carried: Option<Carrier>,
@@ -55,34 +73,54 @@ pub struct Msg {
     pub carrier_peer: Option<SocketAddr>,
     /// For carried messages over a ChannelData: the channel number.
     pub carrier_channel: Option<u16>,
+    /// Method from the message type.
     pub method: Method,
+    /// Request, indication, success or error.
     pub class: Class,
+    /// Transaction id.
     pub txid: TransactionId,
+    /// Message length from the header (bytes after the 20-byte header).
     pub len: u16,
+    /// True for an RFC 3489 message (no magic cookie).
     pub rfc3489: bool,
+    /// ERROR-CODE of an error response (300-699), None otherwise.
     pub error: Option<u16>,
     /// Text attributes, shared with the capture's other messages that carry the same text.
     pub reason: Option<Arc<str>>,
+    /// USERNAME, None when absent.
     pub username: Option<Arc<str>>,
+    /// REALM, None when absent.
     pub realm: Option<Arc<str>>,
+    /// NONCE, its first 64 bytes (hex unless printable ASCII); None when absent.
     pub nonce: Option<Arc<str>>,
+    /// SOFTWARE, None when absent.
     pub software: Option<Arc<str>>,
+    /// Carries MESSAGE-INTEGRITY or MESSAGE-INTEGRITY-SHA256.
     pub has_integrity: bool,
     /// Attribute types after the integrity attribute (FINGERPRINT aside): not covered by the
     /// MAC, appended after signing. At most [`MAX_UNPROTECTED`] kept.
     pub unprotected_attrs: Box<[u16]>,
+    /// Result of checking the integrity with the `--credential`s.
     pub cred: CredCheck,
     /// `Some((carried, computed))` when FINGERPRINT does not match; `Some((0,0))` misplaced.
     pub bad_fingerprint: Option<(u32, u32)>,
+    /// LIFETIME in seconds, None when absent.
     pub lifetime: Option<u32>,
+    /// XOR-MAPPED-ADDRESS (or MAPPED-ADDRESS), None when absent.
     pub mapped: Option<SocketAddr>,
+    /// XOR-RELAYED-ADDRESS, None when absent.
     pub relayed: Option<SocketAddr>,
+    /// XOR-PEER-ADDRESS values, the first [`MAX_LISTED`].
     pub peers: Vec<SocketAddr>,
+    /// CHANNEL-NUMBER, None when absent.
     pub channel: Option<u16>,
+    /// ALTERNATE-SERVER (300 Try Alternate), None when absent.
     pub alternate: Option<SocketAddr>,
     /// UNKNOWN-ATTRIBUTES, the first [`MAX_LISTED`].
     pub unknown_attrs: Vec<u16>,
+    /// ICE attributes, for Binding requests only; None otherwise.
     pub ice: Option<IceAttrs>,
+    /// REQUESTED-TRANSPORT protocol (17 UDP, 6 TCP), None when absent.
     pub requested_transport: Option<u8>,
 }
 

@@ -23,15 +23,20 @@ pub struct Piece {
     pub name: String,
     /// Frames of the capture before it: its frame `n` is the capture's `frame_base + n`.
     pub frame_base: u32,
+    /// Frames in this file.
     pub frames: u32,
+    /// Time of its first frame, None when it has none.
     pub first_ts: Option<Timestamp>,
+    /// Time of its last frame, None when it has none.
     pub last_ts: Option<Timestamp>,
 }
 
 /// A frame as Wireshark shows it: the file, and the frame number in that file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameRef<'a> {
+    /// The file's label (the piece name, or the capture's for a one-file capture).
     pub capture: &'a str,
+    /// Frame number within that file, 1-based.
     pub frame: u32,
 }
 

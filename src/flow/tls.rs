@@ -14,15 +14,21 @@ use super::HashMap;
 /// Connections kept per capture; events of later ones are counted in [`TlsLog::dropped`].
 pub const MAX_CONNS: usize = 20_000;
 
+/// TLS 1.2 version number (RFC 5246).
 pub const TLS12: u16 = 0x0303;
+/// TLS 1.3 version number (RFC 8446).
 pub const TLS13: u16 = 0x0304;
 
 /// A plaintext alert and where it was seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct AlertSeen {
+    /// Alert level: 1 warning, 2 fatal.
     pub level: u8,
+    /// Alert description (RFC 8446 section 6, e.g. 42 bad_certificate, 48 unknown_ca).
     pub description: u8,
+    /// Frame number.
     pub frame: u32,
+    /// Capture time.
     #[serde(skip)]
     pub ts: Timestamp,
 }
@@ -30,10 +36,13 @@ pub struct AlertSeen {
 /// Certificates one side sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ChainSeen {
+    /// The certificates summarised, leaf first.
     pub chain: Vec<CertInfo>,
     /// How many the message held (more than `chain` when some were not summarised).
     pub count: usize,
+    /// Frame of the Certificate message.
     pub frame: u32,
+    /// Capture time of that frame.
     #[serde(skip)]
     pub ts: Timestamp,
 }
@@ -41,27 +50,38 @@ pub struct ChainSeen {
 /// One TLS connection, client to server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TlsConn {
+    /// The client's address.
     pub client: SocketAddr,
+    /// The server's address.
     pub server: SocketAddr,
+    /// The ClientHello, None when the capture started after it.
     pub hello: Option<ClientHello>,
+    /// Frame of the ClientHello.
     pub hello_frame: Option<u32>,
     /// The version the server chose, with the frame of its ServerHello.
     pub version: Option<u16>,
+    /// Frame of the ServerHello, None when not captured.
     pub server_hello_frame: Option<u32>,
+    /// Certificates the server sent, None when not seen (TLS 1.3 encrypts them).
     pub server_certs: Option<ChainSeen>,
+    /// Certificates the client sent, None when not seen.
     pub client_certs: Option<ChainSeen>,
     /// The server asked for a client certificate.
     pub cert_requested: bool,
     /// The first fatal (else first) plaintext alert of each side.
     pub client_alert: Option<AlertSeen>,
+    /// The server's first fatal (else first) plaintext alert.
     pub server_alert: Option<AlertSeen>,
+    /// Application data client to server (records and bytes).
     #[serde(skip)]
     pub to_server: AppData,
+    /// Application data server to client (records and bytes).
     #[serde(skip)]
     pub to_client: AppData,
     /// When the connection was first seen.
     #[serde(skip)]
     pub ts: Timestamp,
+    /// Frame where the connection was first seen.
     #[serde(skip)]
     pub frame: u32,
 }
@@ -91,9 +111,11 @@ impl TlsConn {
 /// Every TLS connection of one capture, in the order they were first seen.
 #[derive(Debug, Clone, Default)]
 pub struct TlsLog {
+    /// Connections in the order first seen, the first [`MAX_CONNS`].
     pub conns: Vec<TlsConn>,
     /// (client, server) -> the connection on those addresses now.
     open: HashMap<(SocketAddr, SocketAddr), usize>,
+    /// Events of connections beyond [`MAX_CONNS`], not kept.
     pub dropped: u64,
 }
 

@@ -19,15 +19,20 @@ use crate::wire::{Class, Method};
 use super::case::{Case, CaseTx, Sighting};
 use super::is_private;
 
+/// Where a capture was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// At or near the TURN client (the browser or endpoint side).
     Client,
+    /// At or near the TURN server (Expressway/CMS side).
     Server,
+    /// Neither the command line nor the traffic tells.
     Unknown,
 }
 
 impl Role {
+    /// Lower-case name as in the JSON: "client", "server", "unknown".
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Client => "client",

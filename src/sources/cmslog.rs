@@ -27,13 +27,19 @@ pub const MAX_EVENTS: usize = 10_000;
 /// Most characters of a message kept in [`CmsEvent::text`].
 const MAX_TEXT: usize = 400;
 
+/// Severity of a CMS log line (syslog levels folded: critical/alert/emerg count as Error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// `error`, `critical`, `alert`, `emerg` or `fault`.
     Error,
+    /// `warning`.
     Warning,
+    /// `notice`.
     Notice,
+    /// `info`.
     Info,
+    /// `debug`.
     Debug,
 }
 
@@ -59,12 +65,16 @@ pub enum IceCause {
     /// `ICE failure 4 (unauthorized - check credentials)`: the TURN server rejected the
     /// CMS's credentials (401, or 431 on Expressway).
     Unauthorized {
+        /// The failure number the line gives (4 in `ICE failure 4`), None when it gives none.
         code: Option<u32>,
     },
     /// `ICE failure; relay candidate creation timeout`: no answer to the CMS's Allocate.
     RelayCandidateTimeout,
+    /// Another ICE failure text.
     Other {
+        /// The failure number the line gives, None when it gives none.
         code: Option<u32>,
+        /// The rest of the message.
         detail: String,
     },
 }
@@ -73,24 +83,43 @@ pub enum IceCause {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CmsWhat {
+    /// `call N: ICE failure ...`: ICE failed for a call.
     IceFailure {
+        /// The call number N, None when the line names no call.
         call: Option<u32>,
+        /// What the CMS says went wrong.
         #[serde(flatten)]
         cause: IceCause,
     },
     /// `Web bridge connection to "NAME" failed (REASON)`; `dns` when the reason is a DNS
     /// failure (for the DNS work to join on `host`).
     WebBridgeConnectionFailed {
+        /// The web bridge name as written.
         host: String,
+        /// The reason in parentheses.
         reason: String,
+        /// True when the reason is a DNS failure.
         dns: bool,
     },
     /// `web bridge link N: name resolution for "NAME" failed`.
-    NameResolutionFailed { link: Option<u32>, name: String },
+    NameResolutionFailed {
+        /// The link number N, None when the line names none.
+        link: Option<u32>,
+        /// The name that did not resolve.
+        name: String,
+    },
     /// `failed to establish connection to web bridge link N (REASON)`.
-    WebBridgeLinkFailed { link: u32, reason: String },
+    WebBridgeLinkFailed {
+        /// The link number N.
+        link: u32,
+        /// The reason in parentheses.
+        reason: String,
+    },
     /// `call N: allocated for ...`: a call being set up.
-    CallSetUp { call: u32 },
+    CallSetUp {
+        /// The call number N.
+        call: u32,
+    },
     /// Another warning or error.
     Other,
 }
@@ -98,9 +127,13 @@ pub enum CmsWhat {
 /// One line of a CMS log, typed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CmsEvent {
+    /// Line number in the log, 1-based.
     pub line: u64,
+    /// When the line says it was written (the log's own clock).
     pub time: LogTime,
+    /// The line's level, None for lines without one (the Status page's fault table).
     pub level: Option<Level>,
+    /// What the line says, typed.
     pub what: CmsWhat,
     /// The message as written (cut at a few hundred characters).
     pub text: String,
@@ -109,7 +142,9 @@ pub struct CmsEvent {
 /// A CMS log, read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CmsLog {
+    /// Typed events and other warnings and errors, the first [`MAX_EVENTS`].
     pub events: Vec<CmsEvent>,
+    /// Lines read.
     pub lines: u64,
     /// Lines with a time and a message (typed or not).
     pub entries: u64,

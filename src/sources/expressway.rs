@@ -22,6 +22,7 @@ use super::lines::Lines;
 
 /// Most events kept from one log, most settings from one dump (the rest are counted).
 pub const MAX_EVENTS: usize = 20_000;
+/// Most settings kept from one dump (the rest are counted in [`Dump::dropped`]).
 pub const MAX_SETTINGS: usize = 20_000;
 /// Most characters of a detail or value kept.
 const MAX_TEXT: usize = 400;
@@ -33,11 +34,26 @@ const MAX_TEXT: usize = 400;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BundleFile {
     /// `loggingsnapshot_<host>_<ts>.txt`
-    LoggingSnapshot { host: String, stamp: String },
+    LoggingSnapshot {
+        /// Host name from the file name.
+        host: String,
+        /// Time stamp from the file name, as written.
+        stamp: String,
+    },
     /// `xconf_dump_<host>_<ts>` (`.txt` or `.xml`)
-    Config { host: String, stamp: String },
+    Config {
+        /// Host name from the file name.
+        host: String,
+        /// Time stamp from the file name, as written.
+        stamp: String,
+    },
     /// `xstat_dump_<host>_<ts>` (`.txt` or `.xml`)
-    Status { host: String, stamp: String },
+    Status {
+        /// Host name from the file name.
+        host: String,
+        /// Time stamp from the file name, as written.
+        stamp: String,
+    },
     /// `eth<n>_diagnostic_logging_tcpdump<x>_<host>_<ts>.pcap`
     Tcpdump(TcpdumpPiece),
 }
@@ -51,7 +67,9 @@ pub struct TcpdumpPiece {
     pub piece: Option<u32>,
     /// How many digits the rotation number is written with (`00`: 2).
     pub piece_digits: usize,
+    /// Host name from the file name.
     pub host: String,
+    /// Time stamp from the file name, as written.
     pub stamp: String,
 }
 
@@ -146,16 +164,24 @@ pub enum LogWhat {
     /// Txd on ADDR …"`: the Expressway setting up (or tearing down) a media route; on a
     /// TURN relay the addresses are the listening and relay ports.
     MediaRoute {
+        /// `Creating`, `Deleting`, ... as the detail says.
         action: String,
+        /// The Expressway socket packets are received on.
         received_on: Option<SocketAddr>,
+        /// Where those packets come from.
         received_from: Option<SocketAddr>,
+        /// The Expressway socket packets are sent from.
         sent_on: Option<SocketAddr>,
+        /// Where they are sent to.
         sent_to: Option<SocketAddr>,
     },
     /// `Event="Alarm Raised"` (or Lowered, Acknowledged).
     Alarm {
+        /// True for Raised, false for Lowered or Acknowledged.
         raised: bool,
+        /// The alarm id (e.g. `40005`), None when the line has none.
         id: Option<String>,
+        /// The alarm severity as written, None when the line has none.
         severity: Option<String>,
     },
     /// The admin's `DEBUG_MARKER` (Add marker, while logging).
@@ -165,9 +191,13 @@ pub enum LogWhat {
 /// One line of the log, typed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogEvent {
+    /// Line number in the log, 1-based.
     pub line: u64,
+    /// When the line says it was written (the Expressway's clock).
     pub time: LogTime,
+    /// The `Module=` value, None when the line has none.
     pub module: Option<String>,
+    /// What the line says, typed.
     pub what: LogWhat,
     /// The detail (or the marker's text), cut at a few hundred characters.
     pub text: String,
@@ -176,13 +206,17 @@ pub struct LogEvent {
 /// The Expressway log of the logging period, read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ExpresswayLog {
+    /// Typed events, the first [`MAX_EVENTS`].
     pub events: Vec<LogEvent>,
+    /// Lines read.
     pub lines: u64,
     /// Lines with a time (typed or not).
     pub entries: u64,
     /// Non-blank lines without a time.
     pub unread: u64,
+    /// Typed events beyond [`MAX_EVENTS`], not kept.
     pub dropped: u64,
+    /// Lines longer than the line limit, cut.
     pub cut: u64,
 }
 
@@ -314,19 +348,26 @@ fn addr_after(text: &str, marker: &str) -> Option<SocketAddr> {
 /// One value of a dump, by key path (`Traversal Server TURN Port`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Setting {
+    /// The key path, words joined by spaces.
     pub path: String,
+    /// The value as written (at most 400 characters).
     pub value: String,
+    /// Line number in the dump, 1-based.
     pub line: u64,
 }
 
 /// A configuration (xconf) or status (xstat) dump, read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Dump {
+    /// Settings in dump order, the first [`MAX_SETTINGS`].
     pub settings: Vec<Setting>,
+    /// True for the XML form of the dump, false for the text form.
     pub xml: bool,
+    /// Lines read.
     pub lines: u64,
     /// Non-blank lines (text dumps) that are no setting.
     pub unread: u64,
+    /// Settings beyond [`MAX_SETTINGS`], not kept.
     pub dropped: u64,
 }
 
@@ -413,15 +454,18 @@ fn text_setting(t: &str) -> Option<(String, String)> {
 /// A value found in a dump, with where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Found<T> {
+    /// The value, parsed.
     pub value: T,
     /// The key path as written.
     pub key: String,
+    /// Line number in the dump, 1-based.
     pub line: u64,
 }
 
 /// A TURN listening port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct TurnPort {
+    /// The port number.
     pub port: u16,
     /// `udp`, `tcp` or `tls` when the key says so.
     pub transport: Option<&'static str>,
@@ -432,24 +476,38 @@ pub struct TurnPort {
 pub struct LanValue {
     /// 1 for LAN1.
     pub lan: u32,
+    /// The value as written (an address, or a mode such as `On`).
     pub value: String,
 }
 
 /// What the dumps say about the TURN server (each with where it was read).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ServerConfig {
+    /// TURN listening ports (keys with TURN ending in Port).
     pub turn_ports: Vec<Found<TurnPort>>,
+    /// The TURN server's mode or status (`On`, `Off`, `Active`, ...).
     pub turn_mode: Option<Found<String>>,
+    /// The TURN realm.
     pub realm: Option<Found<String>>,
+    /// Lowest port of the TURN relay (media) range.
     pub relay_start: Option<Found<u16>>,
+    /// Highest port of the TURN relay (media) range.
     pub relay_end: Option<Found<u16>>,
+    /// The TURN protocol setting, as written.
     pub protocol_mode: Option<Found<String>>,
+    /// IP addresses of the LAN interfaces.
     pub lan_addresses: Vec<Found<LanValue>>,
+    /// Static NAT addresses per LAN.
     pub static_nat: Vec<Found<LanValue>>,
+    /// Static NAT mode per LAN (`On`/`Off`).
     pub static_nat_mode: Vec<Found<LanValue>>,
+    /// Dual network interfaces on, None when the dumps do not say.
     pub dual_nic: Option<Found<bool>>,
+    /// Software version (`SystemUnit Software Version` preferred).
     pub version: Option<Found<String>>,
+    /// Option keys installed (their key or description).
     pub option_keys: Vec<Found<String>>,
+    /// TURN relay and allocation usage figures (status), each as `key: value`.
     pub relay_usage: Vec<Found<String>>,
 }
 

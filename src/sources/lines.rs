@@ -17,6 +17,7 @@ pub struct Lines<R: Read> {
 }
 
 impl<R: Read> Lines<R> {
+    /// Lines of `r`, none cut yet.
     pub fn new(r: R) -> Lines<R> {
         Lines {
             reader: BufReader::with_capacity(64 * 1024, r),

@@ -7,88 +7,163 @@ use super::message::{hex, TransactionId, MAGIC_COOKIE};
 use super::WireError;
 
 // RFC 3489 / 5389 / 8489
+/// MAPPED-ADDRESS attribute type (RFC 8489 section 14.1).
 pub const MAPPED_ADDRESS: u16 = 0x0001;
+/// RESPONSE-ADDRESS attribute type (RFC 3489 only, deprecated).
 pub const RESPONSE_ADDRESS: u16 = 0x0002;
+/// CHANGE-REQUEST attribute type (RFC 3489; RFC 5780 section 7.2).
 pub const CHANGE_REQUEST: u16 = 0x0003;
+/// SOURCE-ADDRESS attribute type (RFC 3489 only, deprecated).
 pub const SOURCE_ADDRESS: u16 = 0x0004;
+/// CHANGED-ADDRESS attribute type (RFC 3489 only, deprecated).
 pub const CHANGED_ADDRESS: u16 = 0x0005;
+/// USERNAME attribute type (RFC 8489 section 14.3).
 pub const USERNAME: u16 = 0x0006;
+/// PASSWORD attribute type (RFC 3489 only, deprecated).
 pub const PASSWORD: u16 = 0x0007;
+/// MESSAGE-INTEGRITY attribute type (RFC 8489 section 14.5).
 pub const MESSAGE_INTEGRITY: u16 = 0x0008;
+/// ERROR-CODE attribute type (RFC 8489 section 14.8).
 pub const ERROR_CODE: u16 = 0x0009;
+/// UNKNOWN-ATTRIBUTES attribute type (RFC 8489 section 14.13).
 pub const UNKNOWN_ATTRIBUTES: u16 = 0x000A;
+/// REFLECTED-FROM attribute type (RFC 3489 only, deprecated).
 pub const REFLECTED_FROM: u16 = 0x000B;
+/// REALM attribute type (RFC 8489 section 14.9).
 pub const REALM: u16 = 0x0014;
+/// NONCE attribute type (RFC 8489 section 14.10).
 pub const NONCE: u16 = 0x0015;
+/// MESSAGE-INTEGRITY-SHA256 attribute type (RFC 8489 section 14.6).
 pub const MESSAGE_INTEGRITY_SHA256: u16 = 0x001C;
+/// PASSWORD-ALGORITHM attribute type (RFC 8489 section 14.12).
 pub const PASSWORD_ALGORITHM: u16 = 0x001D;
+/// USERHASH attribute type (RFC 8489 section 14.4).
 pub const USERHASH: u16 = 0x001E;
+/// XOR-MAPPED-ADDRESS attribute type (RFC 8489 section 14.2).
 pub const XOR_MAPPED_ADDRESS: u16 = 0x0020;
+/// PASSWORD-ALGORITHMS attribute type (RFC 8489 section 14.11).
 pub const PASSWORD_ALGORITHMS: u16 = 0x8002;
+/// ALTERNATE-DOMAIN attribute type (RFC 8489 section 14.16).
 pub const ALTERNATE_DOMAIN: u16 = 0x8003;
+/// SOFTWARE attribute type (RFC 8489 section 14.14).
 pub const SOFTWARE: u16 = 0x8022;
+/// ALTERNATE-SERVER attribute type (RFC 8489 section 14.15).
 pub const ALTERNATE_SERVER: u16 = 0x8023;
+/// FINGERPRINT attribute type (RFC 8489 section 14.7).
 pub const FINGERPRINT: u16 = 0x8028;
 // RFC 8656 TURN
+/// CHANNEL-NUMBER attribute type (RFC 8656 section 18.1).
 pub const CHANNEL_NUMBER: u16 = 0x000C;
+/// LIFETIME attribute type (RFC 8656 section 18.2).
 pub const LIFETIME: u16 = 0x000D;
+/// BANDWIDTH attribute type (pre-RFC 5766 TURN drafts; reserved since).
 pub const BANDWIDTH: u16 = 0x0010;
+/// XOR-PEER-ADDRESS attribute type (RFC 8656 section 18.3).
 pub const XOR_PEER_ADDRESS: u16 = 0x0012;
+/// DATA attribute type (RFC 8656 section 18.4).
 pub const DATA: u16 = 0x0013;
+/// XOR-RELAYED-ADDRESS attribute type (RFC 8656 section 18.5).
 pub const XOR_RELAYED_ADDRESS: u16 = 0x0016;
+/// REQUESTED-ADDRESS-FAMILY attribute type (RFC 8656 section 18.6).
 pub const REQUESTED_ADDRESS_FAMILY: u16 = 0x0017;
+/// EVEN-PORT attribute type (RFC 8656 section 18.7).
 pub const EVEN_PORT: u16 = 0x0018;
+/// REQUESTED-TRANSPORT attribute type (RFC 8656 section 18.8).
 pub const REQUESTED_TRANSPORT: u16 = 0x0019;
+/// DONT-FRAGMENT attribute type (RFC 8656 section 18.9).
 pub const DONT_FRAGMENT: u16 = 0x001A;
+/// RESERVATION-TOKEN attribute type (RFC 8656 section 18.10).
 pub const RESERVATION_TOKEN: u16 = 0x0022;
+/// ADDITIONAL-ADDRESS-FAMILY attribute type (RFC 8656 section 18.11).
 pub const ADDITIONAL_ADDRESS_FAMILY: u16 = 0x8000;
+/// ADDRESS-ERROR-CODE attribute type (RFC 8656 section 18.12).
 pub const ADDRESS_ERROR_CODE: u16 = 0x8001;
+/// ICMP attribute type (RFC 8656 section 18.13).
 pub const ICMP: u16 = 0x8004;
 // RFC 6062
+/// CONNECTION-ID attribute type (RFC 6062 section 6.2.1).
 pub const CONNECTION_ID: u16 = 0x002A;
 // RFC 8445 ICE
+/// PRIORITY attribute type (RFC 8445 section 7.1.1).
 pub const PRIORITY: u16 = 0x0024;
+/// USE-CANDIDATE attribute type (RFC 8445 section 7.1.2).
 pub const USE_CANDIDATE: u16 = 0x0025;
+/// ICE-CONTROLLED attribute type (RFC 8445 section 7.1.3).
 pub const ICE_CONTROLLED: u16 = 0x8029;
+/// ICE-CONTROLLING attribute type (RFC 8445 section 7.1.3).
 pub const ICE_CONTROLLING: u16 = 0x802A;
 // RFC 5780
+/// PADDING attribute type (RFC 5780 section 7.6).
 pub const PADDING: u16 = 0x0026;
+/// RESPONSE-PORT attribute type (RFC 5780 section 7.5).
 pub const RESPONSE_PORT: u16 = 0x0027;
+/// CACHE-TIMEOUT attribute type (RFC 5780).
 pub const CACHE_TIMEOUT: u16 = 0x8027;
+/// RESPONSE-ORIGIN attribute type (RFC 5780 section 7.3).
 pub const RESPONSE_ORIGIN: u16 = 0x802B;
+/// OTHER-ADDRESS attribute type (RFC 5780 section 7.4).
 pub const OTHER_ADDRESS: u16 = 0x802C;
 // Others registered with IANA
+/// ACCESS-TOKEN attribute type (RFC 7635).
 pub const ACCESS_TOKEN: u16 = 0x001B;
+/// TRANSACTION-TRANSMIT-COUNTER attribute type (RFC 7982).
 pub const TRANSACTION_TRANSMIT_COUNTER: u16 = 0x8025;
+/// ECN-CHECK-STUN attribute type (RFC 6679).
 pub const ECN_CHECK_STUN: u16 = 0x802D;
+/// THIRD-PARTY-AUTHORIZATION attribute type (RFC 7635).
 pub const THIRD_PARTY_AUTHORIZATION: u16 = 0x802E;
+/// MOBILITY-TICKET attribute type (RFC 8016).
 pub const MOBILITY_TICKET: u16 = 0x8030;
 // Microsoft MS-TURN / MS-ICE2
+/// MS-VERSION attribute type (Microsoft [MS-TURN]/[MS-ICE2]).
 pub const MS_VERSION: u16 = 0x8008;
+/// MS-XOR-MAPPED-ADDRESS attribute type (Microsoft [MS-TURN]/[MS-ICE2]).
 pub const MS_XOR_MAPPED_ADDRESS: u16 = 0x8020;
+/// MS-ALTERNATE-HOST-NAME attribute type (Microsoft [MS-TURN]/[MS-ICE2]).
 pub const MS_ALTERNATE_HOST_NAME: u16 = 0x8032;
+/// MS-APP-ID attribute type (Microsoft [MS-TURN]/[MS-ICE2]).
 pub const MS_APP_ID: u16 = 0x8037;
+/// MS-SECURE-TAG attribute type (Microsoft [MS-TURN]/[MS-ICE2]).
 pub const MS_SECURE_TAG: u16 = 0x8039;
+/// MS-SEQUENCE-NUMBER attribute type (Microsoft [MS-TURN]/[MS-ICE2]).
 pub const MS_SEQUENCE_NUMBER: u16 = 0x8050;
+/// MS-CANDIDATE-IDENTIFIER attribute type (Microsoft [MS-TURN]/[MS-ICE2]).
 pub const MS_CANDIDATE_IDENTIFIER: u16 = 0x8054;
+/// MS-SERVICE-QUALITY attribute type (Microsoft [MS-TURN]/[MS-ICE2]).
 pub const MS_SERVICE_QUALITY: u16 = 0x8055;
+/// MS-IMPLEMENTATION-VERSION attribute type (Microsoft [MS-TURN]/[MS-ICE2]).
 pub const MS_IMPLEMENTATION_VERSION: u16 = 0x8070;
+/// MS-ALT-MAPPED-ADDRESS attribute type (Microsoft [MS-TURN]/[MS-ICE2]).
 pub const MS_ALT_MAPPED_ADDRESS: u16 = 0x8090;
+/// MS-MULTIPLEXED-TURN-SESSION-ID attribute type (Microsoft [MS-TURN]/[MS-ICE2]).
 pub const MS_MULTIPLEXED_TURN_SESSION_ID: u16 = 0x8095;
 // Cisco
+/// CISCO-STUN-FLOWDATA attribute type (Cisco, registered with IANA).
 pub const CISCO_STUN_FLOWDATA: u16 = 0xC000;
+/// ENF-FLOW-DESCRIPTION attribute type (Cisco, registered with IANA).
 pub const CISCO_ENF_FLOW_DESCRIPTION: u16 = 0xC001;
+/// ENF-NETWORK-STATUS attribute type (Cisco, registered with IANA).
 pub const CISCO_ENF_NETWORK_STATUS: u16 = 0xC002;
+/// CISCO-WEBEX-FLOW-INFO attribute type (Cisco, registered with IANA).
 pub const CISCO_WEBEX_FLOW_INFO: u16 = 0xC003;
 // Google (libwebrtc)
+/// GOOG-NETWORK-INFO attribute type (Google libwebrtc, registered with IANA).
 pub const GOOG_NETWORK_INFO: u16 = 0xC057;
+/// GOOG-LAST-ICE-CHECK-RECEIVED attribute type (Google libwebrtc, registered with IANA).
 pub const GOOG_LAST_ICE_CHECK_RECEIVED: u16 = 0xC058;
+/// GOOG-MISC-INFO attribute type (Google libwebrtc, registered with IANA).
 pub const GOOG_MISC_INFO: u16 = 0xC059;
+/// GOOG-OBSOLETE-1 attribute type (Google libwebrtc, registered with IANA).
 pub const GOOG_OBSOLETE_1: u16 = 0xC05A;
+/// GOOG-CONNECTION-ID attribute type (Google libwebrtc, registered with IANA).
 pub const GOOG_CONNECTION_ID: u16 = 0xC05B;
+/// GOOG-DELTA attribute type (Google libwebrtc, registered with IANA).
 pub const GOOG_DELTA: u16 = 0xC05C;
+/// GOOG-DELTA-ACK attribute type (Google libwebrtc, registered with IANA).
 pub const GOOG_DELTA_ACK: u16 = 0xC05D;
+/// GOOG-DELTA-SYNC-REQ attribute type (Google libwebrtc, registered with IANA).
 pub const GOOG_DELTA_SYNC_REQ: u16 = 0xC05E;
+/// GOOG-MESSAGE-INTEGRITY-32 attribute type (Google libwebrtc, registered with IANA).
 pub const GOOG_MESSAGE_INTEGRITY_32: u16 = 0xC060;
 
 /// The registered (or well-known vendor) name of an attribute type.
@@ -216,13 +291,16 @@ pub fn error_name(code: u16) -> Option<&'static str> {
 /// An attribute as it is on the wire: type number and value bytes (padding excluded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawAttribute<'a> {
+    /// Attribute type number (see the constants in this module).
     pub typ: u16,
+    /// Value bytes, without the 4-byte header and without padding.
     pub value: &'a [u8],
     /// Offset of the attribute header from the start of the message.
     pub offset: u32,
 }
 
 impl<'a> RawAttribute<'a> {
+    /// The registered name of this attribute's type, None for an unassigned type.
     pub fn name(&self) -> Option<&'static str> {
         name(self.typ)
     }
@@ -236,8 +314,11 @@ impl<'a> RawAttribute<'a> {
 /// Address family numbers used by REQUESTED-ADDRESS-FAMILY and friends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
+    /// IPv4 (family byte 0x01).
     V4,
+    /// IPv6 (family byte 0x02).
     V6,
+    /// Any other family byte, kept as sent.
     Other(u8),
 }
 
@@ -264,91 +345,162 @@ impl fmt::Display for Family {
 /// A typed attribute value, borrowing from the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attribute<'a> {
+    /// MAPPED-ADDRESS: the reflexive address in the clear (RFC 8489 section 14.1).
     MappedAddress(SocketAddr),
+    /// XOR-MAPPED-ADDRESS, un-XORed: the server-reflexive address (RFC 8489 section 14.2).
     XorMappedAddress(SocketAddr),
+    /// XOR-PEER-ADDRESS, un-XORed: the peer a TURN client talks to (RFC 8656 section 18.3).
     XorPeerAddress(SocketAddr),
+    /// XOR-RELAYED-ADDRESS, un-XORed: the relayed address allocated (RFC 8656 section 18.5).
     XorRelayedAddress(SocketAddr),
     /// RESPONSE-ORIGIN, OTHER-ADDRESS, ALTERNATE-SERVER, RESPONSE-ADDRESS, SOURCE-ADDRESS,
     /// CHANGED-ADDRESS, REFLECTED-FROM and vendor plain addresses, with their type.
     Address {
+        /// Attribute type number.
         typ: u16,
+        /// The address, as carried.
         addr: SocketAddr,
     },
     /// Vendor XOR addresses (MS-XOR-MAPPED-ADDRESS), with their type.
     XorAddress {
+        /// Attribute type number.
         typ: u16,
+        /// The address, un-XORed.
         addr: SocketAddr,
     },
+    /// USERNAME (RFC 8489 section 14.3); in ICE checks `remote-ufrag:local-ufrag`
+    /// (RFC 8445 section 7.2.2).
     Username(&'a str),
+    /// USERHASH: the 32-byte SHA-256 of username and realm (RFC 8489 section 14.4).
     UserHash(&'a [u8]),
+    /// MESSAGE-INTEGRITY: the 20-byte HMAC-SHA1 (RFC 8489 section 14.5).
     MessageIntegrity(&'a [u8]),
+    /// MESSAGE-INTEGRITY-SHA256: a 16-32 byte (truncated) HMAC-SHA256 (RFC 8489 section 14.6).
     MessageIntegritySha256(&'a [u8]),
+    /// FINGERPRINT: CRC-32 of the message XORed with 0x5354554E (RFC 8489 section 14.7).
     Fingerprint(u32),
+    /// ERROR-CODE (RFC 8489 section 14.8).
     ErrorCode {
+        /// Error code 300-699 (class times 100 plus number).
         code: u16,
+        /// Reason phrase as sent (trailing NULs trimmed; empty when not UTF-8).
         reason: &'a str,
     },
+    /// UNKNOWN-ATTRIBUTES: the types the server did not understand (RFC 8489 section 14.13).
     UnknownAttributes(Vec<u16>),
+    /// REALM (RFC 8489 section 14.9).
     Realm(&'a str),
+    /// NONCE, as bytes (RFC 8489 section 14.10).
     Nonce(&'a [u8]),
+    /// PASSWORD-ALGORITHM chosen by the client (RFC 8489 section 14.12).
     PasswordAlgorithm {
+        /// Algorithm number, see [`PASSWORD_ALGORITHM_MD5`] and [`PASSWORD_ALGORITHM_SHA256`].
         algorithm: u16,
+        /// Algorithm parameters (empty for MD5 and SHA-256).
         params: &'a [u8],
     },
+    /// PASSWORD-ALGORITHMS offered by the server: (algorithm, parameters) pairs
+    /// (RFC 8489 section 14.11).
     PasswordAlgorithms(Vec<(u16, &'a [u8])>),
+    /// ALTERNATE-DOMAIN (RFC 8489 section 14.16).
     AlternateDomain(&'a str),
+    /// SOFTWARE: the agent's product and version string (RFC 8489 section 14.14).
     Software(&'a str),
+    /// CHANGE-REQUEST flags (RFC 5780 section 7.2).
     ChangeRequest {
+        /// The "change IP" flag (0x4).
         change_ip: bool,
+        /// The "change port" flag (0x2).
         change_port: bool,
     },
+    /// CHANNEL-NUMBER (RFC 8656 section 18.1).
     ChannelNumber(u16),
+    /// LIFETIME in seconds; 0 in a Refresh deletes the allocation (RFC 8656 section 18.2).
     Lifetime(u32),
+    /// BANDWIDTH in kbit/s (pre-RFC 5766 TURN drafts).
     Bandwidth(u32),
+    /// DATA: the relayed application data (RFC 8656 section 18.4).
     Data(&'a [u8]),
+    /// REQUESTED-ADDRESS-FAMILY (RFC 8656 section 18.6).
     RequestedAddressFamily(Family),
+    /// ADDITIONAL-ADDRESS-FAMILY, for a dual-stack allocation (RFC 8656 section 18.11).
     AdditionalAddressFamily(Family),
+    /// ADDRESS-ERROR-CODE: why one family of a dual-stack allocation failed
+    /// (RFC 8656 section 18.12).
     AddressErrorCode {
+        /// The family that failed.
         family: Family,
+        /// Error code 300-699.
         code: u16,
+        /// Reason phrase as sent.
         reason: &'a str,
     },
+    /// EVEN-PORT (RFC 8656 section 18.7).
     EvenPort {
+        /// The R bit: also reserve the next-higher port.
         reserve: bool,
     },
+    /// REQUESTED-TRANSPORT: IP protocol number, 17 UDP or 6 TCP (RFC 8656 section 18.8, RFC 6062).
     RequestedTransport(u8),
+    /// DONT-FRAGMENT (RFC 8656 section 18.9).
     DontFragment,
+    /// RESERVATION-TOKEN: 8 opaque bytes (RFC 8656 section 18.10).
     ReservationToken(&'a [u8]),
+    /// ICMP: an ICMP packet the relay received from the peer (RFC 8656 section 18.13).
     Icmp {
+        /// ICMP type.
         icmp_type: u8,
+        /// ICMP code.
         code: u8,
+        /// The ICMP error data field (e.g. the MTU for "fragmentation needed").
         data: u32,
     },
+    /// CONNECTION-ID of a TCP relay connection (RFC 6062 section 6.2.1).
     ConnectionId(u32),
+    /// PRIORITY of the candidate a check is sent for (RFC 8445 section 7.1.1).
     Priority(u32),
+    /// USE-CANDIDATE: the controlling agent nominates this pair (RFC 8445 section 7.1.2).
     UseCandidate,
+    /// ICE-CONTROLLED with its tie-breaker (RFC 8445 section 7.1.3).
     IceControlled(u64),
+    /// ICE-CONTROLLING with its tie-breaker (RFC 8445 section 7.1.3).
     IceControlling(u64),
+    /// PADDING: its length in bytes (RFC 5780 section 7.6).
     Padding(usize),
+    /// RESPONSE-PORT (RFC 5780 section 7.5).
     ResponsePort(u16),
+    /// CACHE-TIMEOUT in seconds (RFC 5780).
     CacheTimeout(u32),
+    /// TRANSACTION-TRANSMIT-COUNTER (RFC 7982).
     TransactionTransmitCounter {
+        /// Which retransmission of the request this answers (1 = first).
         request: u8,
+        /// Which response this is (1 = first).
         response: u8,
     },
+    /// MS-VERSION: the MS-TURN protocol version.
     MsVersion(u32),
+    /// MS-SEQUENCE-NUMBER ([MS-TURN]).
     MsSequenceNumber {
+        /// The 20-byte connection id.
         connection_id: &'a [u8],
+        /// Sequence number within that connection.
         sequence: u32,
     },
+    /// MS-IMPLEMENTATION-VERSION ([MS-ICE2]).
     MsImplementationVersion(u32),
+    /// GOOG-NETWORK-INFO: libwebrtc's network of the candidate.
     GoogNetworkInfo {
+        /// libwebrtc network id.
         network_id: u16,
+        /// libwebrtc network cost (higher is costlier, e.g. cellular).
         cost: u16,
     },
     /// Any attribute this decoder has no structure for (vendor or unknown), kept whole.
     Opaque {
+        /// Attribute type number.
         typ: u16,
+        /// Value bytes, without padding.
         value: &'a [u8],
     },
 }
@@ -797,8 +949,10 @@ impl fmt::Display for Attribute<'_> {
 
 /// PASSWORD-ALGORITHM numbers (RFC 8489 section 18.5).
 pub const PASSWORD_ALGORITHM_MD5: u16 = 0x0001;
+/// PASSWORD-ALGORITHM number of SHA-256 (RFC 8489 section 18.5).
 pub const PASSWORD_ALGORITHM_SHA256: u16 = 0x0002;
 
+/// Name of a PASSWORD-ALGORITHM number: "MD5", "SHA-256" or "unknown".
 pub fn password_algorithm_name(a: u16) -> &'static str {
     match a {
         PASSWORD_ALGORITHM_MD5 => "MD5",

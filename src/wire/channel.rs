@@ -8,6 +8,7 @@ pub const CHANNEL_HEADER_LEN: usize = 4;
 /// A ChannelData message borrowing from the payload it was parsed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChannelData<'a> {
+    /// Channel number, 0x4000-0x7FFF (see [`is_channel_number`]).
     pub channel: u16,
     /// The application data; its length is the header's length field.
     pub data: &'a [u8],

@@ -9,17 +9,24 @@ use super::WireError;
 /// coturn still hand them out, so 64-127 is taken as ChannelData, confirmed by its length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PayloadClass {
+    /// STUN (first byte 0-3).
     Stun,
+    /// ZRTP (first byte 16-19).
     Zrtp,
+    /// DTLS (first byte 20-63, unless it is [`PayloadClass::Tls`]).
     Dtls,
+    /// TURN ChannelData (first byte 64-127).
     ChannelData,
+    /// RTP or RTCP (first byte 128-191).
     RtpRtcp,
     /// A TLS record on a stream (content type 20-23 followed by major version 3).
     Tls,
+    /// Anything else (first byte 4-15 or 192-255, or an empty payload).
     Other,
 }
 
 impl PayloadClass {
+    /// Lower-case label used in reports: "stun", "dtls", "channeldata", "rtp", ...
     pub fn as_str(self) -> &'static str {
         match self {
             PayloadClass::Stun => "stun",
@@ -54,7 +61,9 @@ pub fn has_magic_cookie(payload: &[u8]) -> bool {
 /// What a transport payload decodes to.
 #[derive(Debug, Clone)]
 pub enum Decoded<'a> {
+    /// A STUN message that parsed.
     Stun(Message<'a>),
+    /// A ChannelData message that parsed.
     ChannelData(ChannelData<'a>),
     /// Looks like STUN (top bits zero and the magic cookie) but does not parse.
     Malformed(WireError),

@@ -17,6 +17,7 @@ pub struct MessageBuilder {
 }
 
 impl MessageBuilder {
+    /// Start a message: header with the given type and id, no attributes yet.
     pub fn new(method: Method, class: Class, txid: TransactionId) -> Self {
         let mut buf = Vec::with_capacity(128);
         buf.extend_from_slice(&message_type(method, class).to_be_bytes());
@@ -42,6 +43,7 @@ impl MessageBuilder {
         self
     }
 
+    /// The id the message is built with.
     pub fn transaction_id(&self) -> TransactionId {
         self.txid
     }
@@ -68,49 +70,60 @@ impl MessageBuilder {
         self.set_length();
     }
 
+    /// Append USERNAME.
     pub fn username(self, u: &str) -> Self {
         self.attr(attr::USERNAME, u.as_bytes())
     }
 
+    /// Append REALM.
     pub fn realm(self, r: &str) -> Self {
         self.attr(attr::REALM, r.as_bytes())
     }
 
+    /// Append NONCE.
     pub fn nonce(self, n: &[u8]) -> Self {
         self.attr(attr::NONCE, n)
     }
 
+    /// Append SOFTWARE.
     pub fn software(self, s: &str) -> Self {
         self.attr(attr::SOFTWARE, s.as_bytes())
     }
 
+    /// Append an attribute whose value is one big-endian 32-bit number.
     pub fn u32_attr(self, typ: u16, v: u32) -> Self {
         self.attr(typ, &v.to_be_bytes())
     }
 
+    /// Append LIFETIME, in seconds.
     pub fn lifetime(self, seconds: u32) -> Self {
         self.u32_attr(attr::LIFETIME, seconds)
     }
 
+    /// Append REQUESTED-TRANSPORT with an IP protocol number (17 UDP, 6 TCP).
     pub fn requested_transport(self, protocol: u8) -> Self {
         self.attr(attr::REQUESTED_TRANSPORT, &[protocol, 0, 0, 0])
     }
 
+    /// Append CHANNEL-NUMBER (0x4000-0x4FFF per RFC 8656).
     pub fn channel_number(self, channel: u16) -> Self {
         let c = channel.to_be_bytes();
         self.attr(attr::CHANNEL_NUMBER, &[c[0], c[1], 0, 0])
     }
 
+    /// Append DATA.
     pub fn data(self, d: &[u8]) -> Self {
         self.attr(attr::DATA, d)
     }
 
+    /// Append ERROR-CODE: `code` is 300-699, `reason` the phrase.
     pub fn error_code(self, code: u16, reason: &str) -> Self {
         let mut v = vec![0, 0, (code / 100) as u8 & 0x07, (code % 100) as u8];
         v.extend_from_slice(reason.as_bytes());
         self.attr(attr::ERROR_CODE, &v)
     }
 
+    /// Append UNKNOWN-ATTRIBUTES listing `types`.
     pub fn unknown_attributes(self, types: &[u16]) -> Self {
         let v: Vec<u8> = types.iter().flat_map(|t| t.to_be_bytes()).collect();
         self.attr(attr::UNKNOWN_ATTRIBUTES, &v)

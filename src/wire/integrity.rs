@@ -19,11 +19,14 @@ pub const FINGERPRINT_XOR: u32 = 0x5354_554E;
 /// is never shown by `Debug`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
+    /// Username, as sent in USERNAME.
     pub user: String,
+    /// Password in the clear (hidden by `Debug`).
     pub password: String,
 }
 
 impl Credential {
+    /// A credential from a user name and password.
     pub fn new(user: impl Into<String>, password: impl Into<String>) -> Credential {
         Credential {
             user: user.into(),
@@ -85,6 +88,7 @@ impl Key {
         Key(bytes.to_vec())
     }
 
+    /// The key bytes (the HMAC key).
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
@@ -104,7 +108,9 @@ fn credential_digest<D: Digest>(username: &str, realm: &str, password: &str) -> 
 /// Which integrity attribute a verdict is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntegrityKind {
+    /// MESSAGE-INTEGRITY (HMAC-SHA1).
     Sha1,
+    /// MESSAGE-INTEGRITY-SHA256 (HMAC-SHA256).
     Sha256,
 }
 
@@ -113,7 +119,9 @@ pub enum IntegrityKind {
 pub enum IntegrityVerdict {
     /// The message carries no integrity attribute.
     Absent,
+    /// The HMAC matches the key.
     Verified(IntegrityKind),
+    /// The HMAC does not match the key (wrong password, or the message was altered).
     Failed(IntegrityKind),
     /// RFC 3489 integrity (no length adjustment, 64-byte padding) is not checked.
     NotApplicable,
@@ -122,10 +130,15 @@ pub enum IntegrityVerdict {
 /// The outcome of checking FINGERPRINT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FingerprintVerdict {
+    /// The message carries no FINGERPRINT.
     Absent,
+    /// The CRC matches.
     Valid,
+    /// The CRC does not match: the message was altered or is not what it seems.
     Invalid {
+        /// The value in the attribute.
         carried: u32,
+        /// The value computed over the message.
         computed: u32,
     },
     /// FINGERPRINT present but not the last attribute (RFC 8489 section 14.7).

@@ -19,13 +19,18 @@ pub const HEADER_LEN: usize = 20;
 /// The class bits (C1 C0) of the message type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Class {
+    /// Request (class bits 0b00): expects a success or error response.
     Request,
+    /// Indication (0b01): no response (Send, Data, ICE keepalives).
     Indication,
+    /// Success response (0b10).
     Success,
+    /// Error response (0b11), carries ERROR-CODE.
     Error,
 }
 
 impl Class {
+    /// Lower-case name as the JSON contract uses: "request", "indication", "success", "error".
     pub fn as_str(self) -> &'static str {
         match self {
             Class::Request => "request",
@@ -59,18 +64,27 @@ impl Class {
 pub struct Method(pub u16);
 
 impl Method {
+    /// Binding (RFC 8489): reflexive address discovery and ICE connectivity checks.
     pub const BINDING: Method = Method(0x001);
     /// RFC 3489 Shared Secret.
     pub const SHARED_SECRET: Method = Method(0x002);
+    /// TURN Allocate (RFC 8656 section 7).
     pub const ALLOCATE: Method = Method(0x003);
+    /// TURN Refresh (RFC 8656 section 8).
     pub const REFRESH: Method = Method(0x004);
+    /// TURN Send indication, client to relay (RFC 8656 section 11).
     pub const SEND: Method = Method(0x006);
+    /// TURN Data indication, relay to client (RFC 8656 section 11).
     pub const DATA: Method = Method(0x007);
+    /// TURN CreatePermission (RFC 8656 section 10).
     pub const CREATE_PERMISSION: Method = Method(0x008);
+    /// TURN ChannelBind (RFC 8656 section 12).
     pub const CHANNEL_BIND: Method = Method(0x009);
     /// RFC 6062 TCP relay.
     pub const CONNECT: Method = Method(0x00A);
+    /// RFC 6062 ConnectionBind: ties a new client TCP connection to a peer connection.
     pub const CONNECTION_BIND: Method = Method(0x00B);
+    /// RFC 6062 ConnectionAttempt indication: a peer connected to the relay.
     pub const CONNECTION_ATTEMPT: Method = Method(0x00C);
     /// Google's ping (GOOG-PING).
     pub const GOOG_PING: Method = Method(0x080);
@@ -154,10 +168,12 @@ impl TransactionId {
         }
     }
 
+    /// True for a 128-bit RFC 3489 id (message without magic cookie).
     pub fn is_legacy(&self) -> bool {
         self.legacy
     }
 
+    /// Lower-case hex of the id's bytes (12 bytes, or 16 for RFC 3489).
     pub fn to_hex(&self) -> String {
         hex(self.as_bytes())
     }
@@ -327,14 +343,17 @@ impl<'a> Message<'a> {
         self.typ
     }
 
+    /// The method from the message type.
     pub fn method(&self) -> Method {
         split_type(self.typ).0
     }
 
+    /// The class from the message type.
     pub fn class(&self) -> Class {
         split_type(self.typ).1
     }
 
+    /// The transaction id (without the magic cookie).
     pub fn transaction_id(&self) -> TransactionId {
         self.txid
     }
@@ -375,6 +394,7 @@ impl<'a> Message<'a> {
         self.attribute(typ).and_then(Result::ok).and_then(f)
     }
 
+    /// USERNAME, None when absent or not UTF-8.
     pub fn username(&self) -> Option<&'a str> {
         self.typed(attr::USERNAME, |a| match a {
             Attribute::Username(u) => Some(u),
@@ -382,6 +402,7 @@ impl<'a> Message<'a> {
         })
     }
 
+    /// REALM, None when absent or not UTF-8.
     pub fn realm(&self) -> Option<&'a str> {
         self.typed(attr::REALM, |a| match a {
             Attribute::Realm(r) => Some(r),
@@ -389,10 +410,12 @@ impl<'a> Message<'a> {
         })
     }
 
+    /// NONCE value bytes, None when absent.
     pub fn nonce(&self) -> Option<&'a [u8]> {
         self.raw_attribute(attr::NONCE).map(|a| a.value)
     }
 
+    /// SOFTWARE, None when absent or not UTF-8.
     pub fn software(&self) -> Option<&'a str> {
         self.typed(attr::SOFTWARE, |a| match a {
             Attribute::Software(s) => Some(s),
@@ -408,6 +431,7 @@ impl<'a> Message<'a> {
         })
     }
 
+    /// LIFETIME in seconds, None when absent or malformed.
     pub fn lifetime(&self) -> Option<u32> {
         self.typed(attr::LIFETIME, |a| match a {
             Attribute::Lifetime(l) => Some(l),
@@ -415,6 +439,7 @@ impl<'a> Message<'a> {
         })
     }
 
+    /// CHANNEL-NUMBER, None when absent or malformed.
     pub fn channel_number(&self) -> Option<u16> {
         self.typed(attr::CHANNEL_NUMBER, |a| match a {
             Attribute::ChannelNumber(c) => Some(c),
@@ -422,6 +447,7 @@ impl<'a> Message<'a> {
         })
     }
 
+    /// REQUESTED-TRANSPORT protocol number (17 UDP, 6 TCP), None when absent or malformed.
     pub fn requested_transport(&self) -> Option<u8> {
         self.typed(attr::REQUESTED_TRANSPORT, |a| match a {
             Attribute::RequestedTransport(p) => Some(p),
@@ -429,10 +455,12 @@ impl<'a> Message<'a> {
         })
     }
 
+    /// XOR-MAPPED-ADDRESS, un-XORed; None when absent or malformed.
     pub fn xor_mapped_address(&self) -> Option<std::net::SocketAddr> {
         self.address(attr::XOR_MAPPED_ADDRESS)
     }
 
+    /// XOR-RELAYED-ADDRESS, un-XORed; None when absent or malformed.
     pub fn xor_relayed_address(&self) -> Option<std::net::SocketAddr> {
         self.address(attr::XOR_RELAYED_ADDRESS)
     }
@@ -449,6 +477,7 @@ impl<'a> Message<'a> {
             })
     }
 
+    /// ALTERNATE-SERVER (the 300 Try Alternate target), None when absent or malformed.
     pub fn alternate_server(&self) -> Option<std::net::SocketAddr> {
         self.address(attr::ALTERNATE_SERVER)
     }

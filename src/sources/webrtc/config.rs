@@ -19,7 +19,9 @@ pub const MAX_ICE_SERVERS: usize = 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConfigSyntax {
+    /// Chrome's text form: `{ iceServers: [...], iceTransportPolicy: relay, ... }`.
     Text,
+    /// A JSON object.
     Json,
 }
 

@@ -37,20 +37,40 @@ pub const MAX_DUMP_BYTES: u64 = 512 << 20;
 /// Why bytes are not a dump that can be read, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DumpError {
+    /// The bytes are not a webrtc-internals or RTCStats dump.
     #[error("not a WebRTC dump: {reason}")]
-    NotADump { reason: String },
-    #[error("JSON error at line {line}, column {column}: {reason}")]
-    Json {
-        line: usize,
-        column: usize,
+    NotADump {
+        /// What is missing or wrong.
         reason: String,
     },
+    /// The JSON does not parse.
+    #[error("JSON error at line {line}, column {column}: {reason}")]
+    Json {
+        /// Line of the error, 1-based.
+        line: usize,
+        /// Column of the error, 1-based.
+        column: usize,
+        /// serde_json's message, without its position.
+        reason: String,
+    },
+    /// The first line of an RTCStats dump is not a header this reader knows.
     #[error("RTCStats dump header: {reason}")]
-    Header { reason: String },
+    Header {
+        /// What is wrong with the header.
+        reason: String,
+    },
+    /// The gzip stream is corrupt or truncated.
     #[error("gzip: {reason}")]
-    Gzip { reason: String },
+    Gzip {
+        /// The decompressor's error.
+        reason: String,
+    },
+    /// The dump decompresses to more than [`MAX_DUMP_BYTES`].
     #[error("decompresses to more than {limit} bytes (the limit for a dump)")]
-    TooLarge { limit: u64 },
+    TooLarge {
+        /// The limit, bytes.
+        limit: u64,
+    },
 }
 
 impl DumpError {
@@ -78,6 +98,7 @@ pub enum Sniffed {
     RtcStats,
     /// gzip: decompress a little and sniff again (see [`sniff_gzip`]).
     Gzip,
+    /// Anything else: not a dump.
     Other,
 }
 

@@ -22,13 +22,16 @@ pub enum DumpFormat {
 /// A parsed dump.
 #[derive(Debug, Clone, Serialize)]
 pub struct WebrtcDump {
+    /// Which export file it was read from.
     pub format: DumpFormat,
     /// The bytes were gzip (the page's downloads are compressed by default in current Chromes,
     /// e.g. 156; the RTCStats dump always).
     pub gzipped: bool,
+    /// The browser's user agent string, None when the dump does not give it.
     pub user_agent: Option<String>,
     /// When the dump was made (the top-level `timestamp` of newer "Create Dump" files).
     pub dumped_at: Option<UtcTime>,
+    /// Peer connections in dump order, the first [`super::MAX_PEER_CONNECTIONS`].
     pub peer_connections: Vec<PeerConnection>,
     /// What the parser read but did not keep, so that a truncated picture says so.
     pub dropped: Dropped,
@@ -52,9 +55,11 @@ pub struct Dropped {
 /// One RTCPeerConnection of the page (tab `pid-lid` or `rid-lid` of webrtc-internals).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PeerConnection {
+    /// The webrtc-internals key of the connection (`pid-lid`, or `rid-lid`).
     pub id: String,
     /// The page that created it (the CMS web app's address, for a guest), without its query.
     pub url: Option<String>,
+    /// The STUN/TURN servers and ICE transport policy it was created with.
     pub config: IceConfig,
     /// Candidates this browser gathered (`icecandidate` events, completed from local-candidate
     /// stats).
@@ -67,8 +72,11 @@ pub struct PeerConnection {
     pub pairs: Vec<CandidatePair>,
     /// The stats id of the pair ICE selected (transport stats, or the legacy active connection).
     pub selected_pair_id: Option<String>,
+    /// ICE connection state changes (`iceconnectionstatechange`), in log order.
     pub ice_states: Vec<StateChange<IceConnectionState>>,
+    /// Connection state changes (`connectionstatechange`), in log order.
     pub connection_states: Vec<StateChange<ConnectionState>>,
+    /// ICE gathering state changes (`icegatheringstatechange`), in log order.
     pub gathering_states: Vec<StateChange<GatheringState>>,
     /// First and last absolute times of its log and stats, where the dump gives them.
     pub time_range: Option<TimeRange>,
@@ -79,11 +87,14 @@ pub struct PeerConnection {
 /// From when to when a peer connection's log and stats run (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct TimeRange {
+    /// Earliest time seen.
     pub first: UtcTime,
+    /// Latest time seen.
     pub last: UtcTime,
 }
 
 impl TimeRange {
+    /// Widen `range` to include `t` (start it when None).
     pub fn extend(range: &mut Option<TimeRange>, t: UtcTime) {
         *range = Some(match *range {
             None => TimeRange { first: t, last: t },
@@ -100,13 +111,17 @@ impl TimeRange {
 pub struct IceConfig {
     /// `None` when the dump had no configuration for this connection.
     pub syntax: Option<ConfigSyntax>,
+    /// The ICE server URLs, one entry per URL, the first
+    /// [`MAX_ICE_SERVERS`](super::config::MAX_ICE_SERVERS).
     pub servers: Vec<IceServer>,
+    /// URLs beyond [`MAX_ICE_SERVERS`](super::config::MAX_ICE_SERVERS), not kept.
     pub servers_dropped: u64,
     /// `None` when not written (Chrome's JSON omits the default `all`).
     pub transport_policy: Option<IceTransportPolicy>,
 }
 
 impl IceConfig {
+    /// The `turn:` and `turns:` servers.
     pub fn turn_servers(&self) -> impl Iterator<Item = &IceServer> {
         self.servers.iter().filter(|s| s.scheme.is_turn())
     }
@@ -124,11 +139,15 @@ impl IceConfig {
 pub struct IceServer {
     /// The URL as written (any password in a user part removed).
     pub url: String,
+    /// `stun:`, `stuns:`, `turn:` or `turns:`.
     pub scheme: IceServerScheme,
+    /// Host name or address from the URL (IPv6 without brackets).
     pub host: String,
+    /// Port from the URL, None when it gives none (see [`IceServer::port_or_default`]).
     pub port: Option<u16>,
     /// `?transport=` of a `turn:` URL.
     pub transport: Option<TransportProtocol>,
+    /// The TURN username given with the URL, None when none was.
     pub username: Option<String>,
 }
 
@@ -152,17 +171,24 @@ impl IceServer {
     }
 }
 
+/// The scheme of an ICE server URL (RFC 7064 STUN, RFC 7065 TURN).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IceServerScheme {
+    /// `stun:`, STUN over UDP or TCP.
     Stun,
+    /// `stuns:`, STUN over TLS.
     Stuns,
+    /// `turn:`, TURN over UDP (or TCP with `?transport=tcp`).
     Turn,
+    /// `turns:`, TURN over TLS.
     Turns,
+    /// Any other scheme, lower-cased.
     Unknown(String),
 }
 
 impl IceServerScheme {
+    /// Parse a scheme, case-insensitively.
     pub fn parse(s: &str) -> IceServerScheme {
         match s.to_ascii_lowercase().as_str() {
             "stun" => IceServerScheme::Stun,
@@ -173,23 +199,30 @@ impl IceServerScheme {
         }
     }
 
+    /// True for `turn:` and `turns:`.
     pub fn is_turn(&self) -> bool {
         matches!(self, IceServerScheme::Turn | IceServerScheme::Turns)
     }
 }
 
+/// The `iceTransportPolicy` of the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IceTransportPolicy {
+    /// `all`: every candidate type (the default).
     All,
+    /// `relay`: relay candidates only, so TURN must work.
     Relay,
     /// Chrome's non-standard `noHost`.
     NoHost,
+    /// `none`: gather nothing (legacy).
     None,
+    /// Any other value, lower-cased.
     Other(String),
 }
 
 impl IceTransportPolicy {
+    /// Parse a policy, case-insensitively.
     pub fn parse(s: &str) -> IceTransportPolicy {
         match s.trim().to_ascii_lowercase().as_str() {
             "all" => IceTransportPolicy::All,
@@ -205,12 +238,16 @@ impl IceTransportPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransportProtocol {
+    /// UDP.
     Udp,
+    /// TCP.
     Tcp,
+    /// Any other value, lower-cased.
     Other(String),
 }
 
 impl TransportProtocol {
+    /// Parse a transport, case-insensitively.
     pub fn parse(s: &str) -> TransportProtocol {
         match s.trim().to_ascii_lowercase().as_str() {
             "udp" => TransportProtocol::Udp,
@@ -224,13 +261,18 @@ impl TransportProtocol {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RelayProtocol {
+    /// TURN over UDP (`turn:`).
     Udp,
+    /// TURN over TCP (`turn:...?transport=tcp`).
     Tcp,
+    /// TURN over TLS (`turns:`).
     Tls,
+    /// Any other value, lower-cased.
     Other(String),
 }
 
 impl RelayProtocol {
+    /// Parse a relay protocol, case-insensitively.
     pub fn parse(s: &str) -> RelayProtocol {
         match s.trim().to_ascii_lowercase().as_str() {
             "udp" => RelayProtocol::Udp,
@@ -241,13 +283,19 @@ impl RelayProtocol {
     }
 }
 
+/// The type of an ICE candidate (RFC 8445 section 5.1.1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CandidateType {
+    /// A host candidate: an address of the browser's own interface.
     Host,
+    /// Server reflexive: the browser's address as a STUN server saw it (behind NAT).
     Srflx,
+    /// Peer reflexive: learnt from a connectivity check.
     Prflx,
+    /// Relayed: an address allocated on a TURN server.
     Relay,
+    /// Any other type, lower-cased.
     Other(String),
 }
 
@@ -264,6 +312,7 @@ impl CandidateType {
         }
     }
 
+    /// The standard name: "host", "srflx", "prflx", "relay" (or the other text).
     pub fn as_str(&self) -> &str {
         match self {
             CandidateType::Host => "host",
@@ -278,11 +327,13 @@ impl CandidateType {
 /// An ICE candidate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Candidate {
+    /// Host, srflx, prflx or relay.
     pub candidate_type: CandidateType,
     /// The candidate's own transport (`udp`, or `tcp` for ICE-TCP).
     pub protocol: Option<TransportProtocol>,
     /// An IP address, or an mDNS name (`<uuid>.local`) where the browser hid its address.
     pub address: String,
+    /// The candidate's port.
     pub port: u16,
     /// For relay candidates: how the allocation was made.
     pub relay_protocol: Option<RelayProtocol>,
@@ -290,7 +341,9 @@ pub struct Candidate {
     pub url: Option<String>,
     /// For srflx and relay candidates: the base (`raddr`/`rport`).
     pub related_address: Option<String>,
+    /// The base's port, None where not given.
     pub related_port: Option<u16>,
+    /// The network adapter type the stats give (`ethernet`, `wifi`, `vpn`, ...), None otherwise.
     pub network_type: Option<String>,
     /// When the browser reported it (its `icecandidate` event).
     pub seen_at: Option<EventTime>,
@@ -301,10 +354,15 @@ pub struct Candidate {
 /// How many local candidates of each type a peer connection gathered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct CandidateCounts {
+    /// Host candidates.
     pub host: usize,
+    /// Server-reflexive candidates.
     pub srflx: usize,
+    /// Peer-reflexive candidates.
     pub prflx: usize,
+    /// Relay candidates.
     pub relay: usize,
+    /// Candidates of another type.
     pub other: usize,
 }
 
@@ -327,37 +385,49 @@ impl Candidate {
 /// An `icecandidateerror`: a server that gave no candidate, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CandidateError {
+    /// When the error was reported, None when the log does not date it.
     pub at: Option<EventTime>,
     /// The STUN/TURN URL that failed.
     pub url: String,
     /// The local (host) address and port the request was sent from, where given.
     pub address: Option<String>,
+    /// The local port, where given.
     pub port: Option<u16>,
     /// 701 (no answer / not reachable), or the STUN error code of the server's answer (401, 431,
     /// 486, 508, ...).
     pub code: u16,
+    /// The error text Chrome gives (the STUN reason phrase, or its own words for 701).
     pub text: String,
 }
 
 impl CandidateError {
+    /// True when the failed URL is `turn:` or `turns:`.
     pub fn is_turn(&self) -> bool {
         let scheme = self.url.split(':').next().unwrap_or("");
         IceServerScheme::parse(scheme).is_turn()
     }
 }
 
+/// The state of a candidate pair (RFC 8445 section 6.1.2.6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PairState {
+    /// Waiting for another pair of its foundation.
     Frozen,
+    /// Ready to be checked.
     Waiting,
+    /// A check was sent, no answer yet.
     InProgress,
+    /// The check failed (no answer, or an error).
     Failed,
+    /// A check succeeded.
     Succeeded,
+    /// Any other value, lower-cased.
     Other(String),
 }
 
 impl PairState {
+    /// Parse a pair state, case-insensitively (`in-progress` or `inprogress`).
     pub fn parse(s: &str) -> PairState {
         match s.trim().to_ascii_lowercase().as_str() {
             "frozen" => PairState::Frozen,
@@ -373,16 +443,27 @@ impl PairState {
 /// A candidate pair with the last values its stats had.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CandidatePair {
+    /// The stats object id of the pair.
     pub stats_id: String,
+    /// The pair's state, None when the stats do not give it.
     pub state: Option<PairState>,
+    /// Nominated by the controlling agent, None when not given.
     pub nominated: Option<bool>,
+    /// Bytes sent on the pair (the stats' `bytesSent`).
     pub bytes_sent: Option<u64>,
+    /// Bytes received on the pair (`bytesReceived`).
     pub bytes_received: Option<u64>,
+    /// Connectivity check requests sent (`requestsSent`).
     pub requests_sent: Option<u64>,
+    /// Connectivity check requests received (`requestsReceived`).
     pub requests_received: Option<u64>,
+    /// Check responses sent (`responsesSent`).
     pub responses_sent: Option<u64>,
+    /// Check responses received (`responsesReceived`).
     pub responses_received: Option<u64>,
+    /// The local candidate, None when its stats are not in the dump.
     pub local: Option<Candidate>,
+    /// The remote candidate, None when its stats are not in the dump.
     pub remote: Option<Candidate>,
     /// Time of the last stats sample read.
     pub last_sample: Option<UtcTime>,
@@ -391,41 +472,65 @@ pub struct CandidatePair {
 /// A state and when the log says it was entered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StateChange<S> {
+    /// When the state was entered, None when the log does not date it.
     pub at: Option<EventTime>,
+    /// The state entered.
     pub state: S,
 }
 
+/// The `iceConnectionState` of a peer connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IceConnectionState {
+    /// `new`: not yet checking.
     New,
+    /// `checking`: connectivity checks under way, none succeeded yet.
     Checking,
+    /// `connected`: a working pair was found.
     Connected,
+    /// `completed`: checks done, a pair selected.
     Completed,
+    /// `disconnected`: consent checks failing for a while (may recover).
     Disconnected,
+    /// `failed`: no pair works.
     Failed,
+    /// `closed`: the connection was closed.
     Closed,
+    /// Any other value, lower-cased.
     Other(String),
 }
 
+/// The `connectionState` of a peer connection (ICE and DTLS together).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionState {
+    /// `new`.
     New,
+    /// `connecting`: ICE or DTLS under way.
     Connecting,
+    /// `connected`: ICE and DTLS up.
     Connected,
+    /// `disconnected`: a transport lost connectivity.
     Disconnected,
+    /// `failed`: a transport failed.
     Failed,
+    /// `closed`.
     Closed,
+    /// Any other value, lower-cased.
     Other(String),
 }
 
+/// The `iceGatheringState` of a peer connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GatheringState {
+    /// `new`: not gathering yet.
     New,
+    /// `gathering`: candidates being gathered.
     Gathering,
+    /// `complete`: gathering ended.
     Complete,
+    /// Any other value, lower-cased.
     Other(String),
 }
 
@@ -436,6 +541,7 @@ pub(crate) fn state_name(value: &str, legacy_prefix: &str) -> String {
 }
 
 impl IceConnectionState {
+    /// Parse a state as written (quoted, bare, or the legacy `ICEConnectionStateConnected`).
     pub fn parse(s: &str) -> IceConnectionState {
         match state_name(s, "iceconnectionstate").as_str() {
             "new" => IceConnectionState::New,
@@ -451,6 +557,7 @@ impl IceConnectionState {
 }
 
 impl ConnectionState {
+    /// Parse a state as written (quoted, bare, or with a legacy prefix).
     pub fn parse(s: &str) -> ConnectionState {
         match state_name(s, "peerconnectionstate").as_str() {
             "new" => ConnectionState::New,
@@ -465,6 +572,7 @@ impl ConnectionState {
 }
 
 impl GatheringState {
+    /// Parse a state as written (quoted, bare, or with a legacy prefix).
     pub fn parse(s: &str) -> GatheringState {
         match state_name(s, "icegatheringstate").as_str() {
             "new" => GatheringState::New,
@@ -482,6 +590,7 @@ impl PeerConnection {
         self.pairs.iter().find(|p| p.stats_id == id)
     }
 
+    /// The local relay candidates.
     pub fn relay_candidates(&self) -> impl Iterator<Item = &Candidate> {
         self.local_candidates
             .iter()

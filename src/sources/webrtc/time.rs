@@ -12,6 +12,7 @@ use serde::Serialize;
 /// An absolute instant: microseconds since the Unix epoch, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct UtcTime {
+    /// Microseconds since 1970-01-01T00:00:00Z.
     pub micros: i64,
 }
 
@@ -30,6 +31,7 @@ impl UtcTime {
         })
     }
 
+    /// Milliseconds since the epoch (what `Date.now()` gives).
     pub fn millis(self) -> f64 {
         self.micros as f64 / 1000.0
     }
@@ -100,12 +102,14 @@ impl fmt::Display for UtcTime {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum EventTime {
+    /// An absolute time the dump gave in milliseconds or ISO form.
     Utc(UtcTime),
     /// `Date.toLocaleString()` of an older Chrome: local time, zone and format unknown.
     LocalText(String),
 }
 
 impl EventTime {
+    /// The absolute time, None for local-time text.
     pub fn utc(&self) -> Option<UtcTime> {
         match self {
             EventTime::Utc(t) => Some(*t),

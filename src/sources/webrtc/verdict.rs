@@ -17,15 +17,19 @@ use super::time::EventTime;
 pub struct Verdict {
     /// The peer connection's id in the dump (`pid-lid`).
     pub peer_connection: String,
+    /// What was found.
     pub kind: VerdictKind,
 }
 
+/// What a verdict says about a peer connection (the browser side of a call).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum VerdictKind {
     /// TURN servers are configured and no relay candidate was gathered.
     NoRelayCandidate {
+        /// The TURN URLs configured (`turn:`/`turns:`).
         turn_urls: Vec<String>,
+        /// Why, as the candidate errors tell.
         cause: NoRelayCause,
     },
     /// An `icecandidateerror` on a TURN URL.
@@ -33,26 +37,39 @@ pub enum VerdictKind {
     /// The ICE connection state or the connection state reached `failed`; `ever_connected`:
     /// it had worked before.
     IceFailed {
+        /// When the state became `failed`, None when the dump does not date it.
         at: Option<EventTime>,
+        /// True when ICE had been `connected` or `completed` before.
         ever_connected: bool,
     },
     /// ICE went `disconnected`; `recovered` when it was connected again afterwards.
     IceDisconnected {
+        /// When the state became `disconnected`, None when the dump does not date it.
         at: Option<EventTime>,
+        /// True when ICE was `connected` again afterwards.
         recovered: bool,
     },
     /// ICE never reached `connected` by the time of the dump (and did not fail either).
     NeverConnected {
+        /// The last ICE connection state in the dump, None when it logged none.
         last_state: Option<IceConnectionState>,
     },
     /// Every relay candidate was allocated over TCP or TLS: TURN over UDP did not work.
-    RelayOnlyOverTcp { protocols: Vec<RelayProtocol> },
+    RelayOnlyOverTcp {
+        /// The relay protocols of the relay candidates (each TCP or TLS).
+        protocols: Vec<RelayProtocol>,
+    },
     /// The pair ICE selected, by candidate types (`relay-srflx`: local relay, remote srflx).
     SelectedPair {
+        /// Type of the local candidate (host, srflx, prflx, relay).
         local: CandidateType,
+        /// Type of the remote candidate.
         remote: CandidateType,
+        /// For a local relay candidate: the transport to the TURN server; None otherwise.
         local_relay_protocol: Option<RelayProtocol>,
+        /// The local candidate, `address:port` (IPv6 in brackets).
         local_address: String,
+        /// The remote candidate, `address:port` (IPv6 in brackets).
         remote_address: String,
     },
 }
@@ -62,12 +79,18 @@ pub enum VerdictKind {
 #[serde(rename_all = "snake_case")]
 pub enum NoRelayCause {
     /// 401 / 431 / 441 (or a 701 whose text names them): the TURN username or password.
-    Credentials { code: u16 },
+    Credentials {
+        /// The STUN error code (401, 431 or 441).
+        code: u16,
+    },
     /// 701 with no STUN answer: the TURN server was not reached (UDP/TCP 3478 or 443 blocked, or
     /// TURN not listening).
     Unreachable,
     /// Another STUN error: 486 quota, 508 capacity, 403, 437, ...
-    ServerRefused { code: u16 },
+    ServerRefused {
+        /// The STUN error code.
+        code: u16,
+    },
     /// No error was logged (e.g. the dump was taken before gathering ended).
     NoErrorReported,
 }
@@ -169,6 +192,7 @@ fn credential_code(e: &CandidateError) -> Option<u16> {
     }
 }
 
+/// [`VerdictKind::RelayOnlyOverTcp`] when every relay candidate went over TCP or TLS, else None.
 pub fn relay_only_over_tcp(pc: &PeerConnection) -> Option<VerdictKind> {
     let mut protocols: Vec<RelayProtocol> = pc
         .relay_candidates()
@@ -228,6 +252,8 @@ pub fn ice_outcome(pc: &PeerConnection) -> Vec<VerdictKind> {
     out
 }
 
+/// [`VerdictKind::SelectedPair`] for the pair ICE selected, None when none was (or its
+/// candidates are unknown).
 pub fn selected_pair(pc: &PeerConnection) -> Option<VerdictKind> {
     let pair = pc.selected_pair()?;
     let (local, remote) = (pair.local.as_ref()?, pair.remote.as_ref()?);
