@@ -31,11 +31,10 @@
 
 // Every public item says what it means to a user of the library (issue #12). In cli, clap
 // reads doc comments as help text: on an argument or a value of a `--format`-like option, the
-// doc comment is what `--help` prints. capture and serve are allowed until their rework lands.
+// doc comment is what `--help` prints.
 #![deny(missing_docs)]
 
 pub mod batch;
-#[allow(missing_docs)] // documented after the capture/serve rework lands
 pub mod capture;
 pub mod case;
 #[cfg(feature = "cli")]
@@ -49,7 +48,6 @@ pub mod redact;
 pub mod replay;
 pub mod report;
 #[cfg(feature = "serve")]
-#[allow(missing_docs)] // documented after the capture/serve rework lands
 pub mod serve;
 pub mod sources;
 #[cfg(feature = "testsupport")]

@@ -60,41 +60,78 @@ impl Limits {
     }
 }
 
+/// Why a walk stopped. Each ends the walk; the members shown before it stay shown.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BundleError {
+    /// The gzip layers inflated past [`Limits::inflated`] while reading `name`.
     #[error(
         "{name}: inflates to more than {limit} bytes (the limit): refused, possibly a gzip bomb"
     )]
-    TooLarge { name: String, limit: u64 },
-    #[error("{name}: declares {size} bytes, more than the {left} bytes left of the {limit}-byte inflation limit: refused before inflating it, possibly a gzip bomb")]
-    MemberTooLarge {
+    TooLarge {
+        /// Label of the member being read.
         name: String,
-        size: u64,
-        left: u64,
+        /// The inflation limit, in bytes.
         limit: u64,
     },
+    /// A member of a compressed tar declares more bytes than are left of the inflation
+    /// limit; refused before any of it is inflated.
+    #[error("{name}: declares {size} bytes, more than the {left} bytes left of the {limit}-byte inflation limit: refused before inflating it, possibly a gzip bomb")]
+    MemberTooLarge {
+        /// Label of the member.
+        name: String,
+        /// The size its tar header declares, in bytes.
+        size: u64,
+        /// Bytes left of the limit when it was met.
+        left: u64,
+        /// The inflation limit, in bytes.
+        limit: u64,
+    },
+    /// A gzip stream or tar archive could not be read, or the visitor's
+    /// [`read`](Visitor::read) failed.
     #[error("{name}: corrupt {what}: {detail}")]
     Corrupt {
+        /// Label of the member or container.
         name: String,
+        /// What was being read: "gzip stream", "tar archive" or "stream".
         what: &'static str,
+        /// The reader's error.
         detail: String,
     },
+    /// A gzip or tar found at [`Limits::depth`] containers deep.
     #[error("{name}: containers (gzip or tar) nested more than {limit} deep")]
-    TooDeep { name: String, limit: usize },
+    TooDeep {
+        /// Label of the container that was not opened.
+        name: String,
+        /// The depth limit.
+        limit: usize,
+    },
+    /// The tar archives held more than [`Limits::entries`] entries, directories included.
     #[error("{name}: more than {limit} archive entries (the limit): the rest is not read")]
-    TooManyEntries { name: String, limit: u64 },
+    TooManyEntries {
+        /// Label of the archive where the limit was passed.
+        name: String,
+        /// The entry limit.
+        limit: u64,
+    },
 }
 
 /// What the first bytes say a file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A classic pcap, any byte order, microsecond, nanosecond or Kuznetzov's modified format.
     Pcap,
+    /// A pcapng (section header block first).
     PcapNg,
+    /// A gzip stream (a .gz or the outside of a .tar.gz).
     Gzip,
+    /// A POSIX (ustar) or GNU tar archive.
     Tar,
+    /// Anything else (a log, a configuration, an old-style tar without the ustar magic).
     Other,
 }
 
+/// What a file is, from its first bytes (the first 262 are enough; fewer are read as far as
+/// they go).
 pub fn sniff(b: &[u8]) -> Kind {
     match b.get(..4) {
         Some([0xa1, 0xb2, 0xc3, 0xd4])
@@ -131,6 +168,7 @@ pub struct Member<'a> {
 /// What to do with a member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Take {
+    /// Read it: [`Visitor::read`] is called with its bytes.
     Read,
     /// Skip it, for this reason (listed in [`Walked::skipped`]).
     Skip(String),
@@ -138,6 +176,7 @@ pub enum Take {
 
 /// Decides what to read and reads it.
 pub trait Visitor {
+    /// Whether to read `m` (a capture, or [`Kind::Other`]), from its name and first bytes.
     fn member(&mut self, m: &Member<'_>) -> Take;
     /// Read the member, from its first byte; `data` ends where the member ends. An error
     /// from `data` is the bundle's (corrupt, or over the limit) and ends the walk.
@@ -147,7 +186,10 @@ pub trait Visitor {
 /// A member not read, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
+    /// The member's label (as [`Member::name`]).
     pub name: String,
+    /// Why: the visitor's [`Take::Skip`] reason, or "not a regular file (links are not
+    /// followed)".
     pub reason: String,
 }
 
@@ -158,6 +200,7 @@ pub struct Walked {
     pub inflated: u64,
     /// Tar entries met.
     pub entries: u64,
+    /// Members not read, in walk order.
     pub skipped: Vec<Skipped>,
 }
 
@@ -376,7 +419,7 @@ fn untar(
 }
 
 /// A member name as a label: invalid UTF-8 replaced, control characters (terminal escapes,
-/// newlines) written as escapes, cut at [`MAX_NAME_CHARS`].
+/// newlines) written as escapes, cut at 512 characters (an ellipsis marks the cut).
 pub fn clean_label(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
     let mut out = String::with_capacity(text.len().min(MAX_NAME_CHARS));
@@ -397,15 +440,20 @@ pub fn clean_label(raw: &[u8]) -> String {
 /// A capture read into memory by [`expand`].
 #[derive(Debug, Clone)]
 pub struct Collected {
+    /// Its label in the bundle (`bundle!dir/file.pcap`).
     pub name: String,
+    /// The whole capture, inflated.
     pub bytes: Vec<u8>,
 }
 
 /// Everything [`expand`] found: captures in memory, and the members skipped.
 #[derive(Debug, Default)]
 pub struct Expanded {
+    /// The pcap and pcapng members, in bundle order.
     pub captures: Vec<Collected>,
+    /// Members that are not captures, and why they were not read.
     pub skipped: Vec<Skipped>,
+    /// Bytes inflated, all gzip layers together.
     pub inflated: u64,
 }
 

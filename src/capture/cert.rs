@@ -26,6 +26,7 @@ pub struct CertInfo {
     pub subject: String,
     /// The subject's common name, when it has one.
     pub common_name: Option<String>,
+    /// Issuer distinguished name (RFC 4514 text, cut at 256 characters).
     pub issuer: String,
     /// Issuer and subject are the same name: the certificate signed itself (or claims to).
     pub self_issued: bool,
@@ -33,10 +34,11 @@ pub struct CertInfo {
     pub san_dns: Vec<String>,
     /// subjectAltName iPAddress entries.
     pub san_ip: Vec<IpAddr>,
-    /// SAN entries beyond [`MAX_SAN`], not kept.
+    /// SAN entries beyond the first 64, counted but not kept.
     pub san_dropped: usize,
-    /// notBefore / notAfter, seconds since the Unix epoch.
+    /// notBefore, seconds since the Unix epoch (None when unreadable or out of range).
     pub not_before: Option<i64>,
+    /// notAfter, seconds since the Unix epoch (None when unreadable or out of range).
     pub not_after: Option<i64>,
     /// Why the certificate could not be read (the other fields are then empty).
     pub error: Option<String>,

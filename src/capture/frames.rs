@@ -19,6 +19,7 @@ const RAW_CHUNK: usize = 256 * 1024;
 pub struct RawFrame<'a> {
     /// 1-based frame number in its file, as Wireshark shows it.
     pub frame: u32,
+    /// When the record was captured, as the file says (nanoseconds since the Unix epoch).
     pub ts: Timestamp,
     /// The link type of the interface the record was captured on.
     pub link: u32,

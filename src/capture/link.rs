@@ -15,15 +15,27 @@ use etherparse::{Ethernet2Slice, SingleVlanSlice};
 use super::source::be16;
 use super::ProblemKind;
 
+/// BSD loopback: a 4-byte address family in the writer's byte order (both orders accepted).
 pub const LINKTYPE_NULL: u32 = 0;
+/// Ethernet II, with VLAN tags, PPPoE session and MPLS read through.
 pub const LINKTYPE_ETHERNET: u32 = 1;
+/// Raw IP under DLT_RAW's number on most systems, in files older than
+/// [`LINKTYPE_RAW`] (the IP version is read from the packet).
 pub const LINKTYPE_RAW_12: u32 = 12;
+/// Raw IP under DLT_RAW's number on OpenBSD (the IP version is read from the packet).
 pub const LINKTYPE_RAW_14: u32 = 14;
+/// Raw IP, IPv4 or IPv6 (the version is read from the packet).
 pub const LINKTYPE_RAW: u32 = 101;
+/// OpenBSD loopback: a 4-byte address family in network byte order.
 pub const LINKTYPE_LOOP: u32 = 108;
+/// Linux cooked capture v1 (`tcpdump -i any`): a 16-byte header ending in an ethertype.
 pub const LINKTYPE_LINUX_SLL: u32 = 113;
+/// Raw IPv4.
 pub const LINKTYPE_IPV4: u32 = 228;
+/// Raw IPv6.
 pub const LINKTYPE_IPV6: u32 = 229;
+/// Linux cooked capture v2 (`tcpdump -i any -y LINUX_SLL2`): a 20-byte header that also
+/// names the interface.
 pub const LINKTYPE_LINUX_SLL2: u32 = 276;
 
 /// The network-layer packet found in a frame.

@@ -44,19 +44,27 @@ use std::net::{IpAddr, SocketAddr};
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
+    /// Seconds since the Unix epoch, fractional (exact to about a microsecond for
+    /// present-day times).
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
     }
 }
 
+/// The transport a payload travelled on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
+    /// UDP.
     Udp,
+    /// TCP, payloads cut from the reassembled stream.
     Tcp,
+    /// TLS over TCP. The capture layer never yields it (TLS payloads are encrypted): a TLS
+    /// stream shows as [`Event::Tls`] items on [`Transport::Tcp`] endpoints.
     Tls,
 }
 
 impl Transport {
+    /// Lower-case name as in reports and exports: `udp`, `tcp`, `tls`.
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Udp => "udp",
@@ -87,72 +95,115 @@ pub enum Framing {
 pub struct Payload<'a> {
     /// 1-based frame number as Wireshark shows it; for reassembled data the completing frame.
     pub frame: u32,
+    /// Capture time of that frame, nanoseconds since the Unix epoch.
     pub ts: Timestamp,
+    /// UDP or TCP (never [`Transport::Tls`]).
     pub transport: Transport,
+    /// How `data` was cut from the transport.
     pub framing: Framing,
+    /// Sender's address and port.
     pub src: SocketAddr,
+    /// Receiver's address and port.
     pub dst: SocketAddr,
     /// Borrowed from the capture bytes where possible; owned after IP or TCP reassembly.
     pub data: Cow<'a, [u8]>,
 }
 
+/// Why an ICMP or ICMPv6 destination unreachable says the datagram did not arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnreachableKind {
+    /// Port unreachable (ICMP code 3, ICMPv6 code 4): the host is there, nothing listens.
     Port,
+    /// Host unreachable (ICMP codes 1, 7, 12; ICMPv6 code 3).
     Host,
+    /// Network unreachable (ICMP codes 0, 6, 11; ICMPv6 code 0: no route).
     Network,
+    /// Protocol unreachable (ICMP code 2).
     Protocol,
+    /// Administratively prohibited: a firewall said no (ICMP codes 9, 10, 13; ICMPv6
+    /// codes 1, 5, 6).
     AdminProhibited,
-    Other { icmp_type: u8, code: u8 },
+    /// Any other code, as received.
+    Other {
+        /// ICMP type (3) or ICMPv6 type (1).
+        icmp_type: u8,
+        /// The code the message carried.
+        code: u8,
+    },
 }
 
+/// A TCP segment's control flags, as far as reachability findings go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpControl {
+    /// SYN without ACK: a connection attempt.
     Syn,
+    /// SYN with ACK: the attempt was accepted.
     SynAck,
+    /// RST: refused or torn down.
     Rst,
+    /// FIN without RST: one side closed its direction.
     Fin,
 }
 
 /// Something a capture shows besides payloads, or a problem reading it.
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
+    /// A transport payload.
     Payload(Payload<'a>),
     /// ICMP/ICMPv6 destination unreachable, with the quoted datagram's 5-tuple.
     Unreachable {
+        /// Frame of the ICMP message.
         frame: u32,
+        /// Its capture time, nanoseconds since the Unix epoch.
         ts: Timestamp,
         /// Who sent the ICMP message.
         reporter: IpAddr,
+        /// Why the datagram did not arrive.
         kind: UnreachableKind,
         /// `Transport::Udp` or `Transport::Tcp` of the quoted packet.
         quoted_transport: Transport,
+        /// Sender of the quoted packet (whom the message is addressed to, usually).
         quoted_src: SocketAddr,
+        /// Where the quoted packet was going.
         quoted_dst: SocketAddr,
         /// Whatever of the quoted transport payload the ICMP message carries (may be cut).
         quoted_payload: &'a [u8],
     },
     /// TCP connection control segments (SYN, SYN-ACK, RST, FIN) for reachability findings.
     Tcp {
+        /// Frame of the segment.
         frame: u32,
+        /// Its capture time, nanoseconds since the Unix epoch.
         ts: Timestamp,
+        /// Sender of the segment.
         src: SocketAddr,
+        /// Receiver of the segment.
         dst: SocketAddr,
+        /// Which control segment.
         control: TcpControl,
     },
     /// A TLS ClientHello seen on a TCP stream (e.g. TURN over TLS on 443).
     TlsClientHello {
+        /// Frame that completed the ClientHello.
         frame: u32,
+        /// Its capture time, nanoseconds since the Unix epoch.
         ts: Timestamp,
+        /// The client.
         src: SocketAddr,
+        /// The server.
         dst: SocketAddr,
+        /// The server name the client asked for (None: no server_name extension).
         sni: Option<String>,
     },
     /// A TLS alert or ServerHello, to report the handshake outcome.
     TlsServer {
+        /// Frame that completed the record.
         frame: u32,
+        /// Its capture time, nanoseconds since the Unix epoch.
         ts: Timestamp,
+        /// The server (the side that did not send the ClientHello).
         src: SocketAddr,
+        /// The client.
         dst: SocketAddr,
         /// `None` for ServerHello (handshake progressing), `Some(description)` for an alert.
         alert: Option<u8>,
@@ -169,31 +220,42 @@ pub enum Event<'a> {
 pub struct TlsEvent {
     /// The frame that completed the item (for [`TlsDetail::Closed`], the last of the stream).
     pub frame: u32,
+    /// Capture time of that frame, nanoseconds since the Unix epoch.
     pub ts: Timestamp,
+    /// The side that sent the item.
     pub src: SocketAddr,
+    /// The other side.
     pub dst: SocketAddr,
+    /// What the item is.
     pub detail: TlsDetail,
 }
 
 /// What a TLS record (or the end of the stream) told; see `tls.rs` for what is visible when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsDetail {
+    /// The client's offer: server name, ALPN, versions.
     ClientHello(ClientHello),
     /// The version the server chose (0x0303 TLS 1.2, 0x0304 TLS 1.3).
     ServerHello {
+        /// The negotiated version (supported_versions when present, else the legacy field).
         version: u16,
     },
     /// A Certificate message in clear (TLS 1.2 and earlier): the first certificates
     /// summarised, and how many the message held.
     Certificates {
+        /// The first certificates of the message, leaf first, summarised.
         chain: Vec<CertInfo>,
+        /// Certificates the message held (may exceed `chain.len()`).
         count: usize,
     },
     /// The server asked for the client's certificate (TLS 1.2 and earlier).
     CertificateRequest,
     /// A plaintext alert (level 2 is fatal).
     Alert {
+        /// 1 warning, 2 fatal.
         level: u8,
+        /// The AlertDescription code (RFC 8446 section 6), e.g. 40 handshake_failure, 42
+        /// bad_certificate, 48 unknown_ca.
         description: u8,
     },
     /// This direction of the stream ended; its application data records, counted.
@@ -218,28 +280,77 @@ impl Event<'_> {
 /// A reading problem with where it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The frame it concerns (for TCP and fragment problems, the frame that revealed it);
+    /// None for a problem of the file itself (a truncated or corrupt record), which ends
+    /// the walk.
     pub frame: Option<u32>,
+    /// What went wrong.
     pub kind: ProblemKind,
 }
 
+/// What could not be read. A problem with a frame lets the walk go on with the next one; a
+/// problem of the file itself ([`Problem::frame`] None) ends it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProblemKind {
+    /// Frames of a link type [`link`] does not read; reported once per link type (for the
+    /// first such frame), the frames skipped.
     #[error("unsupported link type {0}")]
     UnknownLinkType(u32),
+    /// A header or payload is cut because the capture kept only the first `captured` bytes
+    /// (the snap length): what is cut off is not decoded.
     #[error("packet cut by snaplen: captured {captured} of {original} bytes")]
-    SnaplenCut { captured: u32, original: u32 },
+    SnaplenCut {
+        /// Bytes the capture kept.
+        captured: u32,
+        /// Bytes the packet had on the wire.
+        original: u32,
+    },
+    /// A link, IP, ICMP or transport header is longer than what the packet holds, though
+    /// the capture kept the whole packet (a broken sender, or a broken capture).
     #[error("truncated {layer} header: needed {needed} bytes, got {got}")]
     Truncated {
+        /// Whose header ("IPv4", "UDP", "Linux SLL", ...).
         layer: &'static str,
+        /// Bytes the header needs.
         needed: usize,
+        /// Bytes there were.
         got: usize,
     },
+    /// Something says what cannot be: the capture file ("pcap", "pcapng", "capture
+    /// record": a corrupt record or block, which ends the walk unless only one packet block
+    /// is affected), a link or IP header, IP reassembly ("IP fragment": two last fragments
+    /// with different ends, a datagram beyond 65535 bytes) or TCP reassembly.
     #[error("malformed {layer}: {detail}")]
-    Malformed { layer: &'static str, detail: String },
+    Malformed {
+        /// Which layer or header.
+        layer: &'static str,
+        /// What is wrong, with byte offsets where they help.
+        detail: String,
+    },
+    /// TCP reassembly knows bytes of a stream are missing (not captured, too much waiting
+    /// behind a hole, a segment cut by snaplen, RST, end of capture, or the capture began
+    /// inside a message); the framer skips to the next unit it recognises.
     #[error("TCP gap of {missing} bytes in {stream}, resynchronised")]
-    TcpGap { stream: String, missing: u64 },
+    TcpGap {
+        /// The direction, as "src -> dst".
+        stream: String,
+        /// Bytes known missing; 0 when unknown (a stream picked up mid-message).
+        missing: u64,
+    },
+    /// IP fragments of a datagram that never all arrived: given up after the reassembly
+    /// timeout, when the limit on pending datagrams is reached, or at the end of the
+    /// capture. Reported at the first fragment's frame.
     #[error("IP fragments never completed ({src} -> {dst}, id {id})")]
-    IncompleteFragments { src: IpAddr, dst: IpAddr, id: u32 },
+    IncompleteFragments {
+        /// Source of the fragments.
+        src: IpAddr,
+        /// Their destination.
+        dst: IpAddr,
+        /// The IP identification field (16 bits for IPv4, 32 for IPv6).
+        id: u32,
+    },
+    /// The file ends inside a record or block (a capture still being written, or cut
+    /// short when copied); the text says where. Ends the walk.
     #[error("capture file ends inside a record: {0}")]
     TruncatedFile(String),
 }

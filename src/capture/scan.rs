@@ -37,8 +37,11 @@ pub enum Scanned<'a, P> {
     /// One stretch: what the scan took into its part (frame numbers relative to
     /// `frame_base`), and the events it left, in frame order with Wireshark's frame numbers.
     Stretch {
+        /// What [`DatagramScan::datagram`] took from the stretch.
         part: P,
+        /// Frames before the stretch: add it to a frame number in `part` for Wireshark's.
         frame_base: u32,
+        /// What the scan did not take, in frame order, frame numbers as Wireshark shows them.
         events: Vec<Event<'a>>,
     },
     /// What the end of the capture completed (TCP data still pending, fragments never

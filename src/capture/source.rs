@@ -36,27 +36,49 @@ use super::{Problem, ProblemKind, Timestamp};
 /// a corrupt block) are not errors: they end the walk with a [`ProblemKind`] event.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
+    /// The file could not be opened, mapped or read.
     #[error("{file}: cannot read: {source}")]
     Io {
+        /// The path or name the capture was opened with.
         file: String,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
+    /// The first 4 bytes are neither a pcap nor a pcapng magic number (a log, a zip, a
+    /// compressed capture: [`crate::case::input`] tells other inputs apart).
     #[error("{file}: not a pcap or pcapng file (first 4 bytes {magic:#010x} at byte offset 0)")]
-    NotACapture { file: String, magic: u32 },
+    NotACapture {
+        /// The path or name the capture was opened with.
+        file: String,
+        /// The first 4 bytes, read big-endian.
+        magic: u32,
+    },
+    /// The file ends inside its file header or first section header (an empty file too).
     #[error("{file}: truncated {what} at byte offset {offset}: need {needed} bytes, {available} available")]
     TruncatedHeader {
+        /// The path or name the capture was opened with.
         file: String,
+        /// Which header ("file header", "pcapng section header", ...).
         what: &'static str,
+        /// Where the header starts in the file, in bytes.
         offset: u64,
+        /// Bytes the header needs.
         needed: u64,
+        /// Bytes left from `offset`.
         available: u64,
     },
+    /// A header is complete but makes no sense: a pcapng section header whose byte-order
+    /// magic is neither order.
     #[error("{file}: malformed {what} at byte offset {offset}: {detail}")]
     Malformed {
+        /// The path or name the capture was opened with.
         file: String,
+        /// Which header.
         what: &'static str,
+        /// Byte offset of the bad field in the file.
         offset: u64,
+        /// What is wrong with it.
         detail: String,
     },
 }
@@ -67,8 +89,11 @@ pub enum CaptureFormat {
     /// Classic libpcap. `nanosecond` for the 0xa1b23c4d magic, `big_endian` for a file
     /// written on a big-endian host, `modified` for Kuznetzov's patched format.
     Pcap {
+        /// Timestamps in nanoseconds (magic 0xa1b23c4d) rather than microseconds.
         nanosecond: bool,
+        /// Written on a big-endian host: every header field is big-endian.
         big_endian: bool,
+        /// Kuznetzov's patched format (magic 0xa1b2cd34): 8 more bytes per record header.
         modified: bool,
     },
     /// pcapng (byte order per section).
@@ -208,6 +233,7 @@ impl CaptureFile {
         }
     }
 
+    /// The container format recognised when the file was opened.
     pub fn format(&self) -> CaptureFormat {
         self.format
     }

@@ -47,6 +47,7 @@ enum FileState {
 /// What a streamed capture gave, once walked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Streamed {
+    /// What the walk counted, all files together.
     pub stats: CaptureStats,
     /// Link types the files declared, in order of appearance (as
     /// [`CaptureFile::link_types`](super::CaptureFile::link_types)).
@@ -446,6 +447,7 @@ pub fn walk_read(
 pub enum FirstRecord {
     /// The bytes end before the first record does: give more.
     NeedMore,
+    /// The first record's time (nanoseconds since the Unix epoch).
     At(Timestamp),
     /// No record with a time (no packet, or not a capture).
     None,

@@ -36,6 +36,8 @@ const EXT_SUPPORTED_VERSIONS: u16 = 43;
 /// A ClientHello, as far as the findings go.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct ClientHello {
+    /// The host_name of the server_name extension (cut at 255 bytes); None when the hello
+    /// names no server (a client connecting by IP address).
     pub sni: Option<String>,
     /// ALPN protocol ids offered (e.g. "h2", "http/1.1"; browsers always offer them for HTTPS).
     pub alpn: Vec<String>,
@@ -66,9 +68,13 @@ pub(crate) enum Item {
 /// Application data seen in one direction (counts only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AppData {
+    /// application_data records seen.
     pub records: u64,
+    /// Their bytes, without the 5-byte record headers.
     pub bytes: u64,
+    /// When the first was seen (None: no application data in this direction).
     pub first: Option<Timestamp>,
+    /// When the last was seen (None: no application data in this direction).
     pub last: Option<Timestamp>,
 }
 

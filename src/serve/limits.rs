@@ -11,11 +11,16 @@ use std::time::{Duration, Instant};
 /// host may pick any address in it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SourceKey {
+    /// An IPv4 source, or an IPv6 source that embeds one (IPv4-mapped, NAT64,
+    /// 6to4, Teredo...: see [`crate::turn::embedded_ipv4`]).
     V4(std::net::Ipv4Addr),
+    /// An IPv6 source's /64: the upper 64 bits of its address.
     V6Net(u64),
 }
 
 impl SourceKey {
+    /// The key of a source address; an IPv6 address that embeds an IPv4 address counts as
+    /// that IPv4 address ([`crate::turn::canonical`]).
     pub fn of(ip: IpAddr) -> SourceKey {
         match crate::turn::canonical(ip) {
             IpAddr::V4(v4) => SourceKey::V4(v4),
@@ -112,6 +117,8 @@ impl RateLimit {
         });
     }
 
+    /// Sources with a bucket of their own now (at most `max_sources`; the overflow bucket is
+    /// not counted).
     pub fn sources(&self) -> usize {
         self.buckets.len()
     }
@@ -142,6 +149,7 @@ pub enum Verdict {
 }
 
 impl Tally {
+    /// An empty tally naming at most `max_sources` sources (at least 1).
     pub fn new(max_sources: usize) -> Tally {
         Tally {
             counts: HashMap::new(),
@@ -203,14 +211,17 @@ pub struct Holdings {
 }
 
 impl Holdings {
+    /// How many `source` holds now (0 when it has no entry).
     pub fn of(&self, source: SourceKey) -> u32 {
         self.held.get(&source).copied().unwrap_or(0)
     }
 
+    /// One more held by `source`.
     pub fn add(&mut self, source: SourceKey) {
         *self.held.entry(source).or_default() += 1;
     }
 
+    /// One fewer held by `source`; its entry goes when it reaches 0 (never below).
     pub fn remove(&mut self, source: SourceKey) {
         if let Some(n) = self.held.get_mut(&source) {
             *n = n.saturating_sub(1);

@@ -8,7 +8,7 @@
 //! or framed message goes through the core at once and the core's outputs are carried out
 //! (send to client, send to peer, bind or close a relay socket, log a line). UDP sockets are
 //! read in batches and the datagrams for each are queued and written together at the end of
-//! the visit ([`udp_batch`]: `recvmmsg`/`sendmmsg` on Linux).
+//! the visit (`udp_batch.rs`: `recvmmsg`/`sendmmsg` on Linux).
 //!
 //! What bounds the cost of one client: TCP input is cut into frames as it arrives (at most one
 //! incomplete frame is held); a connection whose output backs up is not read until it drains;
@@ -69,14 +69,22 @@ const TALLY_SOURCES: usize = 4096;
 /// Sources with their own token bucket for unauthenticated answers.
 const RATE_SOURCES: usize = 65_536;
 
-/// Defaults of [`ServeOptions`] (the CLI's too).
+// Defaults of ServeOptions (the CLI's too).
+
+/// Default of [`ServeOptions::max_tcp_connections`]: concurrent TCP client connections (fewer
+/// when the descriptor limit leaves less than twice as many).
 pub const DEFAULT_MAX_TCP_CONNECTIONS: usize = 10_000;
-/// coturn's `max-allocate-timeout`.
+/// Default of [`ServeOptions::tcp_allocate_timeout`]: 60 s, coturn's `max-allocate-timeout`.
 pub const DEFAULT_TCP_ALLOCATE_TIMEOUT: Duration = Duration::from_secs(60);
-/// TCP connections without an allocation one source may hold: a client needs one for a few
-/// milliseconds (challenge, then Allocate), so even a large NAT stays far below it.
+/// Default of [`ServeOptions::tcp_bare_per_source`]: TCP connections without an allocation
+/// one source may hold. A client needs one for a few milliseconds (challenge, then
+/// Allocate), so even a large NAT stays far below it.
 pub const DEFAULT_TCP_BARE_PER_SOURCE: u32 = 64;
+/// Default of [`ServeOptions::unauth_rate`]: answers a second to unauthenticated UDP requests
+/// per source. One client needs a few (a Binding, a challenge); the room is for the many
+/// clients one NAT address may stand for.
 pub const DEFAULT_UNAUTH_RATE: u32 = 200;
+/// Default of [`ServeOptions::unauth_burst`]: one second's worth of [`DEFAULT_UNAUTH_RATE`].
 pub const DEFAULT_UNAUTH_BURST: u32 = 200;
 
 /// How to run the server.
@@ -84,6 +92,8 @@ pub const DEFAULT_UNAUTH_BURST: u32 = 200;
 pub struct ServeOptions {
     /// UDP and TCP listen addresses (each address gets both).
     pub listen: Vec<SocketAddr>,
+    /// The TURN core's configuration: realm, credentials, relay addresses and ports,
+    /// lifetimes, quotas, peer policy.
     pub config: Config,
     /// Concurrent TCP client connections (also at most half the descriptors left after the
     /// fixed ones).
@@ -104,7 +114,7 @@ pub struct ServeOptions {
 }
 
 impl ServeOptions {
-    /// Options with the defaults above.
+    /// Options with the `DEFAULT_*` constants of this module and 4 MiB socket buffers.
     pub fn new(listen: Vec<SocketAddr>, config: Config) -> ServeOptions {
         ServeOptions {
             listen,
@@ -127,6 +137,8 @@ pub struct Stopper {
 }
 
 impl Stopper {
+    /// Ask the server to stop and wake its loop: [`Serve::run`] returns after the current
+    /// turn of the loop. Calling it again does nothing more.
     pub fn stop(&self) {
         self.flag.store(true, Ordering::SeqCst);
         let _ = self.waker.wake();
@@ -430,6 +442,8 @@ impl Serve {
         )
     }
 
+    /// A handle that stops [`Serve::run`] from another thread; take it before calling `run`,
+    /// which consumes the server.
     pub fn stopper(&self) -> Stopper {
         Stopper {
             flag: self.stop.clone(),
