@@ -75,13 +75,7 @@ impl AnalyzeOptions {
 
     /// The server description from the flags alone (the xconf adds to it: [`Profile::hints`]).
     pub fn hints(&self) -> ServerHints {
-        let d = ServerHints::default();
-        ServerHints {
-            turn_port: self.turn_port.unwrap_or(d.turn_port),
-            turn_port_given: self.turn_port.is_some(),
-            relay_ports: self.relay_ports.unwrap_or(d.relay_ports),
-            relay_ports_given: self.relay_ports.is_some(),
-        }
+        ServerHints::given(self.turn_port, self.relay_ports)
     }
 }
 

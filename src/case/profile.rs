@@ -198,13 +198,7 @@ impl Profile {
     /// The server description the case is built with: the port and range from a flag or
     /// the configuration count as given.
     pub fn hints(&self) -> ServerHints {
-        let d = ServerHints::default();
-        ServerHints {
-            turn_port: self.turn_port.unwrap_or(d.turn_port),
-            turn_port_given: self.turn_port.is_some(),
-            relay_ports: self.relay_ports.unwrap_or(d.relay_ports),
-            relay_ports_given: self.relay_ports.is_some(),
-        }
+        ServerHints::given(self.turn_port, self.relay_ports)
     }
 
     /// What a capture taken on the Expressway's `eth<n>` is: `eth1 = LAN2 (external: static

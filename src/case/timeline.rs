@@ -264,37 +264,10 @@ pub fn build(case: &Case, events: impl IntoIterator<Item = DocumentEvent>) -> Ti
     }
 }
 
-/// `2026-11-29 16:04:19.441` (UTC) for seconds since the epoch.
+/// `2026-11-29 16:04:19.441` (UTC) for seconds since the epoch, rounded to the millisecond.
 pub fn utc_text(ts: f64) -> String {
-    let ms_total = (ts * 1000.0).round() as i64;
-    let (days, ms_of_day) = (
-        ms_total.div_euclid(86_400_000),
-        ms_total.rem_euclid(86_400_000),
-    );
-    let (y, m, d) = civil_from_days(days);
-    let s = ms_of_day / 1000;
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03}",
-        s / 3600,
-        s / 60 % 60,
-        s % 60,
-        ms_of_day % 1000
-    )
-}
-
-/// Year, month, day of a day count since 1970-01-01 (proleptic Gregorian; H. Hinnant's
-/// algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let ms = (ts * 1000.0).round() as i64;
+    crate::sources::clock::format_ns(ms.saturating_mul(1_000_000))
 }
 
 /// One line for an entry, in the reader's words: time, source, what.

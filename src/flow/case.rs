@@ -46,6 +46,20 @@ pub struct ServerHints {
     pub relay_ports_given: bool,
 }
 
+impl ServerHints {
+    /// The hints from what was given (a flag, or the configuration): each value given counts
+    /// as given, the others stay at their defaults.
+    pub fn given(turn_port: Option<u16>, relay_ports: Option<(u16, u16)>) -> ServerHints {
+        let d = ServerHints::default();
+        ServerHints {
+            turn_port: turn_port.unwrap_or(d.turn_port),
+            turn_port_given: turn_port.is_some(),
+            relay_ports: relay_ports.unwrap_or(d.relay_ports),
+            relay_ports_given: relay_ports.is_some(),
+        }
+    }
+}
+
 impl Default for ServerHints {
     fn default() -> Self {
         ServerHints {

@@ -468,22 +468,11 @@ fn ip_matches<'c>(
     already: &[GuestAllocation<'c>],
     window: (i64, i64),
 ) -> Vec<GuestAllocation<'c>> {
-    server_allocations(case, servers)
-        .filter(|(_, a)| guest_ips.contains(&a.client.ip()))
-        .filter(|(_, a)| !already.iter().any(|g| std::ptr::eq(g.alloc, *a)))
-        .filter_map(|(cap, a)| {
-            let (at_ns, frame) = alloc_when(case, cap, a)?;
-            (window.0..=window.1)
-                .contains(&at_ns)
-                .then_some(GuestAllocation {
-                    cap,
-                    alloc: a,
-                    matched_by: MatchedBy::PublicIp(a.client.ip()),
-                    at_ns,
-                    frame,
-                })
-        })
-        .collect()
+    matches_in_window(case, servers, already, window, |a| {
+        guest_ips
+            .contains(&a.client.ip())
+            .then_some(MatchedBy::PublicIp(a.client.ip()))
+    })
 }
 
 /// Allocations from an outside address on one of the guest's local ports (host candidates,
@@ -504,17 +493,32 @@ fn port_matches<'c>(
         .chain(pc.candidate_errors.iter().filter_map(|e| e.port))
         .filter(|&p| p != 0)
         .collect();
+    matches_in_window(case, servers, already, window, |a| {
+        (!is_private(a.client.ip()) && ports.contains(&a.client.port()))
+            .then_some(MatchedBy::LocalPort(a.client))
+    })
+}
+
+/// The servers' allocations that `matched_by` names, not matched already, made within the
+/// window (capture clock, nanoseconds).
+fn matches_in_window<'c>(
+    case: &'c Case,
+    servers: &[usize],
+    already: &[GuestAllocation<'c>],
+    window: (i64, i64),
+    matched_by: impl Fn(&Allocation) -> Option<MatchedBy>,
+) -> Vec<GuestAllocation<'c>> {
     server_allocations(case, servers)
-        .filter(|(_, a)| !is_private(a.client.ip()) && ports.contains(&a.client.port()))
         .filter(|(_, a)| !already.iter().any(|g| std::ptr::eq(g.alloc, *a)))
         .filter_map(|(cap, a)| {
+            let matched_by = matched_by(a)?;
             let (at_ns, frame) = alloc_when(case, cap, a)?;
             (window.0..=window.1)
                 .contains(&at_ns)
                 .then_some(GuestAllocation {
                     cap,
                     alloc: a,
-                    matched_by: MatchedBy::LocalPort(a.client),
+                    matched_by,
                     at_ns,
                     frame,
                 })

@@ -209,6 +209,14 @@ fn utc_text(ns: i64) -> String {
     .to_string()
 }
 
+/// The guest's end of a failed pair toward a relay, `?` when the dump does not say.
+fn local_endpoint(leg: &RelayLeg<'_>) -> String {
+    leg.pair
+        .local
+        .as_ref()
+        .map_or("?".to_string(), |c| c.endpoint())
+}
+
 /// The failed pairs toward relays and what the capture shows at each, for browser.ice_failed.
 pub(super) fn relay_legs_text(case: &Case, j: &DumpJoin<'_>) -> String {
     let parts: Vec<String> = j
@@ -216,11 +224,7 @@ pub(super) fn relay_legs_text(case: &Case, j: &DumpJoin<'_>) -> String {
         .iter()
         .take(4)
         .map(|leg| {
-            let local = leg
-                .pair
-                .local
-                .as_ref()
-                .map_or("?".to_string(), |c| c.endpoint());
+            let local = local_endpoint(leg);
             format!(
                 "{} checks from {local} to the relay {}{}: {}",
                 leg.pair.requests_sent.unwrap_or(0),
@@ -270,11 +274,7 @@ pub(super) fn relay_leg_summary(
     j: &DumpJoin<'_>,
     leg: &RelayLeg<'_>,
 ) -> String {
-    let local = leg
-        .pair
-        .local
-        .as_ref()
-        .map_or("?".to_string(), |c| c.endpoint());
+    let local = local_endpoint(leg);
     format!(
         "{} connectivity checks from the guest ({local}, {}) to the relay address {}{} got no response: {} ({})",
         leg.pair.requests_sent.unwrap_or(0),
